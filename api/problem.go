@@ -1,0 +1,59 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors lists field-level problems of a rejected request body.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one bad input field.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// ProblemTypeBase prefixes problem type URIs; docs/api.md documents each.
+const ProblemTypeBase = "https://authledger.dev/problems/"
+
+// NewProblem builds a problem of a documented type.
+func NewProblem(status int, typ, title, detail string) *Problem {
+	return &Problem{Type: ProblemTypeBase + typ, Title: title, Status: status, Detail: detail}
+}
+
+// ProblemRule maps a sentinel error (matched with errors.Is) to a problem.
+// The detail shown is the sentinel's own text, never the wrapped chain, so
+// internal wording and identifiers do not leak.
+type ProblemRule struct {
+	Err    error
+	Status int
+	Type   string
+	Title  string
+}
+
+// problemRules is the single error → HTTP mapping for non-OAuth endpoints.
+// Packages' sentinels are added here, in one table, as they appear.
+var problemRules = []ProblemRule{}
+
+func problemFor(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	for _, r := range problemRules {
+		if errors.Is(err, r.Err) {
+			return NewProblem(r.Status, r.Type, r.Title, r.Err.Error())
+		}
+	}
+	return NewProblem(http.StatusInternalServerError, "internal", "Internal Server Error", "")
+}

@@ -1,0 +1,80 @@
+// Package api is the Echo HTTP layer: parse, authorize, call a command or a
+// read model, map errors. Handlers stay thin; errors.go maps every error once.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Routes is implemented by each endpoint group; cmd/authledger wires the
+// groups it has built into the server.
+type Routes interface {
+	Register(e *echo.Echo)
+}
+
+// ReadyCheck is one readiness probe; a non-nil error makes /readyz 503.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Config configures the server.
+type Config struct {
+	Logger      *slog.Logger
+	BodyLimit   string // e.g. "64K"
+	ReadyChecks []ReadyCheck
+	// Middleware runs before every route (metrics, rate limits).
+	Middleware []echo.MiddlewareFunc
+}
+
+// New returns an Echo server with the common middleware, health endpoints,
+// the error handler and every route group.
+func New(cfg Config, groups ...Routes) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "64K"
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	e.Use(cfg.Middleware...)
+
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", readyz(cfg.ReadyChecks))
+	for _, g := range groups {
+		g.Register(e)
+	}
+	return e
+}
+
+func readyz(checks []ReadyCheck) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		out := map[string]string{}
+		for _, ch := range checks {
+			if err := ch.Check(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				out[ch.Name] = err.Error()
+			} else {
+				out[ch.Name] = "ok"
+			}
+		}
+		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": out})
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"authledger/api"
+)
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := buildApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	e := api.New(api.Config{Logger: log, ReadyChecks: a.ready}, a.routes...)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), a.close())
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("authledger serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "store", redactURL(cfg.Store))
+
+	bgCtx, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(bgCtx)
+	for _, task := range a.background {
+		g.Go(func() error {
+			if err := task(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		})
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	case <-gctx.Done():
+		runErr = errors.New("a background task failed")
+	}
+	// Stop taking requests first, then stop background work, then close
+	// stores (the ledger last, after draining pending appends).
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	cancelBG()
+	if err := g.Wait(); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	if err := a.close(); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	if runErr == nil {
+		log.Info("stopped cleanly")
+	}
+	return runErr
+}

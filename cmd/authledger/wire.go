@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"authledger/api"
+	"authledger/eventstore"
+)
+
+// app is the built object graph of `serve`. Each feature adds itself with a
+// wiring step (see wiringSteps) instead of growing one constructor.
+type app struct {
+	cfg    Config
+	log    *slog.Logger
+	store  eventstore.Store
+	routes []api.Routes
+	ready  []api.ReadyCheck
+	// background tasks run until ctx ends; an error stops the service.
+	background []func(ctx context.Context) error
+	closers    []func() error
+}
+
+// wiringSteps run in order after the ledger is open. A step may use what the
+// steps before it added to the app.
+var wiringSteps = []func(ctx context.Context, a *app) error{}
+
+func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
+
+func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	store, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	a.store = store
+	a.onClose(store.Close)
+	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
+		_, err := store.Head(ctx)
+		return err
+	}})
+	for _, step := range wiringSteps {
+		if err := step(ctx, a); err != nil {
+			return nil, errors.Join(err, a.close())
+		}
+	}
+	return a, nil
+}
+
+// close releases resources in reverse order of acquisition, so the ledger
+// (acquired first) drains its pending appends last.
+func (a *app) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
