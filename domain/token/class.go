@@ -1,0 +1,106 @@
+// Package token holds the four token classes of DESIGN.md §4 as data, and
+// the claims every issued JWT carries. Every issuance goes through Classes:
+// configuration may shorten a lifetime, never lengthen it.
+package token
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ClassName names a token class.
+type ClassName string
+
+const (
+	Session ClassName = "session"
+	Access  ClassName = "access"
+	Refresh ClassName = "refresh"
+	M2M     ClassName = "m2m"
+)
+
+// Storage says where a class's state lives.
+type Storage string
+
+const (
+	StorageSessionStore Storage = "session_store" // Redis (embedded: in process), keyed by SHA-256 of the token
+	StorageStateless    Storage = "stateless"     // JWT, verified against the JWKS
+	StorageLedger       Storage = "ledger"        // family-<id> stream
+)
+
+// Class is one row of the token table.
+type Class struct {
+	Name ClassName
+	// Form is how the token looks on the wire.
+	Form string
+	// Lifetime is the maximum lifetime (for sessions, the absolute one).
+	Lifetime time.Duration
+	// IdleTimeout applies to sessions only.
+	IdleTimeout time.Duration
+	// Audience is the fixed audience; nil means registered per service.
+	Audience []string
+	// Rotation says what replaces the token.
+	Rotation string
+	Storage  Storage
+	// JWTType is the JOSE typ header for JWT classes (RFC 9068).
+	JWTType string
+}
+
+// Classes is the bound for every class: nothing may be issued with a longer
+// lifetime than these.
+var Classes = map[ClassName]Class{
+	Session: {Name: Session, Form: "opaque 256-bit cookie __Host-authledger_session", Lifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute,
+		Audience: []string{"web"}, Rotation: "new id on privilege change (step-up)", Storage: StorageSessionStore},
+	Access: {Name: Access, Form: "JWT", Lifetime: 10 * time.Minute, Audience: []string{"api", "edge"},
+		Rotation: "expiry", Storage: StorageStateless, JWTType: "at+jwt"},
+	Refresh: {Name: Refresh, Form: "opaque AES-256-GCM sealed", Lifetime: 14 * 24 * time.Hour, Audience: []string{"token_service"},
+		Rotation: "single use; reuse revokes the family", Storage: StorageLedger},
+	M2M: {Name: M2M, Form: "JWT", Lifetime: 30 * time.Minute, Rotation: "expiry", Storage: StorageStateless, JWTType: "at+jwt"},
+}
+
+// ErrLifetimeTooLong is returned when configuration asks for more than a class allows.
+var ErrLifetimeTooLong = errors.New("token: lifetime longer than the class allows")
+
+// Policy is the configured lifetimes, each at most its class bound.
+type Policy struct {
+	classes map[ClassName]Class
+}
+
+// NewPolicy applies overrides (zero means the class default) and refuses
+// any that lengthen a class past its bound or are negative.
+func NewPolicy(lifetimes map[ClassName]time.Duration, sessionIdle time.Duration) (Policy, error) {
+	p := Policy{classes: make(map[ClassName]Class, len(Classes))}
+	var errs []error
+	for n, c := range Classes {
+		if d, ok := lifetimes[n]; ok && d != 0 {
+			if d < 0 || d > c.Lifetime {
+				errs = append(errs, fmt.Errorf("%w: %s lifetime %s, bound %s", ErrLifetimeTooLong, n, d, c.Lifetime))
+			} else {
+				c.Lifetime = d
+			}
+		}
+		if n == Session && sessionIdle != 0 {
+			if sessionIdle < 0 || sessionIdle > c.IdleTimeout {
+				errs = append(errs, fmt.Errorf("%w: session idle timeout %s, bound %s", ErrLifetimeTooLong, sessionIdle, c.IdleTimeout))
+			} else {
+				c.IdleTimeout = sessionIdle
+			}
+		}
+		p.classes[n] = c
+	}
+	return p, errors.Join(errs...)
+}
+
+// DefaultPolicy is the class table unchanged.
+func DefaultPolicy() Policy {
+	p, _ := NewPolicy(nil, 0)
+	return p
+}
+
+// Class returns the configured class n.
+func (p Policy) Class(n ClassName) Class {
+	if c, ok := p.classes[n]; ok {
+		return c
+	}
+	return Classes[n]
+}
