@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -54,10 +55,32 @@ func LoadConfig() (Config, error) {
 	}
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, namedParseErrors(err)
 	}
 	c.fillDefaults()
 	return c, c.Validate()
+}
+
+// namedParseErrors rewrites the env library's errors, which name Go fields,
+// so that each names the variable an operator actually sets.
+func namedParseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	t := reflect.TypeFor[Config]()
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				out = append(out, fmt.Errorf("%s%s: %w", envPrefix, f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // applyYAML exports the file's keys as AUTHLEDGER_* variables unless the
