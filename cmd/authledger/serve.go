@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 
 	"authledger/api"
@@ -41,7 +42,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	e := api.New(api.Config{Logger: log, ReadyChecks: a.ready}, a.routes...)
+	metrics := api.NewMetrics(a.metrics)
+	e := api.New(api.Config{Logger: log, ReadyChecks: a.ready, Middleware: []echo.MiddlewareFunc{metrics.Middleware}},
+		append([]api.Routes{metrics}, a.routes...)...)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

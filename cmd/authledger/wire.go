@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"authledger/api"
 	"authledger/eventstore"
 )
@@ -13,11 +16,13 @@ import (
 // app is the built object graph of `serve`. Each feature adds itself with a
 // wiring step (see wiringSteps) instead of growing one constructor.
 type app struct {
-	cfg    Config
-	log    *slog.Logger
-	store  eventstore.Store
-	routes []api.Routes
-	ready  []api.ReadyCheck
+	cfg   Config
+	log   *slog.Logger
+	store eventstore.Store
+	// metrics is the one Prometheus registry; features register on it.
+	metrics *prometheus.Registry
+	routes  []api.Routes
+	ready   []api.ReadyCheck
 	// background tasks run until ctx ends; an error stops the service.
 	background []func(ctx context.Context) error
 	closers    []func() error
@@ -30,7 +35,8 @@ var wiringSteps = []func(ctx context.Context, a *app) error{}
 func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
 
 func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
