@@ -1,0 +1,186 @@
+// Package projections folds the ledger into read models. A projection
+// declares its name (with a version suffix) and the event types it handles;
+// that declaration is its subscription. The Runner feeds each projection from
+// its stored checkpoint through a Watermill router, stops a projection at a
+// poisoned event (never a silent skip), rebuilds SQL read models in a shadow
+// copy and swaps it in atomically, and lets commands wait for a position
+// (read-your-writes).
+//
+// # Writing an SQL projection
+//
+// Rows live in the read-model database (SQLite or PostgreSQL through
+// database/sql). The runner commits Apply's rows and the checkpoint in one
+// transaction, so an event is never lost or applied twice. Name every table
+// and index through the Tables value the runner passes in: during a rebuild
+// it resolves to the shadow copy, otherwise to the live one.
+//
+//	type Sessions struct{}
+//
+//	func (Sessions) Name() string      { return "sessions.v1" } // a new suffix rebuilds from position 1
+//	func (Sessions) Handles() []string { return []string{session.TypeStarted, session.TypeEnded} }
+//	func (Sessions) Tables() []string  { return []string{"sessions"} }
+//
+//	func (Sessions) Setup(ctx context.Context, tx *sql.Tx, t projections.Tables) error {
+//		_, err := tx.ExecContext(ctx, `CREATE TABLE `+t.Name("sessions")+` (id TEXT PRIMARY KEY, subject TEXT NOT NULL, pos BIGINT NOT NULL)`)
+//		if err == nil {
+//			_, err = tx.ExecContext(ctx, `CREATE INDEX `+t.Index("sessions_subject")+` ON `+t.Name("sessions")+` (subject)`)
+//		}
+//		return err
+//	}
+//
+//	func (Sessions) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r eventstore.Record) error {
+//		switch r.Type {
+//		case session.TypeStarted:
+//			var e session.Started
+//			if err := json.Unmarshal(r.Data, &e); err != nil {
+//				return err // a bad payload poisons the projection: it stops here and reports
+//			}
+//			_, err := tx.ExecContext(ctx, `INSERT INTO `+t.Name("sessions")+` (id, subject, pos) VALUES ($1, $2, $3)`, e.ID, e.Subject, r.Position)
+//			return err
+//		case session.TypeEnded:
+//			...
+//		}
+//		return nil
+//	}
+//
+// Readers use the live names, which never change for one projection name:
+//
+//	var sessionsTable = projections.Live("sessions.v1").Name("sessions") // "rm_sessions_v1__sessions"
+//
+// Placeholders: write $1, $2 … in order of appearance; both SQLite (modernc)
+// and PostgreSQL (pgx) accept them. t.Dialect() tells the two apart where
+// the SQL must differ. Use INSERT … ON CONFLICT for upserts (both support it).
+//
+// Setup runs once per generation (first start, and at the start of each
+// rebuild) inside a transaction; it must only create the projection's own
+// tables and indexes.
+//
+// # In-process and Redis projections
+//
+// A MemoryProjection (JWKS bytes, revocation set, caches) runs on every
+// instance and rebuilds from position 0 at each start; the runner serializes
+// Apply calls, but readers on other goroutines need the projection's own
+// lock. An ExternalProjection (Redis) cannot share a transaction: its writes
+// must be idempotent by position (SET with the position, not INCR), and the
+// runner stores the checkpoint after Apply returns, so a crash in between
+// re-applies the event harmlessly.
+//
+// # Errors
+//
+// An error from Apply is retried a bounded number of times with backoff;
+// if it persists the projection stops at that event, reports it in status,
+// metrics and readiness, and resumes from the same event after a restart
+// with fixed code or Runner.Resume.
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+
+	"authledger/eventstore"
+)
+
+// Projection is what every projection declares. Name carries a version
+// suffix ("sessions.v1"); a new suffix is a new projection that builds from
+// position 1. Handles lists the stored event types it consumes; only those
+// are delivered, while the checkpoint still advances past the rest.
+type Projection interface {
+	Name() string
+	Handles() []string
+}
+
+// SQLProjection keeps rows in the read-model database.
+type SQLProjection interface {
+	Projection
+	// Tables lists the logical names of the tables it owns, so the runner
+	// can drop and swap them during a rebuild.
+	Tables() []string
+	// Setup creates the tables and indexes of one generation, named
+	// through t.
+	Setup(ctx context.Context, tx *sql.Tx, t Tables) error
+	// Apply folds one record into the rows named through t. It runs in the
+	// transaction that also stores the checkpoint.
+	Apply(ctx context.Context, tx *sql.Tx, t Tables, r eventstore.Record) error
+}
+
+// MemoryProjection keeps its state in process. Every instance runs its own
+// copy, built from position 0 at start; it has no stored checkpoint.
+type MemoryProjection interface {
+	Projection
+	// Apply folds one record into the in-memory state.
+	Apply(ctx context.Context, r eventstore.Record) error
+}
+
+// ExternalProjection keeps its state in a store without a shared
+// transaction (Redis). Apply must be idempotent by position: the runner
+// stores the checkpoint only after Apply returns.
+type ExternalProjection interface {
+	Projection
+	// Apply folds one record; applying the same record twice must leave the
+	// same state.
+	Apply(ctx context.Context, r eventstore.Record) error
+	// Reset drops the state so a rebuild can start from position 1.
+	Reset(ctx context.Context) error
+}
+
+// Dialect names the read-model SQL engine.
+type Dialect string
+
+// The dialects a read-model database can have.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Tables resolves a projection's logical table and index names to physical
+// ones for one generation. The live copy of a projection always has the same
+// table names (readers can hard-code them via Live); the shadow copy built
+// by a rebuild has a suffix and is renamed to the live names at the swap.
+type Tables struct {
+	prefix  string
+	shadow  bool
+	gen     uint64
+	dialect Dialect
+}
+
+// Live returns the resolver for the live copy of the named projection, for
+// readers. Its Index and Dialect are meaningless to readers.
+func Live(projection string) Tables { return Tables{prefix: tablePrefix(projection)} }
+
+// Name returns the physical name of a logical table.
+func (t Tables) Name(logical string) string {
+	n := t.prefix + "__" + logical
+	if t.shadow {
+		n += "__shadow"
+	}
+	return n
+}
+
+// Index returns a physical index name unique to this generation, because
+// PostgreSQL index names are schema-wide and survive a table rename.
+func (t Tables) Index(logical string) string {
+	return t.prefix + "__" + logical + "__g" + strconv.FormatUint(t.gen, 10)
+}
+
+// Dialect tells SQLite and PostgreSQL apart for the rare SQL that differs.
+func (t Tables) Dialect() Dialect { return t.dialect }
+
+// Shadow reports whether t names the copy a rebuild is building.
+func (t Tables) Shadow() bool { return t.shadow }
+
+// tablePrefix maps "sessions.v1" to "rm_sessions_v1": lower-case letters,
+// digits and underscores only, so names need no quoting.
+func tablePrefix(name string) string {
+	var b strings.Builder
+	b.WriteString("rm_")
+	for _, c := range strings.ToLower(name) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' {
+			b.WriteRune(c)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
