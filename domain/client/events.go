@@ -1,0 +1,158 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Stored event names. They are part of the ledger's history: never derive
+// them from Go type names, never rename them; a breaking change is a .v2.
+const (
+	TypeRegistered       = "client.registered.v1"
+	TypeSecretAdded      = "client.secret_added.v1"
+	TypeSecretRotated    = "client.secret_rotated.v1"
+	TypeSecretRevoked    = "client.secret_revoked.v1"
+	TypeKeyAdded         = "client.key_added.v1"
+	TypeKeyRemoved       = "client.key_removed.v1"
+	TypeScopesChanged    = "client.scopes_changed.v1"
+	TypeAudiencesChanged = "client.audiences_changed.v1"
+	TypeDisabled         = "client.disabled.v1"
+)
+
+// EventTypes lists every event of the aggregate, for projections that
+// subscribe to the whole registry.
+var EventTypes = []string{
+	TypeRegistered, TypeSecretAdded, TypeSecretRotated, TypeSecretRevoked,
+	TypeKeyAdded, TypeKeyRemoved, TypeScopesChanged, TypeAudiencesChanged, TypeDisabled,
+}
+
+// Event is one fact about a client.
+type Event interface{ EventType() string }
+
+// Registered starts a client's stream.
+type Registered struct {
+	Client    ID        `json:"client_id"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
+	Audiences []string  `json:"audiences"`
+	At        time.Time `json:"at"`
+}
+
+// SecretAdded records a secret by its hash only (see HashSecret).
+type SecretAdded struct {
+	SecretID string    `json:"secret_id"`
+	Hash     string    `json:"hash"`
+	At       time.Time `json:"at"`
+}
+
+// SecretRotated adds a new secret and bounds every older live secret to
+// the end of the rotation window, so deployments can roll over without an
+// outage.
+type SecretRotated struct {
+	SecretID      string    `json:"secret_id"`
+	Hash          string    `json:"hash"`
+	PreviousUntil time.Time `json:"previous_until"`
+	At            time.Time `json:"at"`
+}
+
+// SecretRevoked ends one secret at once.
+type SecretRevoked struct {
+	SecretID string    `json:"secret_id"`
+	At       time.Time `json:"at"`
+}
+
+// KeyAdded registers a public Ed25519 JWK for private_key_jwt.
+type KeyAdded struct {
+	Key PublicKey `json:"key"`
+	At  time.Time `json:"at"`
+}
+
+// KeyRemoved withdraws a public key.
+type KeyRemoved struct {
+	KeyID string    `json:"kid"`
+	At    time.Time `json:"at"`
+}
+
+// ScopesChanged replaces the scopes the client may request.
+type ScopesChanged struct {
+	Scopes []string  `json:"scopes"`
+	At     time.Time `json:"at"`
+}
+
+// AudiencesChanged replaces the audiences the client may request.
+type AudiencesChanged struct {
+	Audiences []string  `json:"audiences"`
+	At        time.Time `json:"at"`
+}
+
+// Disabled stops every credential of the client; it is final.
+type Disabled struct {
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+func (Registered) EventType() string       { return TypeRegistered }
+func (SecretAdded) EventType() string      { return TypeSecretAdded }
+func (SecretRotated) EventType() string    { return TypeSecretRotated }
+func (SecretRevoked) EventType() string    { return TypeSecretRevoked }
+func (KeyAdded) EventType() string         { return TypeKeyAdded }
+func (KeyRemoved) EventType() string       { return TypeKeyRemoved }
+func (ScopesChanged) EventType() string    { return TypeScopesChanged }
+func (AudiencesChanged) EventType() string { return TypeAudiencesChanged }
+func (Disabled) EventType() string         { return TypeDisabled }
+
+// Decode turns a stored event back into its Go value.
+func Decode(typ string, data []byte) (Event, error) {
+	var e Event
+	switch typ {
+	case TypeRegistered:
+		e = &Registered{}
+	case TypeSecretAdded:
+		e = &SecretAdded{}
+	case TypeSecretRotated:
+		e = &SecretRotated{}
+	case TypeSecretRevoked:
+		e = &SecretRevoked{}
+	case TypeKeyAdded:
+		e = &KeyAdded{}
+	case TypeKeyRemoved:
+		e = &KeyRemoved{}
+	case TypeScopesChanged:
+		e = &ScopesChanged{}
+	case TypeAudiencesChanged:
+		e = &AudiencesChanged{}
+	case TypeDisabled:
+		e = &Disabled{}
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
+	}
+	if err := json.Unmarshal(data, e); err != nil {
+		return nil, fmt.Errorf("client: decode %s: %w", typ, err)
+	}
+	return deref(e), nil
+}
+
+func deref(e Event) Event {
+	switch v := e.(type) {
+	case *Registered:
+		return *v
+	case *SecretAdded:
+		return *v
+	case *SecretRotated:
+		return *v
+	case *SecretRevoked:
+		return *v
+	case *KeyAdded:
+		return *v
+	case *KeyRemoved:
+		return *v
+	case *ScopesChanged:
+		return *v
+	case *AudiencesChanged:
+		return *v
+	case *Disabled:
+		return *v
+	}
+	return e
+}
