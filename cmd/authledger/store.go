@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -16,13 +17,24 @@ import (
 func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("ledger URL: %w", err)
+		// url.Parse's error quotes the URL, password included.
+		return nil, errors.New("ledger URL: cannot parse AUTHLEDGER_STORE")
 	}
 	switch u.Scheme {
+	// Each case returns its own nil on error: a nil *Store inside the
+	// interface would not compare equal to nil.
 	case "sqlite":
-		return sqlite.Open(ctx, sqlitePath(u), sqlite.Options{})
+		s, err := sqlite.Open(ctx, sqlitePath(u), sqlite.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "postgres", "postgresql":
-		return postgres.Open(ctx, raw, postgres.Options{})
+		s, err := postgres.Open(ctx, raw, postgres.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("ledger URL: unsupported scheme %q", u.Scheme)
 	}

@@ -1,0 +1,279 @@
+// Package groupcommit is the write path the durable ledger adapters share:
+// one writer goroutine drains a queue of pending appends and commits them in
+// one transaction per flush, so concurrent appends share one fsync. Each
+// append in a batch still succeeds or fails on its own: expected versions are
+// checked in memory against the batch's running state, and a batch that the
+// database rejects as a whole is retried one append at a time.
+//
+// Only storage-specific code (how to lock the chain head, read versions and
+// insert rows) lives in the adapters, behind Backend and Tx.
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"authledger/eventstore"
+)
+
+// Backend opens one write transaction per flush.
+type Backend interface {
+	// Begin starts a transaction that holds the chain head exclusively
+	// (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) until
+	// Commit or Rollback, so several processes keep one chain.
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is one flush's transaction.
+type Tx interface {
+	Head(ctx context.Context) (eventstore.Head, error)
+	// Versions returns the current version of each stream that has events;
+	// absent streams are at version 0.
+	Versions(ctx context.Context, streams []string) (map[string]uint64, error)
+	Insert(ctx context.Context, recs []eventstore.Record) error
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Options tunes the writer.
+type Options struct {
+	// MaxBatch bounds how many appends one transaction holds.
+	MaxBatch int
+	// FlushWindow is how long the writer waits for more appends after the
+	// first one of a batch; 0 flushes as soon as the writer is free, which
+	// already batches whatever queued up during the previous flush.
+	FlushWindow time.Duration
+	// Now stamps recorded_at; nil means time.Now.
+	Now func() time.Time
+	// Committed runs after each successful commit (e.g. Signal.Notify).
+	Committed func()
+}
+
+type request struct {
+	ctx     context.Context
+	appends []eventstore.StreamAppend
+	done    chan result
+}
+
+type result struct {
+	recs []eventstore.Record
+	err  error
+}
+
+// Writer owns the queue and the writer goroutine.
+type Writer struct {
+	be     Backend
+	opt    Options
+	queue  chan *request
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	exited chan struct{}
+}
+
+// New starts the writer goroutine.
+func New(be Backend, opt Options) *Writer {
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 256
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	w := &Writer{be: be, opt: opt, queue: make(chan *request, opt.MaxBatch), exited: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Append validates, queues and waits for the flush that commits (or
+// rejects) appends. If ctx ends while waiting, Append returns ctx.Err() and
+// the append may or may not have been committed, as with any database call.
+func (w *Writer) Append(ctx context.Context, appends []eventstore.StreamAppend) ([]eventstore.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := eventstore.Validate(appends); err != nil {
+		return nil, err
+	}
+	req := &request{ctx: ctx, appends: appends, done: make(chan result, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return nil, eventstore.ErrClosed
+	}
+	select {
+	case w.queue <- req:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case r := <-req.done:
+		return r.recs, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close refuses new appends, commits every queued one, and waits for the
+// writer to stop.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.exited
+}
+
+func (w *Writer) run() {
+	defer close(w.exited)
+	for {
+		first, ok := <-w.queue
+		if !ok {
+			return
+		}
+		batch := w.collect(first)
+		w.flush(batch)
+	}
+}
+
+func (w *Writer) collect(first *request) []*request {
+	batch := []*request{first}
+	var deadline <-chan time.Time
+	if w.opt.FlushWindow > 0 {
+		t := time.NewTimer(w.opt.FlushWindow)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for len(batch) < w.opt.MaxBatch {
+		if deadline == nil {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					return batch
+				}
+				batch = append(batch, r)
+				continue
+			default:
+				return batch
+			}
+		}
+		select {
+		case r, ok := <-w.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-deadline:
+			return batch
+		}
+	}
+	return batch
+}
+
+// flush commits batch; if the database rejects the whole transaction (for
+// example a caller-supplied event id that already exists), each append is
+// retried alone so that only the offending one fails.
+func (w *Writer) flush(batch []*request) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- result{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, err := w.commit(live)
+	if err != nil && len(live) > 1 {
+		for _, r := range live {
+			res, err := w.commit([]*request{r})
+			if err != nil {
+				res = []result{{err: err}}
+			}
+			r.done <- res[0]
+		}
+		return
+	}
+	for i, r := range live {
+		if err != nil {
+			r.done <- result{err: err}
+			continue
+		}
+		r.done <- results[i]
+	}
+}
+
+// commit runs one transaction for reqs. A version conflict fails only its
+// own request (results[i].err); a returned error fails them all.
+func (w *Writer) commit(reqs []*request) (results []result, err error) {
+	// The flush must finish even if the first caller gives up: its
+	// neighbours are waiting on the same transaction.
+	ctx := context.Background()
+	tx, err := w.be.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, tx.Rollback(ctx))
+		}
+	}()
+	head, err := tx.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var streams []string
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		for _, a := range r.appends {
+			if !seen[a.Stream] {
+				seen[a.Stream] = true
+				streams = append(streams, a.Stream)
+			}
+		}
+	}
+	versions, err := tx.Versions(ctx, streams)
+	if err != nil {
+		return nil, err
+	}
+	now := w.opt.Now()
+	results = make([]result, len(reqs))
+	var all []eventstore.Record
+	for i, r := range reqs {
+		if err := eventstore.CheckVersions(versions, r.appends); err != nil {
+			results[i].err = err
+			continue
+		}
+		recs, err := eventstore.Seal(head, now, versions, r.appends)
+		if err != nil {
+			results[i].err = err
+			continue
+		}
+		for _, rec := range recs {
+			versions[rec.Stream] = rec.Version
+		}
+		last := recs[len(recs)-1]
+		head = eventstore.Head{Position: last.Position, Hash: last.Hash, RecordedAt: last.RecordedAt}
+		results[i].recs = recs
+		all = append(all, recs...)
+	}
+	if len(all) == 0 {
+		return results, tx.Rollback(ctx)
+	}
+	if err := tx.Insert(ctx, all); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	if w.opt.Committed != nil {
+		w.opt.Committed()
+	}
+	return results, nil
+}
