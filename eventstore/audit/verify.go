@@ -1,0 +1,204 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"authledger/eventstore"
+)
+
+// DefaultPageSize is how many records Verify and Export read per ReadAll.
+const DefaultPageSize = 1000
+
+// Options tunes verification. The zero value verifies the whole chain.
+type Options struct {
+	// Checkpoint, when set, must be a prefix of the ledger: the event at its
+	// position carries its hash (the chain up to there being valid), and the
+	// ledger does not end before it.
+	Checkpoint *Checkpoint
+	// PageSize is the ReadAll page size of Verify (default DefaultPageSize).
+	PageSize int
+}
+
+// Verifier checks records fed in ledger order against format v1. It keeps
+// only the previous hash and one version per stream, so memory stays flat
+// however long the ledger is. The first problem is reported as *Error and
+// every later call returns that same error.
+type Verifier struct {
+	next       uint64 // position the next record must carry
+	prev       string // hash the next record must link to
+	lastAt     time.Time
+	versions   map[string]uint64
+	checkpoint *Checkpoint
+	err        error
+}
+
+// NewVerifier returns a Verifier expecting position 1 and the genesis hash.
+func NewVerifier(opt Options) *Verifier {
+	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint}
+}
+
+// Add checks r as the next event of the ledger.
+func (v *Verifier) Add(r eventstore.Record) error {
+	if v.err != nil {
+		return v.err
+	}
+	if reason := v.check(r); reason != "" {
+		v.err = &Error{Position: v.next, Reason: reason}
+		return v.err
+	}
+	v.versions[r.Stream] = r.Version
+	v.prev = r.Hash
+	v.lastAt = r.RecordedAt
+	v.next++
+	return nil
+}
+
+// fail records a problem found outside Add (a malformed export line, a read
+// error) at the position the verifier had reached, so it stays sticky.
+func (v *Verifier) fail(reason string, cause error) error {
+	if v.err == nil {
+		v.err = &Error{Position: v.next, Reason: reason, Cause: cause}
+	}
+	return v.err
+}
+
+// check returns what is wrong with r as the next event, or "".
+func (v *Verifier) check(r eventstore.Record) string {
+	if r.Position != v.next {
+		return fmt.Sprintf("found position %d where position %d belongs: an event is missing, inserted or out of order", r.Position, v.next)
+	}
+	if r.PrevHash != v.prev {
+		return fmt.Sprintf("prev_hash %s does not link to the previous event's hash %s", short(r.PrevHash), short(v.prev))
+	}
+	if reason := checkName("stream", r.Stream); reason != "" {
+		return reason
+	}
+	if reason := checkName("type", r.Type); reason != "" {
+		return reason
+	}
+	if want := v.versions[r.Stream] + 1; r.Version != want {
+		return fmt.Sprintf("stream %q: version %d, want %d", r.Stream, r.Version, want)
+	}
+	if u, err := uuid.Parse(r.ID); err != nil || u.String() != r.ID {
+		return fmt.Sprintf("id %q is not a lower-case UUID", r.ID)
+	}
+	if !r.RecordedAt.Equal(r.RecordedAt.Truncate(time.Microsecond)) {
+		return "recorded_at has sub-microsecond digits, which the hash cannot cover"
+	}
+	if y := r.RecordedAt.UTC().Year(); y < 1 || y > 9999 {
+		return "recorded_at is outside years 0001-9999"
+	}
+	if !isObject(r.Data) {
+		return "data is not a JSON object"
+	}
+	if len(r.Metadata) > 0 && !isObject(r.Metadata) {
+		return "metadata is not a JSON object"
+	}
+	if !isHash(r.Hash) {
+		return fmt.Sprintf("hash %q is not 64 lower-case hex digits", short(r.Hash))
+	}
+	got, err := eventstore.ComputeHash(r)
+	if err != nil {
+		return fmt.Sprintf("cannot hash the event: %v", err)
+	}
+	if got != r.Hash {
+		return fmt.Sprintf("hash mismatch: stored %s, recomputed %s (the event was altered)", short(r.Hash), short(got))
+	}
+	if cp := v.checkpoint; cp != nil && cp.Position == r.Position && cp.Hash != r.Hash {
+		return fmt.Sprintf("hash %s differs from the signed checkpoint's %s: the ledger was rewritten up to here", short(r.Hash), short(cp.Hash))
+	}
+	return ""
+}
+
+// Finish ends the stream of records and returns the verified head. With a
+// checkpoint, a ledger that ends before the checkpoint's position fails.
+func (v *Verifier) Finish() (eventstore.Head, error) {
+	if v.err != nil {
+		return eventstore.Head{}, v.err
+	}
+	head := eventstore.Head{Position: v.next - 1, Hash: v.prev, RecordedAt: v.lastAt}
+	if cp := v.checkpoint; cp != nil {
+		switch {
+		case cp.Position == 0 && cp.Hash != eventstore.GenesisHash:
+			v.err = &Error{Position: 0, Reason: "the checkpoint signs position 0 with a hash other than the genesis hash"}
+		case head.Position < cp.Position:
+			v.err = &Error{Position: v.next, Reason: fmt.Sprintf("missing: the ledger ends at position %d but the checkpoint signed position %d (truncated)", head.Position, cp.Position)}
+		}
+		if v.err != nil {
+			return eventstore.Head{}, v.err
+		}
+	}
+	return head, nil
+}
+
+// Verify streams the whole ledger from store through a Verifier, one
+// ReadAll page at a time, and returns the verified head. Events appended
+// while it runs are verified too, until a page comes back empty.
+func Verify(ctx context.Context, store eventstore.Store, opt Options) (eventstore.Head, error) {
+	page := opt.PageSize
+	if page <= 0 {
+		page = DefaultPageSize
+	}
+	v := NewVerifier(opt)
+	var after uint64
+	for {
+		recs, err := store.ReadAll(ctx, after, page)
+		if err != nil {
+			return eventstore.Head{}, fmt.Errorf("audit: read ledger after position %d: %w", after, err)
+		}
+		if len(recs) == 0 {
+			return v.Finish()
+		}
+		for _, r := range recs {
+			if err := v.Add(r); err != nil {
+				return eventstore.Head{}, err
+			}
+		}
+		after = recs[len(recs)-1].Position
+	}
+}
+
+func checkName(field, s string) string {
+	switch {
+	case s == "":
+		return field + " is empty"
+	case strings.ContainsAny(s, "\n\r"):
+		return fmt.Sprintf("%s %q contains a line break", field, s)
+	case !utf8.ValidString(s):
+		return field + " is not valid UTF-8"
+	}
+	return ""
+}
+
+func isObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+func isHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// short keeps messages readable; 16 hex digits still identify a hash.
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
