@@ -89,7 +89,9 @@ func (s *sliceStore) Append(context.Context, ...eventstore.StreamAppend) ([]even
 func (s *sliceStore) ReadStream(context.Context, string) ([]eventstore.Record, error) {
 	return nil, errReadOnly
 }
-func (s *sliceStore) Head(context.Context) (eventstore.Head, error) { return eventstore.Head{}, errReadOnly }
+func (s *sliceStore) Head(context.Context) (eventstore.Head, error) {
+	return eventstore.Head{}, errReadOnly
+}
 func (s *sliceStore) Subscribe(context.Context, uint64, eventstore.Handler) error {
 	return errReadOnly
 }
