@@ -1,0 +1,207 @@
+package refreshtoken
+
+import (
+	"fmt"
+	"time"
+)
+
+// MaxGrace bounds the retry grace period: long enough for a client retrying
+// over a flaky network, short enough that a thief cannot ride on it.
+const MaxGrace = 30 * time.Second
+
+// Presented is what an opened token claims about itself.
+type Presented = Claims
+
+// OutcomeKind says what presenting a token led to.
+type OutcomeKind int
+
+const (
+	// OutcomeRotated: the token was current; a successor was recorded.
+	OutcomeRotated OutcomeKind = iota + 1
+	// OutcomeGraceReplay: the token was spent moments ago by the same
+	// client; the same successor is handed out again and nothing is
+	// recorded, so the family never forks.
+	OutcomeGraceReplay
+	// OutcomeReuse: a spent token came back; reuse was recorded and the
+	// family revoked. The caller must append and then refuse the request.
+	OutcomeReuse
+)
+
+// Outcome is the decision of Rotate. Successor is set for OutcomeRotated and
+// OutcomeGraceReplay.
+type Outcome struct {
+	Kind      OutcomeKind
+	Successor Claims
+}
+
+// Family is one login's refresh-token lineage, rebuilt from its stream.
+type Family struct {
+	id      FamilyID
+	version uint64
+	start   Started
+	started bool
+
+	current    TokenID
+	generation uint64
+	expiresAt  time.Time
+	last       *Rotated
+	spent      map[TokenID]uint64
+
+	revoked bool
+	reason  string
+
+	pending []Event
+}
+
+// New returns an empty family (version 0) ready to Start or to replay into.
+func New(id FamilyID) *Family { return &Family{id: id, spent: map[TokenID]uint64{}} }
+
+// Rebuild replays a stream's events.
+func Rebuild(id FamilyID, events []Event) *Family {
+	f := New(id)
+	for _, e := range events {
+		f.apply(e)
+		f.version++
+	}
+	return f
+}
+
+// ID is the family id.
+func (f *Family) ID() FamilyID { return f.id }
+
+// Version is the stream version the family was loaded at (pending events
+// not counted), the expected version of the next append.
+func (f *Family) Version() uint64 { return f.version }
+
+// Exists reports whether the family was started.
+func (f *Family) Exists() bool { return f.started }
+
+// Info is the family's start record (client, subject, session, scope…).
+func (f *Family) Info() Started { return f.start }
+
+// Revoked reports whether the family is revoked, and why.
+func (f *Family) Revoked() (bool, string) { return f.revoked, f.reason }
+
+// Generation is the current token's generation.
+func (f *Family) Generation() uint64 { return f.generation }
+
+// Current is the one token that may be presented now.
+func (f *Family) Current() (TokenID, time.Time) { return f.current, f.expiresAt }
+
+// Pending returns the events decided since loading.
+func (f *Family) Pending() []Event { return f.pending }
+
+func (f *Family) record(e Event) {
+	f.apply(e)
+	f.pending = append(f.pending, e)
+}
+
+func (f *Family) apply(e Event) {
+	switch e := e.(type) {
+	case Started:
+		f.start, f.started = e, true
+		f.current, f.generation, f.expiresAt = e.Token, 1, e.ExpiresAt
+	case *Started:
+		f.apply(*e)
+	case Rotated:
+		f.spent[e.From] = f.generation
+		f.current, f.generation, f.expiresAt = e.To, e.Generation, e.ExpiresAt
+		r := e
+		f.last = &r
+	case *Rotated:
+		f.apply(*e)
+	case Revoked:
+		f.revoked, f.reason = true, e.Reason
+	case *Revoked:
+		f.apply(*e)
+	}
+}
+
+// Start opens the family with its first token.
+func (f *Family) Start(s Started) error {
+	if f.started || f.version > 0 {
+		return ErrAlreadyStarted
+	}
+	if s.Family != f.id || s.Token.IsZero() || s.ClientID == "" || s.Subject == "" {
+		return fmt.Errorf("refreshtoken: start needs family, token, client and subject")
+	}
+	f.record(s)
+	return nil
+}
+
+// RotateInput is one presentation. Next is the id the successor gets if one
+// is minted, sealed with KeyID and expiring at ExpiresAt (whole seconds, as
+// the token carries them). Grace is the retry window (0 disables it);
+// AccessLifetime bounds the access tokens minted from the family, so a
+// revocation says when sets may forget it.
+type RotateInput struct {
+	Presented      Presented
+	ClientID       string
+	Next           TokenID
+	KeyID          string
+	ExpiresAt      time.Time
+	Now            time.Time
+	Grace          time.Duration
+	AccessLifetime time.Duration
+}
+
+// Rotate decides what presenting a token means.
+func (f *Family) Rotate(in RotateInput) (Outcome, error) {
+	p, clientID, next, keyID, expiresAt, now, grace := in.Presented, in.ClientID, in.Next, in.KeyID, in.ExpiresAt, in.Now, in.Grace
+	if !f.started {
+		return Outcome{}, ErrUnknownFamily
+	}
+	if grace < 0 || grace > MaxGrace {
+		return Outcome{}, ErrBadGrace
+	}
+	if clientID != f.start.ClientID {
+		return Outcome{}, ErrWrongClient
+	}
+	if f.revoked {
+		return Outcome{}, ErrFamilyRevoked
+	}
+	if p.Token == f.current && p.Generation == f.generation {
+		if !now.Before(f.expiresAt) {
+			return Outcome{}, ErrExpired
+		}
+		if next.IsZero() || next == f.current {
+			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
+		}
+		if _, used := f.spent[next]; used {
+			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
+		}
+		r := Rotated{Family: f.id, From: p.Token, To: next, Generation: f.generation + 1, KeyID: keyID, ExpiresAt: expiresAt.UTC(), At: now.UTC()}
+		f.record(r)
+		return Outcome{Kind: OutcomeRotated, Successor: Claims{Family: f.id, Generation: r.Generation, Token: next, ExpiresAt: r.ExpiresAt, KeyID: keyID}}, nil
+	}
+	gen, spent := f.spent[p.Token]
+	if !spent || gen != p.Generation {
+		return Outcome{}, ErrUnknownToken
+	}
+	// A retry of the token spent last, within the grace period, gets that
+	// same successor back — as long as the successor itself is unused.
+	if grace > 0 && f.last != nil && f.last.From == p.Token && f.last.To == f.current && now.Sub(f.last.At) <= grace {
+		l := f.last
+		return Outcome{Kind: OutcomeGraceReplay, Successor: Claims{Family: f.id, Generation: l.Generation, Token: l.To, ExpiresAt: l.ExpiresAt, KeyID: l.KeyID}}, nil
+	}
+	f.record(ReuseDetected{Family: f.id, Presented: p.Token, Generation: gen, ClientID: clientID, At: now.UTC()})
+	f.record(Revoked{Family: f.id, Reason: "reuse", SessionID: f.start.SessionID, At: now.UTC(), AccessUntil: now.UTC().Add(in.AccessLifetime)})
+	return Outcome{Kind: OutcomeReuse}, nil
+}
+
+// Revoke ends the family for reason. It reports false (and records nothing)
+// when the family is unknown or already revoked, so revocation is idempotent.
+// accessUntil is when the last access token minted from it expires.
+func (f *Family) Revoke(reason string, now, accessUntil time.Time) bool {
+	if !f.started || f.revoked {
+		return false
+	}
+	f.record(Revoked{Family: f.id, Reason: reason, SessionID: f.start.SessionID, At: now.UTC(), AccessUntil: accessUntil.UTC()})
+	return true
+}
+
+// Active reports whether the token p is the family's current, unexpired
+// token at now (RFC 7662 "active").
+func (f *Family) Active(p Presented, now time.Time) bool {
+	return f.started && !f.revoked && p.Token == f.current && p.Generation == f.generation && now.Before(f.expiresAt)
+}
