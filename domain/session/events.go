@@ -1,0 +1,74 @@
+package session
+
+import "time"
+
+// Stored event names; part of the ledger format.
+const (
+	TypeStarted  = "session.started.v1"
+	TypeElevated = "session.elevated.v1"
+	TypeEnded    = "session.ended.v1"
+	// TypeAccessTokenRevoked is an RFC 7009 revocation of one access JWT,
+	// appended to the token-<jti> stream.
+	TypeAccessTokenRevoked = "token.access_revoked.v1"
+)
+
+// StreamPrefix starts every session stream ("session-<id>").
+const StreamPrefix = "session-"
+
+// Stream is the ledger stream of session id.
+func Stream(id string) string { return StreamPrefix + id }
+
+// TokenStream is the ledger stream of one access token.
+func TokenStream(jti string) string { return "token-" + jti }
+
+// Event is one session event.
+type Event interface{ EventType() string }
+
+// Started opens a session for a subject a login service authenticated.
+type Started struct {
+	ID       string    `json:"id"`
+	Subject  string    `json:"subject"`
+	ClientID string    `json:"client_id"` // the login service that started it
+	ACR      string    `json:"acr,omitempty"`
+	AMR      []string  `json:"amr,omitempty"`
+	AuthTime time.Time `json:"auth_time"`
+	// Family is the refresh family started with the session; ending the
+	// session revokes it in the same append.
+	Family    string    `json:"family,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"` // absolute expiry
+	At        time.Time `json:"at"`
+}
+
+// Elevated records a step-up: the token was rotated and acr raised.
+type Elevated struct {
+	ID       string    `json:"id"`
+	ACR      string    `json:"acr"`
+	AMR      []string  `json:"amr,omitempty"`
+	AuthTime time.Time `json:"auth_time"`
+	ClientID string    `json:"client_id"`
+	At       time.Time `json:"at"`
+}
+
+// Ended closes the session. Reason is "logout", "revoked" or "expired".
+// AccessUntil is when the last access token bound to it (sid) expires.
+type Ended struct {
+	ID          string    `json:"id"`
+	Subject     string    `json:"subject"`
+	Reason      string    `json:"reason"`
+	Actor       string    `json:"actor,omitempty"`
+	At          time.Time `json:"at"`
+	AccessUntil time.Time `json:"access_until"`
+}
+
+// AccessTokenRevoked revokes one access token until it expires.
+type AccessTokenRevoked struct {
+	JTI       string    `json:"jti"`
+	ClientID  string    `json:"client_id,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	At        time.Time `json:"at"`
+}
+
+func (Started) EventType() string            { return TypeStarted }
+func (Elevated) EventType() string           { return TypeElevated }
+func (Ended) EventType() string              { return TypeEnded }
+func (AccessTokenRevoked) EventType() string { return TypeAccessTokenRevoked }

@@ -1,0 +1,163 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrNotFound: no such session, or it is not the caller's.
+	ErrNotFound = errors.New("session: not found")
+	// ErrEnded: the session was ended.
+	ErrEnded = errors.New("session: ended")
+	// ErrExpired: the idle or absolute timeout passed.
+	ErrExpired = errors.New("session: expired")
+	// ErrInvalid: a start or step-up request without what it needs.
+	ErrInvalid = errors.New("session: invalid request")
+	// ErrAlreadyStarted: Start on a stream that has events.
+	ErrAlreadyStarted = errors.New("session: already started")
+)
+
+// Session is one session's ledger state.
+type Session struct {
+	version uint64
+	start   Started
+	acr     string
+	amr     []string
+	authAt  time.Time
+	ended   bool
+	pending []Event
+}
+
+// Rebuild replays a session stream.
+func Rebuild(events []Event) *Session {
+	s := &Session{}
+	for _, e := range events {
+		s.apply(e)
+		s.version++
+	}
+	return s
+}
+
+// Version is the stream version the session was loaded at.
+func (s *Session) Version() uint64 { return s.version }
+
+// Exists reports whether the session was started.
+func (s *Session) Exists() bool { return s.start.ID != "" }
+
+// Info is the start record with the current acr, amr and auth time.
+func (s *Session) Info() Started {
+	i := s.start
+	i.ACR, i.AMR, i.AuthTime = s.acr, s.amr, s.authAt
+	return i
+}
+
+// Ended reports whether the session was ended.
+func (s *Session) Ended() bool { return s.ended }
+
+// Pending returns the events decided since loading.
+func (s *Session) Pending() []Event { return s.pending }
+
+func (s *Session) record(e Event) { s.apply(e); s.pending = append(s.pending, e) }
+
+func (s *Session) apply(e Event) {
+	switch e := e.(type) {
+	case Started:
+		s.start, s.acr, s.amr, s.authAt = e, e.ACR, e.AMR, e.AuthTime
+	case Elevated:
+		s.acr, s.amr, s.authAt = e.ACR, e.AMR, e.AuthTime
+	case Ended:
+		s.ended = true
+	}
+}
+
+// Start opens the session.
+func (s *Session) Start(e Started) error {
+	if s.Exists() || s.version > 0 {
+		return ErrAlreadyStarted
+	}
+	if e.ID == "" || e.Subject == "" || e.ClientID == "" || len(e.Subject) > 255 || len(e.ACR) > 255 || len(e.AMR) > 16 {
+		return ErrInvalid
+	}
+	s.record(e)
+	return nil
+}
+
+// Elevate records a step-up at now. The session must be live; absolute
+// expiry is checked here, idle expiry by the session store's record.
+func (s *Session) Elevate(acr string, amr []string, clientID string, now time.Time) error {
+	if err := s.live(now); err != nil {
+		return err
+	}
+	if acr == "" || len(acr) > 255 || len(amr) > 16 {
+		return ErrInvalid
+	}
+	s.record(Elevated{ID: s.start.ID, ACR: acr, AMR: amr, AuthTime: now.UTC(), ClientID: clientID, At: now.UTC()})
+	return nil
+}
+
+// End closes the session; ending an ended session records nothing and
+// reports false, so DELETE is idempotent.
+func (s *Session) End(reason, actor string, now, accessUntil time.Time) (bool, error) {
+	if !s.Exists() {
+		return false, ErrNotFound
+	}
+	if s.ended {
+		return false, nil
+	}
+	s.record(Ended{ID: s.start.ID, Subject: s.start.Subject, Reason: reason, Actor: actor, At: now.UTC(), AccessUntil: accessUntil.UTC()})
+	return true, nil
+}
+
+func (s *Session) live(now time.Time) error {
+	switch {
+	case !s.Exists():
+		return ErrNotFound
+	case s.ended:
+		return ErrEnded
+	case !now.Before(s.start.ExpiresAt):
+		return ErrExpired
+	}
+	return nil
+}
+
+// CheckExpiry applies the two timeouts of DESIGN.md §4 to a session created
+// at created and last used at lastSeen.
+func CheckExpiry(created, lastSeen, now time.Time, idle, absolute time.Duration) error {
+	if !now.Before(created.Add(absolute)) || !now.Before(lastSeen.Add(idle)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// Decode turns a stored event into its type; unknown types yield (nil, nil).
+func Decode(typ string, data []byte) (Event, error) {
+	var e Event
+	var err error
+	switch typ {
+	case TypeStarted:
+		var v Started
+		err = json.Unmarshal(data, &v)
+		e = v
+	case TypeElevated:
+		var v Elevated
+		err = json.Unmarshal(data, &v)
+		e = v
+	case TypeEnded:
+		var v Ended
+		err = json.Unmarshal(data, &v)
+		e = v
+	case TypeAccessTokenRevoked:
+		var v AccessTokenRevoked
+		err = json.Unmarshal(data, &v)
+		e = v
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: decode %s: %w", typ, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,91 @@
+package session_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"authledger/domain/session"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+
+func started() session.Started {
+	return session.Started{ID: "s1", Subject: "alice", ClientID: "login", ACR: "aal1", AuthTime: t0, ExpiresAt: t0.Add(12 * time.Hour), At: t0}
+}
+
+func TestElevate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		given []session.Event
+		now   time.Time
+		err   error
+	}{
+		{"a live session is elevated", []session.Event{started()}, t0.Add(time.Hour), nil},
+		{"an ended session is not", []session.Event{started(), session.Ended{ID: "s1", At: t0}}, t0.Add(time.Hour), session.ErrEnded},
+		{"a session past its absolute expiry is not", []session.Event{started()}, t0.Add(12 * time.Hour), session.ErrExpired},
+		{"an unknown session is not found", nil, t0, session.ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := session.Rebuild(tc.given)
+			err := s.Elevate("aal2", []string{"webauthn"}, "login", tc.now)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err == nil {
+				if s.Info().ACR != "aal2" || len(s.Pending()) != 1 || s.Pending()[0].EventType() != session.TypeElevated {
+					t.Fatalf("after elevate: %+v %v", s.Info(), s.Pending())
+				}
+			} else if len(s.Pending()) != 0 {
+				t.Fatal("a refused elevate recorded events")
+			}
+		})
+	}
+}
+
+func TestEndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s := session.Rebuild([]session.Event{started()})
+	if ok, err := s.End("logout", "alice", t0, t0); !ok || err != nil {
+		t.Fatalf("first end: %v %v", ok, err)
+	}
+	if ok, err := s.End("logout", "alice", t0, t0); ok || err != nil {
+		t.Fatalf("second end: %v %v", ok, err)
+	}
+	if len(s.Pending()) != 1 {
+		t.Fatalf("pending %d", len(s.Pending()))
+	}
+}
+
+func TestCheckExpiry(t *testing.T) {
+	t.Parallel()
+	idle, abs := 30*time.Minute, 12*time.Hour
+	cases := []struct {
+		name      string
+		lastSeen  time.Time
+		now       time.Time
+		wantError bool
+	}{
+		{"a session used a minute ago is live", t0.Add(time.Hour), t0.Add(time.Hour + time.Minute), false},
+		{"a session idle for 30 minutes has expired", t0.Add(time.Hour), t0.Add(time.Hour + 30*time.Minute), true},
+		{"a busy session expires at 12 hours", t0.Add(12*time.Hour - time.Minute), t0.Add(12 * time.Hour), true},
+	}
+	for _, tc := range cases {
+		err := session.CheckExpiry(t0, tc.lastSeen, tc.now, idle, abs)
+		if (err != nil) != tc.wantError {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
+
+func TestStartRefusesMissingFields(t *testing.T) {
+	t.Parallel()
+	e := started()
+	e.Subject = ""
+	if err := session.Rebuild(nil).Start(e); !errors.Is(err, session.ErrInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+}
