@@ -1,0 +1,163 @@
+package readmodels
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+// The engines a read-model database can run on.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open, migrated read-model database.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// DSN is what the driver was opened with; PostgreSQL projections open
+	// dedicated connections from it for their advisory locks.
+	DSN string
+}
+
+// ErrUnsupportedURL is returned for a URL that is neither sqlite:// nor
+// postgres://.
+var ErrUnsupportedURL = errors.New("readmodels: unsupported database URL")
+
+// Open opens sqlite:///path (or sqlite://rel/path) or postgres://… and
+// applies the engine's migrations.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedURL, err)
+	}
+	var db *DB
+	switch u.Scheme {
+	case "sqlite":
+		path := sqlitePath(u)
+		if path == "" {
+			return nil, fmt.Errorf("%w: sqlite URL without a path", ErrUnsupportedURL)
+		}
+		// IMMEDIATE transactions take the write lock at BEGIN, so two
+		// writers wait on busy_timeout instead of failing on upgrade.
+		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+		sdb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("readmodels: open sqlite: %w", err)
+		}
+		db = &DB{DB: sdb, Dialect: SQLite, DSN: dsn}
+	case "postgres", "postgresql":
+		pdb, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("readmodels: open postgres: %w", err)
+		}
+		pdb.SetMaxOpenConns(32)
+		pdb.SetMaxIdleConns(8)
+		db = &DB{DB: pdb, Dialect: Postgres, DSN: rawURL}
+	default:
+		return nil, fmt.Errorf("%w: scheme %q", ErrUnsupportedURL, u.Scheme)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("readmodels: connect: %w", err), db.Close())
+	}
+	if err := db.migrate(ctx); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+// sqlitePath accepts sqlite:///abs/path and sqlite://rel/path.
+func sqlitePath(u *url.URL) string {
+	if u.Host != "" {
+		return u.Host + u.Path
+	}
+	return strings.TrimPrefix(u.Opaque, "//") + u.Path
+}
+
+// migrations are the engine's own tables, applied in order and recorded in
+// readmodels_migrations. Never edit a shipped migration; append one.
+var migrations = []string{
+	// projection_state is the one place every instance and the CLI read a
+	// projection's progress from. Times are Unix microseconds so both
+	// engines store them the same way.
+	`CREATE TABLE IF NOT EXISTS projection_state (
+		name               TEXT PRIMARY KEY,
+		kind               TEXT NOT NULL,
+		checkpoint         BIGINT NOT NULL DEFAULT 0,
+		checkpoint_at      BIGINT NOT NULL DEFAULT 0,
+		generation         BIGINT NOT NULL DEFAULT 0,
+		state              TEXT NOT NULL DEFAULT 'waiting',
+		error              TEXT NOT NULL DEFAULT '',
+		error_position     BIGINT NOT NULL DEFAULT 0,
+		owner              TEXT NOT NULL DEFAULT '',
+		heartbeat_at       BIGINT NOT NULL DEFAULT 0,
+		rebuild_requested  BIGINT NOT NULL DEFAULT 0,
+		resume_requested   BIGINT NOT NULL DEFAULT 0,
+		rebuild_generation BIGINT NOT NULL DEFAULT 0,
+		rebuild_checkpoint BIGINT NOT NULL DEFAULT 0,
+		rebuild_total      BIGINT NOT NULL DEFAULT 0,
+		rebuild_started_at BIGINT NOT NULL DEFAULT 0,
+		rebuild_rate       DOUBLE PRECISION NOT NULL DEFAULT 0,
+		updated_at         BIGINT NOT NULL DEFAULT 0
+	)`,
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if db.Dialect == Postgres {
+		// Several instances may start at once; the lock makes the
+		// migration run once.
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("readmodels: migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7261547388392)`); err != nil {
+			return fmt.Errorf("readmodels: migrate lock: %w", err)
+		}
+		// The session lock also ends when conn returns to the pool closed.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7261547388392)`)
+		return migrateOn(ctx, conn)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("readmodels: migrate: %w", err)
+	}
+	defer conn.Close()
+	return migrateOn(ctx, conn)
+}
+
+func migrateOn(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS readmodels_migrations (version BIGINT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("readmodels: migrate: %w", err)
+	}
+	var done int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM readmodels_migrations`).Scan(&done); err != nil {
+		return fmt.Errorf("readmodels: migrate: %w", err)
+	}
+	for i := done; i < len(migrations); i++ {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("readmodels: migrate %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return errors.Join(fmt.Errorf("readmodels: migrate %d: %w", i+1, err), tx.Rollback())
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO readmodels_migrations (version) VALUES ($1)`, i+1); err != nil {
+			return errors.Join(fmt.Errorf("readmodels: migrate %d: %w", i+1, err), tx.Rollback())
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("readmodels: migrate %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

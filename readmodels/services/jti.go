@@ -1,0 +1,93 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ReplayGuard remembers assertion ids (jti) until they expire, so each
+// private_key_jwt assertion is accepted once (RFC 7523 §3 item 7).
+type ReplayGuard interface {
+	// Claim records key until until and reports whether it was new.
+	// An error means the guard cannot tell; callers fail closed.
+	Claim(ctx context.Context, key string, until time.Time) (bool, error)
+}
+
+// MemoryReplayGuard is the single-instance guard. Expired entries are swept
+// as new ones arrive, bounded by MaxEntries so a flood of assertions cannot
+// grow memory without limit (when full it refuses, failing closed).
+type MemoryReplayGuard struct {
+	mu         sync.Mutex
+	seen       map[string]time.Time
+	now        func() time.Time
+	lastSweep  time.Time
+	MaxEntries int
+}
+
+// NewMemoryReplayGuard returns an empty guard; now may be nil for time.Now.
+func NewMemoryReplayGuard(now func() time.Time) *MemoryReplayGuard {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryReplayGuard{seen: map[string]time.Time{}, now: now, MaxEntries: 1 << 20}
+}
+
+// ErrReplayGuardFull is returned when the memory guard holds MaxEntries
+// unexpired ids.
+var ErrReplayGuardFull = errors.New("services: replay guard full")
+
+// Claim implements ReplayGuard.
+func (g *MemoryReplayGuard) Claim(_ context.Context, key string, until time.Time) (bool, error) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Sub(g.lastSweep) > time.Minute || len(g.seen) >= g.MaxEntries {
+		for k, exp := range g.seen {
+			if !now.Before(exp) {
+				delete(g.seen, k)
+			}
+		}
+		g.lastSweep = now
+	}
+	if exp, ok := g.seen[key]; ok && now.Before(exp) {
+		return false, nil
+	}
+	if len(g.seen) >= g.MaxEntries {
+		return false, ErrReplayGuardFull
+	}
+	g.seen[key] = until
+	return true, nil
+}
+
+// RedisReplayGuard shares used ids between instances with SET NX PX.
+type RedisReplayGuard struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+// NewRedisReplayGuard stores keys under prefix (e.g. "authledger:jti:").
+func NewRedisReplayGuard(rdb redis.UniversalClient, prefix string, now func() time.Time) *RedisReplayGuard {
+	if now == nil {
+		now = time.Now
+	}
+	return &RedisReplayGuard{rdb: rdb, prefix: prefix, now: now}
+}
+
+// Claim implements ReplayGuard.
+func (g *RedisReplayGuard) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
+	ttl := until.Sub(g.now())
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	ok, err := g.rdb.SetNX(ctx, g.prefix+key, 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("services: replay guard: %w", err)
+	}
+	return ok, nil
+}
