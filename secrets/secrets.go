@@ -33,7 +33,7 @@ const MaxValueBytes = 64 << 10
 
 // namePattern allows path-like names ("signing-key/<kid>") that map onto
 // Infisical secret paths and local file entries alike.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$`)
 
 // ValidateName checks a secret name.
 func ValidateName(name string) error {

@@ -1,0 +1,189 @@
+package commands
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"authledger/domain/keyring"
+	"authledger/eventstore"
+	"authledger/secrets"
+)
+
+// KeysConfig configures the key ring commands.
+type KeysConfig struct {
+	Store   eventstore.Store
+	Secrets secrets.Provider
+	// Policy times rotation; zero fields take keyring defaults.
+	Policy keyring.Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the key-generation entropy; nil means crypto/rand.
+	Rand io.Reader
+	// MaxAttempts bounds reloads after a version conflict on the keyring
+	// stream (another instance decided first). Default 4.
+	MaxAttempts int
+}
+
+// Keys runs the key ring commands: rotate, revoke, and the scheduler's
+// tick. Every decision is appended at the keyring stream's expected version,
+// so racing instances produce exactly one outcome.
+type Keys struct {
+	store    eventstore.Store
+	secrets  secrets.Provider
+	policy   keyring.Policy
+	now      func() time.Time
+	rand     io.Reader
+	attempts int
+}
+
+// NewKeys checks the configuration.
+func NewKeys(cfg KeysConfig) (*Keys, error) {
+	p := cfg.Policy.WithDefaults()
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("keys: Store is required"))
+	}
+	if cfg.Secrets == nil {
+		errs = append(errs, errors.New("keys: Secrets is required"))
+	}
+	errs = append(errs, p.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	k := &Keys{store: cfg.Store, secrets: cfg.Secrets, policy: p, now: cfg.Now, rand: cfg.Rand, attempts: cfg.MaxAttempts}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	if k.rand == nil {
+		k.rand = rand.Reader
+	}
+	if k.attempts <= 0 {
+		k.attempts = 4
+	}
+	return k, nil
+}
+
+// Policy returns the effective policy (defaults filled).
+func (k *Keys) Policy() keyring.Policy { return k.policy }
+
+// Load rebuilds the key ring from the ledger.
+func (k *Keys) Load(ctx context.Context) (*keyring.Ring, error) {
+	return LoadRing(ctx, k.store)
+}
+
+// LoadRing rebuilds the key ring from the keyring stream.
+func LoadRing(ctx context.Context, store eventstore.Store) (*keyring.Ring, error) {
+	recs, err := store.ReadStream(ctx, keyring.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("load key ring: %w", err)
+	}
+	r := keyring.NewRing()
+	for _, rec := range recs {
+		if err := r.Replay(rec.Type, rec.Data); err != nil {
+			return nil, fmt.Errorf("load key ring at version %d: %w", rec.Version, err)
+		}
+	}
+	return r, nil
+}
+
+// SigningKeySecretName is where a key's private seed lives in the provider.
+func SigningKeySecretName(kid string) string { return "signing-key/" + kid }
+
+// generate makes an Ed25519 key, stores its seed in the provider and
+// returns what the ledger may record. The kid is the RFC 7638 thumbprint.
+func (k *Keys) generate(ctx context.Context) (keyring.NewKey, error) {
+	pub, priv, err := ed25519.GenerateKey(k.rand)
+	if err != nil {
+		return keyring.NewKey{}, fmt.Errorf("generate key: %w", err)
+	}
+	jwk := PublicJWK(pub)
+	name := SigningKeySecretName(jwk.Kid)
+	version, err := k.secrets.Put(ctx, name, priv.Seed())
+	if err != nil {
+		return keyring.NewKey{}, fmt.Errorf("store signing key: %w", err)
+	}
+	return keyring.NewKey{JWK: jwk, Secret: keyring.SecretRef{Name: name, Version: version}}, nil
+}
+
+// discard removes a generated key that lost a race and never reached the
+// ledger. Best effort: an orphan secret is harmless, only untidy.
+func (k *Keys) discard(ctx context.Context, nk keyring.NewKey) {
+	_ = k.secrets.Delete(context.WithoutCancel(ctx), nk.Secret.Name)
+}
+
+// PublicJWK is the RFC 8037 JWK of pub with its RFC 7638 thumbprint as kid.
+func PublicJWK(pub ed25519.PublicKey) keyring.PublicJWK {
+	x := base64.RawURLEncoding.EncodeToString(pub)
+	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
+	return keyring.PublicJWK{Kty: "OKP", Crv: "Ed25519", X: x, Kid: base64.RawURLEncoding.EncodeToString(sum[:]), Use: "sig", Alg: "EdDSA"}
+}
+
+// appendRing appends the ring's pending events at its loaded version.
+func (k *Keys) appendRing(ctx context.Context, r *keyring.Ring, meta Metadata) error {
+	events, err := encodeEvents(r.Pending(), meta)
+	if err != nil {
+		return err
+	}
+	_, err = k.store.Append(ctx, eventstore.StreamAppend{Stream: keyring.Stream, Expected: eventstore.Exact(r.Version()), Events: events})
+	return err
+}
+
+func encodeEvents(es []keyring.Event, meta Metadata) ([]eventstore.Event, error) {
+	md, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Event, 0, len(es))
+	for _, e := range es {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md})
+	}
+	return out, nil
+}
+
+// decide loads the ring, lets fn decide, and appends; on a version conflict
+// it reloads and asks fn again, because another instance's decision may
+// have made this one unnecessary. fn reports the new key it generated (if
+// any) so a key that lost the race is discarded.
+func (k *Keys) decide(ctx context.Context, meta Metadata, fn func(r *keyring.Ring, now time.Time) (*keyring.NewKey, error)) (*keyring.Ring, error) {
+	var lastErr error
+	for range k.attempts {
+		r, err := k.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		nk, err := fn(r, k.now())
+		if err != nil {
+			if nk != nil {
+				k.discard(ctx, *nk)
+			}
+			return nil, err
+		}
+		if len(r.Pending()) == 0 {
+			return r, nil
+		}
+		err = k.appendRing(ctx, r, meta)
+		if err == nil {
+			return r, nil
+		}
+		if nk != nil {
+			k.discard(ctx, *nk)
+		}
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return nil, fmt.Errorf("append key ring: %w", err)
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("key ring kept changing: %w", lastErr)
+}
