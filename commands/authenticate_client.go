@@ -1,0 +1,279 @@
+package commands
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"authledger/domain/client"
+	"authledger/domain/oauth"
+)
+
+// ClientDirectory is where authentication reads a client's current state:
+// the services read model, fed by the ledger on every instance.
+type ClientDirectory interface {
+	Client(ctx context.Context, id client.ID) (client.View, bool, error)
+}
+
+// AssertionGuard admits each assertion id once within its lifetime, across
+// instances when it is backed by Redis.
+type AssertionGuard interface {
+	Claim(ctx context.Context, key string, until time.Time) (bool, error)
+}
+
+// AuthMethod is a token-endpoint authentication method (RFC 8414 names).
+type AuthMethod string
+
+const (
+	AuthSecretBasic   AuthMethod = "client_secret_basic"
+	AuthSecretPost    AuthMethod = "client_secret_post"
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+)
+
+// ClientAssertionType is the only client_assertion_type accepted (RFC 7523 §2.2).
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// ClientCredentials is what a request presented. It holds a secret, so it
+// redacts itself in logs.
+type ClientCredentials struct {
+	Method    AuthMethod
+	ClientID  string
+	Secret    string
+	Assertion string
+}
+
+// LogValue never shows the secret or the assertion.
+func (c ClientCredentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("method", string(c.Method)), slog.String("client_id", c.ClientID))
+}
+
+// AuthenticatedClient is a client that proved who it is for this request.
+type AuthenticatedClient struct {
+	ID     client.ID
+	Method AuthMethod
+	Client client.View
+}
+
+// ClientAuthConfig configures client authentication.
+type ClientAuthConfig struct {
+	// Directory is the services read model (required).
+	Directory ClientDirectory
+	// Replay admits each private_key_jwt jti once (required).
+	Replay AssertionGuard
+	// Audiences are the accepted aud values of an assertion: the token
+	// endpoint URL and the issuer (RFC 7523 §3 item 3). Required.
+	Audiences []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxAssertionLifetime bounds exp - now; default and maximum 5 min.
+	MaxAssertionLifetime time.Duration
+	// Leeway absorbs clock skew on exp, nbf and iat; default 30 s.
+	Leeway time.Duration
+}
+
+// ClientAuthenticator checks client credentials against the registry.
+type ClientAuthenticator struct {
+	cfg ClientAuthConfig
+}
+
+// NewClientAuthenticator validates cfg.
+func NewClientAuthenticator(cfg ClientAuthConfig) (*ClientAuthenticator, error) {
+	var errs []error
+	if cfg.Directory == nil {
+		errs = append(errs, errors.New("commands: client auth: Directory is required"))
+	}
+	if cfg.Replay == nil {
+		errs = append(errs, errors.New("commands: client auth: Replay is required"))
+	}
+	if len(cfg.Audiences) == 0 {
+		errs = append(errs, errors.New("commands: client auth: Audiences is required"))
+	}
+	if cfg.MaxAssertionLifetime <= 0 || cfg.MaxAssertionLifetime > 5*time.Minute {
+		cfg.MaxAssertionLifetime = 5 * time.Minute
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &ClientAuthenticator{cfg: cfg}, nil
+}
+
+// denied is the single answer to every failed authentication: the client
+// learns nothing about which part failed; the reason reaches the log only.
+func denied(reason string) error { return oauth.ErrInvalidClient.WithDebug(reason) }
+
+// Authenticate checks cred against the client's current state.
+func (a *ClientAuthenticator) Authenticate(ctx context.Context, cred ClientCredentials) (AuthenticatedClient, error) {
+	switch cred.Method {
+	case AuthSecretBasic, AuthSecretPost:
+		return a.secret(ctx, cred)
+	case AuthPrivateKeyJWT:
+		return a.assertion(ctx, cred)
+	default:
+		return AuthenticatedClient{}, denied("no client authentication")
+	}
+}
+
+func (a *ClientAuthenticator) lookup(ctx context.Context, id string) (client.View, error) {
+	if !client.ValidID(id) {
+		return client.View{}, denied("malformed client id")
+	}
+	v, ok, err := a.cfg.Directory.Client(ctx, client.ID(id))
+	if err != nil {
+		return client.View{}, oauth.ErrTemporarilyUnavail.WithDebug("client directory: " + err.Error())
+	}
+	if !ok {
+		return client.View{}, denied("unknown client")
+	}
+	if v.Disabled {
+		return client.View{}, denied("client disabled")
+	}
+	return v, nil
+}
+
+func (a *ClientAuthenticator) secret(ctx context.Context, cred ClientCredentials) (AuthenticatedClient, error) {
+	v, err := a.lookup(ctx, cred.ClientID)
+	if err != nil {
+		// Compare anyway, so an unknown id costs the same as a wrong secret.
+		(client.View{Secrets: []client.Secret{{Hash: client.HashSecret("")}}}).SecretMatches(cred.Secret, a.cfg.Now())
+		return AuthenticatedClient{}, err
+	}
+	if !v.SecretMatches(cred.Secret, a.cfg.Now()) {
+		return AuthenticatedClient{}, denied("secret mismatch")
+	}
+	return AuthenticatedClient{ID: v.ID, Method: cred.Method, Client: v}, nil
+}
+
+// MaxAssertionBytes bounds an assertion before any parsing.
+const MaxAssertionBytes = 8 << 10
+
+type assertionHeader struct {
+	Alg  string   `json:"alg"`
+	Kid  string   `json:"kid"`
+	Crit []string `json:"crit"`
+}
+
+// assertion verifies a private_key_jwt (RFC 7523 §3, OIDC Core §9):
+// EdDSA only (and RFC 9864's "Ed25519"), iss = sub = client_id, aud one of
+// ours, exp required and near, jti single-use.
+func (a *ClientAuthenticator) assertion(ctx context.Context, cred ClientCredentials) (AuthenticatedClient, error) {
+	raw := cred.Assertion
+	if raw == "" || len(raw) > MaxAssertionBytes || strings.Count(raw, ".") != 2 {
+		return AuthenticatedClient{}, denied("malformed assertion")
+	}
+	parts := strings.SplitN(raw, ".", 3)
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return AuthenticatedClient{}, denied("malformed assertion header")
+	}
+	var h assertionHeader
+	if err := json.Unmarshal(hb, &h); err != nil || len(h.Crit) > 0 {
+		return AuthenticatedClient{}, denied("malformed assertion header")
+	}
+	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return AuthenticatedClient{}, denied("malformed assertion payload")
+	}
+	var unverified jwt.Claims
+	if err := json.Unmarshal(pb, &unverified); err != nil {
+		return AuthenticatedClient{}, denied("malformed assertion payload")
+	}
+	id := unverified.Subject
+	if cred.ClientID != "" && cred.ClientID != id {
+		return AuthenticatedClient{}, denied("client_id differs from assertion sub")
+	}
+	v, err := a.lookup(ctx, id)
+	if err != nil {
+		return AuthenticatedClient{}, err
+	}
+	keys := v.Keys
+	if h.Kid != "" {
+		k, ok := v.Key(h.Kid)
+		if !ok {
+			return AuthenticatedClient{}, denied("unknown assertion kid")
+		}
+		keys = []client.PublicKey{k}
+	}
+	claims, ok := verifyAssertion(raw, h.Alg, parts, keys)
+	if !ok {
+		return AuthenticatedClient{}, denied("assertion signature")
+	}
+	now := a.cfg.Now()
+	if claims.Expiry == nil || claims.ID == "" {
+		return AuthenticatedClient{}, denied("assertion lacks exp or jti")
+	}
+	exp := claims.Expiry.Time()
+	if exp.Sub(now) > a.cfg.MaxAssertionLifetime+a.cfg.Leeway {
+		return AuthenticatedClient{}, denied("assertion exp too far ahead")
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: id, Subject: id, AnyAudience: a.cfg.Audiences, Time: now}, a.cfg.Leeway); err != nil {
+		return AuthenticatedClient{}, denied("assertion claims: " + err.Error())
+	}
+	if len(claims.ID) > 256 {
+		return AuthenticatedClient{}, denied("assertion jti too long")
+	}
+	first, err := a.cfg.Replay.Claim(ctx, id+"\x00"+claims.ID, exp.Add(a.cfg.Leeway))
+	if err != nil {
+		return AuthenticatedClient{}, oauth.ErrTemporarilyUnavail.WithDebug("replay guard: " + err.Error())
+	}
+	if !first {
+		return AuthenticatedClient{}, denied("assertion replayed")
+	}
+	return AuthenticatedClient{ID: v.ID, Method: AuthPrivateKeyJWT, Client: v}, nil
+}
+
+// verifyAssertion checks the signature with the pinned algorithms. go-jose
+// knows "EdDSA"; RFC 9864's fully specified "Ed25519" is the same Ed25519
+// signature over the same input, verified with the standard library.
+func verifyAssertion(raw, alg string, parts []string, keys []client.PublicKey) (jwt.Claims, bool) {
+	var claims jwt.Claims
+	switch alg {
+	case string(jose.EdDSA):
+		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
+		if err != nil {
+			return claims, false
+		}
+		for _, k := range keys {
+			pub, err := k.Ed25519()
+			if err != nil {
+				continue
+			}
+			if err := tok.Claims(pub, &claims); err == nil {
+				return claims, true
+			}
+		}
+	case "Ed25519":
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil || len(sig) != ed25519.SignatureSize {
+			return claims, false
+		}
+		signed := []byte(parts[0] + "." + parts[1])
+		for _, k := range keys {
+			pub, err := k.Ed25519()
+			if err != nil {
+				continue
+			}
+			if ed25519.Verify(pub, signed, sig) {
+				pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+				if err := json.Unmarshal(pb, &claims); err != nil {
+					return claims, false
+				}
+				return claims, true
+			}
+		}
+	}
+	return claims, false
+}

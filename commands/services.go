@@ -1,0 +1,158 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"authledger/domain/client"
+	"authledger/eventstore"
+)
+
+// ServicesConfig configures the service-registry commands.
+type ServicesConfig struct {
+	// Store is the ledger (required).
+	Store eventstore.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the entropy source for ids and secrets; nil means crypto/rand.
+	Rand io.Reader
+	// RotationWindow is how long a rotated-away secret keeps working by
+	// default, so deployments can roll the new secret out. Default 24 h.
+	RotationWindow time.Duration
+}
+
+// Services registers and changes service clients (DESIGN.md §4 m2m).
+type Services struct {
+	store  eventstore.Store
+	now    func() time.Time
+	rand   io.Reader
+	window time.Duration
+}
+
+// NewServices validates cfg.
+func NewServices(cfg ServicesConfig) (*Services, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("commands: services: Store is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.RotationWindow == 0 {
+		cfg.RotationWindow = 24 * time.Hour
+	}
+	if cfg.RotationWindow < 0 {
+		return nil, errors.New("commands: services: RotationWindow must not be negative")
+	}
+	return &Services{store: cfg.Store, now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow}, nil
+}
+
+// ServiceChange is what every service command returns: the client's state
+// after the change and the ledger position that holds it, so a caller can
+// wait for the registry to catch up (read-your-writes).
+type ServiceChange struct {
+	Client   client.View
+	Position uint64
+}
+
+// maxClientConflicts bounds retries when two operators change one client
+// at once; each retry reloads the stream, so the decision is made on the
+// newer state.
+const maxClientConflicts = 3
+
+// updateClient loads the client-<id> stream, lets fn decide, and appends
+// the pending events at the loaded version.
+func (s *Services) updateClient(ctx context.Context, id client.ID, meta Metadata, fn func(c *client.Client, now time.Time) error) (ServiceChange, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := loadClient(ctx, s.store, id)
+		if err != nil {
+			return ServiceChange{}, err
+		}
+		if err := fn(c, s.now()); err != nil {
+			return ServiceChange{}, err
+		}
+		pending := c.Pending()
+		if len(pending) == 0 {
+			return ServiceChange{Client: c.View()}, nil
+		}
+		evs, err := encodeClientEvents(pending, meta)
+		if err != nil {
+			return ServiceChange{}, err
+		}
+		recs, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: client.Stream(id), Expected: eventstore.Exact(c.Version()), Events: evs})
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt < maxClientConflicts {
+			continue
+		}
+		if err != nil {
+			return ServiceChange{}, fmt.Errorf("append %s: %w", client.Stream(id), err)
+		}
+		return ServiceChange{Client: c.View(), Position: recs[len(recs)-1].Position}, nil
+	}
+}
+
+func loadClient(ctx context.Context, store eventstore.Store, id client.ID) (*client.Client, error) {
+	if !client.ValidID(string(id)) {
+		return nil, client.ErrNotRegistered
+	}
+	recs, err := store.ReadStream(ctx, client.Stream(id))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", client.Stream(id), err)
+	}
+	evs := make([]client.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := client.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	return client.Replay(evs), nil
+}
+
+func encodeClientEvents(es []client.Event, meta Metadata) ([]eventstore.Event, error) {
+	m, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Event, 0, len(es))
+	for _, e := range es {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: m})
+	}
+	return out, nil
+}
+
+func (s *Services) randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", fmt.Errorf("commands: entropy: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newSecret draws a 256-bit secret; only its hash leaves this function
+// apart from the return value handed to the operator once.
+func (s *Services) newSecret() (string, client.NewSecret, error) {
+	b := make([]byte, client.SecretBytes)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", client.NewSecret{}, fmt.Errorf("commands: entropy: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	id, err := s.randomHex(6)
+	if err != nil {
+		return "", client.NewSecret{}, err
+	}
+	return secret, client.NewSecret{ID: "sec-" + id, Hash: client.HashSecret(secret)}, nil
+}
