@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+
+	"authledger/domain/client"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -43,7 +45,22 @@ type ProblemRule struct {
 
 // problemRules is the single error → HTTP mapping for non-OAuth endpoints.
 // Packages' sentinels are added here, in one table, as they appear.
-var problemRules = []ProblemRule{}
+var problemRules = []ProblemRule{
+	// Service registry (domain/client).
+	{client.ErrNotRegistered, http.StatusNotFound, "service-not-found", "Service Not Found"},
+	{client.ErrDisabled, http.StatusConflict, "service-disabled", "Service Disabled"},
+	{client.ErrInvalidName, http.StatusBadRequest, "invalid-service", "Invalid Service"},
+	{client.ErrInvalidScope, http.StatusBadRequest, "invalid-service", "Invalid Service"},
+	{client.ErrInvalidAudience, http.StatusBadRequest, "invalid-service", "Invalid Service"},
+	{client.ErrNoCredential, http.StatusBadRequest, "invalid-service", "Invalid Service"},
+	{client.ErrInvalidJWK, http.StatusBadRequest, "invalid-jwk", "Invalid JWK"},
+	{client.ErrPrivateJWK, http.StatusBadRequest, "invalid-jwk", "Invalid JWK"},
+	{client.ErrTooManyKeys, http.StatusBadRequest, "invalid-jwk", "Invalid JWK"},
+	{client.ErrDuplicateKey, http.StatusConflict, "service-conflict", "Service Conflict"},
+	{client.ErrLastCredential, http.StatusConflict, "service-conflict", "Service Conflict"},
+	{client.ErrUnknownKey, http.StatusNotFound, "service-key-not-found", "Service Key Not Found"},
+	{client.ErrUnknownSecret, http.StatusNotFound, "service-secret-not-found", "Service Secret Not Found"},
+}
 
 func problemFor(err error) *Problem {
 	var p *Problem
