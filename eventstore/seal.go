@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -21,6 +22,9 @@ const MaxNameBytes = 256
 // objects, sizes and duplicate streams. It fills in missing IDs and
 // metadata, so adapters call it once and then only store.
 func Validate(appends []StreamAppend) error {
+	if len(appends) == 0 {
+		return &InvalidEventError{Index: -1, Field: "appends", Reason: "are empty"}
+	}
 	seen := make(map[string]bool, len(appends))
 	for ai := range appends {
 		a := &appends[ai]
@@ -70,13 +74,17 @@ func checkName(s string, idx int, field string) *InvalidEventError {
 		return &InvalidEventError{Index: idx, Field: field, Reason: "is longer than 256 bytes"}
 	case strings.ContainsAny(s, "\n\r"):
 		return &InvalidEventError{Index: idx, Field: field, Reason: "contains a line break"}
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		// The hash input is UTF-8 text and PostgreSQL text cannot hold NUL.
+		return &InvalidEventError{Index: idx, Field: field, Reason: "is not valid UTF-8 text"}
 	}
 	return nil
 }
 
 func isObject(b json.RawMessage) bool {
 	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' || !json.Valid(b) {
+	// Invalid UTF-8 would be stored by one adapter and refused by another.
+	if len(b) < 2 || !utf8.Valid(b) || b[0] != '{' || !json.Valid(b) {
 		return false
 	}
 	// JCS needs I-JSON: reject duplicate member names and bad numbers early

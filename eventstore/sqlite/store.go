@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -58,6 +59,9 @@ type Store struct {
 	gc  *groupcommit.Writer
 	sig *eventstore.Signal
 	opt Options
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -196,8 +200,11 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, h eventstore.Handle
 
 // Close commits every queued append, then closes the file.
 func (s *Store) Close() error {
-	s.gc.Close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.closeOnce.Do(func() {
+		s.gc.Close()
+		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+	})
+	return s.closeErr
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]eventstore.Record, error) {

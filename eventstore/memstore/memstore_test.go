@@ -1,0 +1,19 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"authledger/eventstore"
+	"authledger/eventstore/memstore"
+	"authledger/eventstore/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.Features{}, storetest.Factory{
+		Open: func(t *testing.T, _ string) eventstore.Store {
+			s := memstore.New(nil)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+	})
+}

@@ -1,0 +1,25 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"authledger/eventstore"
+	"authledger/eventstore/sqlite"
+	"authledger/eventstore/storetest"
+)
+
+func TestContract(t *testing.T) {
+	dir := t.TempDir()
+	storetest.Run(t, storetest.Features{Durable: true, UniqueIDs: true}, storetest.Factory{
+		Open: func(t *testing.T, name string) eventstore.Store {
+			s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{})
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+	})
+}
