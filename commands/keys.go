@@ -30,6 +30,10 @@ type KeysConfig struct {
 	// MaxAttempts bounds reloads after a version conflict on the keyring
 	// stream (another instance decided first). Default 4.
 	MaxAttempts int
+	// Notify, if set, runs after every successful append with the ring's
+	// new stream version: a Redis invalidation so other instances reload
+	// before their feed delivers. Best effort; its error is ignored.
+	Notify func(ctx context.Context, version uint64) error
 }
 
 // Keys runs the key ring commands: rotate, revoke, and the scheduler's
@@ -42,6 +46,7 @@ type Keys struct {
 	now      func() time.Time
 	rand     io.Reader
 	attempts int
+	notify   func(ctx context.Context, version uint64) error
 }
 
 // NewKeys checks the configuration.
@@ -58,7 +63,7 @@ func NewKeys(cfg KeysConfig) (*Keys, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	k := &Keys{store: cfg.Store, secrets: cfg.Secrets, policy: p, now: cfg.Now, rand: cfg.Rand, attempts: cfg.MaxAttempts}
+	k := &Keys{store: cfg.Store, secrets: cfg.Secrets, policy: p, now: cfg.Now, rand: cfg.Rand, attempts: cfg.MaxAttempts, notify: cfg.Notify}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -175,6 +180,9 @@ func (k *Keys) decide(ctx context.Context, meta Metadata, fn func(r *keyring.Rin
 		}
 		err = k.appendRing(ctx, r, meta)
 		if err == nil {
+			if k.notify != nil {
+				_ = k.notify(ctx, r.Version()+uint64(len(r.Pending())))
+			}
 			return r, nil
 		}
 		if nk != nil {
