@@ -1,0 +1,292 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authledger/commands"
+	"authledger/domain/client"
+)
+
+// Principal is the caller of an admin endpoint, from its bearer token.
+type Principal struct {
+	Subject  string
+	ClientID string
+	Scopes   []string
+}
+
+// BearerVerifier checks a bearer token presented to authledger's own APIs:
+// signature against the active keys, typ, iss, exp/nbf, and aud containing
+// the issuer URL (DESIGN.md §5). cmd/authledger adapts client/verifier.
+type BearerVerifier interface {
+	VerifyBearer(ctx context.Context, raw string) (Principal, error)
+}
+
+// BearerVerifierFunc adapts a function.
+type BearerVerifierFunc func(ctx context.Context, raw string) (Principal, error)
+
+// VerifyBearer implements BearerVerifier.
+func (f BearerVerifierFunc) VerifyBearer(ctx context.Context, raw string) (Principal, error) {
+	return f(ctx, raw)
+}
+
+const principalKey = "authledger.principal"
+
+// PrincipalFrom returns the caller RequireScope admitted.
+func PrincipalFrom(c echo.Context) (Principal, bool) {
+	p, ok := c.Get(principalKey).(Principal)
+	return p, ok
+}
+
+// RequireScope admits requests with a valid bearer token holding scope
+// (RFC 6750): 401 with WWW-Authenticate on a missing or bad token, 403
+// insufficient_scope otherwise. Admin groups use it with their own scope,
+// e.g. RequireScope(v, "services:admin").
+func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			scheme, raw, _ := strings.Cut(h, " ")
+			raw = strings.TrimSpace(raw)
+			if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger"`)
+				return NewProblem(http.StatusUnauthorized, "unauthenticated", "Unauthorized", "a bearer token is required")
+			}
+			p, err := v.VerifyBearer(c.Request().Context(), raw)
+			if err != nil {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
+				return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the bearer token is not valid")
+			}
+			if !slices.Contains(p.Scopes, scope) {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="insufficient_scope", scope="`+scope+`"`)
+				return NewProblem(http.StatusForbidden, "insufficient-scope", "Forbidden", "scope "+scope+" is required")
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+// ServicesAdminScope guards the service-registry admin API.
+const ServicesAdminScope = "services:admin"
+
+// ServiceDirectory is the read side the admin API shows.
+type ServiceDirectory interface {
+	Client(ctx context.Context, id client.ID) (client.View, bool, error)
+	List(ctx context.Context) ([]client.View, error)
+	// WaitFor blocks until the directory reflects ledger position pos.
+	WaitFor(ctx context.Context, pos uint64) error
+}
+
+// AdminServices is the service-registry admin API under /v1/admin/services.
+type AdminServices struct {
+	cmds  *commands.Services
+	dir   ServiceDirectory
+	guard echo.MiddlewareFunc
+}
+
+// NewAdminServices builds the group; guard is RequireScope(v, ServicesAdminScope).
+func NewAdminServices(cmds *commands.Services, dir ServiceDirectory, guard echo.MiddlewareFunc) *AdminServices {
+	return &AdminServices{cmds: cmds, dir: dir, guard: guard}
+}
+
+// Register implements Routes.
+func (a *AdminServices) Register(e *echo.Echo) {
+	g := e.Group("/v1/admin/services", a.guard)
+	g.POST("", a.register)
+	g.GET("", a.list)
+	g.GET("/:id", a.show)
+	g.POST("/:id/rotate-secret", a.rotate)
+	g.POST("/:id/keys", a.addKeys)
+	g.DELETE("/:id/keys/:kid", a.removeKey)
+	g.POST("/:id/disable", a.disable)
+}
+
+// ServiceResponse is a client as the admin API shows it: no secret hash.
+type ServiceResponse struct {
+	ClientID     string             `json:"client_id"`
+	ClientSecret string             `json:"client_secret,omitempty"`
+	Name         string             `json:"name"`
+	Scopes       []string           `json:"scopes"`
+	Audiences    []string           `json:"audiences"`
+	Secrets      []client.Secret    `json:"secrets"`
+	Keys         []client.PublicKey `json:"keys"`
+	Disabled     bool               `json:"disabled"`
+	RegisteredAt time.Time          `json:"registered_at"`
+	Version      uint64             `json:"version"`
+}
+
+// ToServiceResponse renders a view; the CLI prints the same shape.
+func ToServiceResponse(v client.View) ServiceResponse {
+	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
+		Secrets: nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (a *AdminServices) meta(c echo.Context) commands.Metadata {
+	m := RequestMetadata(c)
+	if p, ok := PrincipalFrom(c); ok {
+		m.Actor = "client:" + p.ClientID
+	}
+	return m
+}
+
+// settle waits (bounded) for the registry to show a change, so a register
+// followed by a show or a token request from the same caller succeeds.
+func (a *AdminServices) settle(c echo.Context, pos uint64) {
+	if pos == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+	defer cancel()
+	_ = a.dir.WaitFor(ctx, pos)
+}
+
+type registerServiceRequest struct {
+	Name      string          `json:"name"`
+	Scopes    []string        `json:"scopes"`
+	Audiences []string        `json:"audiences"`
+	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
+}
+
+func bindJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return NewProblem(http.StatusBadRequest, "invalid-body", "Invalid Request Body", "the body must be a JSON object with the documented fields")
+	}
+	return nil
+}
+
+func (a *AdminServices) register(c echo.Context) error {
+	var req registerServiceRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	var keys []client.PublicKey
+	if len(req.JWKs) > 0 {
+		var err error
+		if keys, err = client.ParseJWKs(req.JWKs); err != nil {
+			return err
+		}
+	}
+	res, err := a.cmds.Register(c.Request().Context(), commands.RegisterService{
+		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0,
+	}, a.meta(c))
+	if err != nil {
+		return err
+	}
+	a.settle(c, res.Position)
+	out := ToServiceResponse(res.Client)
+	out.ClientSecret = res.ClientSecret
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (a *AdminServices) list(c echo.Context) error {
+	vs, err := a.dir.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]ServiceResponse, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, ToServiceResponse(v))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"services": out})
+}
+
+func (a *AdminServices) show(c echo.Context) error {
+	v, ok, err := a.dir.Client(c.Request().Context(), client.ID(c.Param("id")))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return client.ErrNotRegistered
+	}
+	return c.JSON(http.StatusOK, ToServiceResponse(v))
+}
+
+type rotateSecretRequest struct {
+	WindowSeconds int64 `json:"window_seconds,omitempty"`
+	Immediately   bool  `json:"immediately,omitempty"`
+}
+
+func (a *AdminServices) rotate(c echo.Context) error {
+	var req rotateSecretRequest
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	if req.WindowSeconds < 0 || req.WindowSeconds > 30*24*3600 {
+		return NewProblem(http.StatusBadRequest, "invalid-body", "Invalid Request Body", "window_seconds must be between 0 and 30 days")
+	}
+	res, err := a.cmds.RotateSecret(c.Request().Context(), commands.RotateSecret{
+		ClientID: client.ID(c.Param("id")), Window: time.Duration(req.WindowSeconds) * time.Second, Immediately: req.Immediately,
+	}, a.meta(c))
+	if err != nil {
+		return err
+	}
+	a.settle(c, res.Position)
+	out := ToServiceResponse(res.Client)
+	out.ClientSecret = res.ClientSecret
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}
+
+func (a *AdminServices) addKeys(c echo.Context) error {
+	var raw json.RawMessage
+	if err := bindJSON(c, &raw); err != nil {
+		return err
+	}
+	keys, err := client.ParseJWKs(raw)
+	if err != nil {
+		return err
+	}
+	res, err := a.cmds.AddKeys(c.Request().Context(), commands.AddServiceKeys{ClientID: client.ID(c.Param("id")), Keys: keys}, a.meta(c))
+	if err != nil {
+		return err
+	}
+	a.settle(c, res.Position)
+	return c.JSON(http.StatusOK, ToServiceResponse(res.Client))
+}
+
+func (a *AdminServices) removeKey(c echo.Context) error {
+	res, err := a.cmds.RemoveKey(c.Request().Context(), commands.RemoveServiceKey{ClientID: client.ID(c.Param("id")), KeyID: c.Param("kid")}, a.meta(c))
+	if err != nil {
+		return err
+	}
+	a.settle(c, res.Position)
+	return c.JSON(http.StatusOK, ToServiceResponse(res.Client))
+}
+
+type disableRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (a *AdminServices) disable(c echo.Context) error {
+	var req disableRequest
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	res, err := a.cmds.Disable(c.Request().Context(), commands.DisableService{ClientID: client.ID(c.Param("id")), Reason: req.Reason}, a.meta(c))
+	if err != nil {
+		return err
+	}
+	a.settle(c, res.Position)
+	return c.JSON(http.StatusOK, ToServiceResponse(res.Client))
+}

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authledger/commands"
+	"authledger/domain/oauth"
+)
+
+// Grant handles one grant_type at POST /oauth2/token for an authenticated
+// client. The form is already parsed (c.Request().PostForm). Other features
+// add their grants at wiring time with TokenEndpoint.AddGrant.
+type Grant interface {
+	GrantType() string
+	Handle(c echo.Context, client AuthenticatedClient) error
+}
+
+// TokenEndpoint is POST /oauth2/token (RFC 6749 §3.2).
+type TokenEndpoint struct {
+	auth   *ClientAuthenticator
+	mu     sync.RWMutex
+	grants map[string]Grant
+}
+
+// NewTokenEndpoint returns the endpoint with the given grants.
+func NewTokenEndpoint(auth *ClientAuthenticator, grants ...Grant) (*TokenEndpoint, error) {
+	t := &TokenEndpoint{auth: auth, grants: map[string]Grant{}}
+	for _, g := range grants {
+		if err := t.AddGrant(g); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// AddGrant registers a grant; a grant type can be registered once.
+func (t *TokenEndpoint) AddGrant(g Grant) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.grants[g.GrantType()]; dup {
+		return fmt.Errorf("api: grant type %q registered twice", g.GrantType())
+	}
+	t.grants[g.GrantType()] = g
+	return nil
+}
+
+// GrantTypes lists the registered grant types (for RFC 8414 metadata).
+func (t *TokenEndpoint) GrantTypes() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]string, 0, len(t.grants))
+	for k := range t.grants {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Register implements Routes.
+func (t *TokenEndpoint) Register(e *echo.Echo) { e.POST("/oauth2/token", t.handle) }
+
+func (t *TokenEndpoint) handle(c echo.Context) error {
+	req := c.Request()
+	if err := parseOAuthForm(req); err != nil {
+		return err
+	}
+	gt := req.PostForm.Get("grant_type")
+	if gt == "" {
+		return oauth.ErrInvalidRequest.WithHint("grant_type is required")
+	}
+	cl, err := t.auth.Authenticate(c)
+	if err != nil {
+		return err
+	}
+	t.mu.RLock()
+	g := t.grants[gt]
+	t.mu.RUnlock()
+	if g == nil {
+		return oauth.ErrUnsupportedGrantType
+	}
+	return g.Handle(c, cl)
+}
+
+// TokenResponse is the RFC 6749 §5.1 success body.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// WriteTokenResponse answers a token request; tokens are never cached
+// (RFC 6749 §5.1).
+func WriteTokenResponse(c echo.Context, r TokenResponse) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, r)
+}
+
+// RequestMetadata is the event metadata of a request: its request id as
+// correlation id. It never holds credentials.
+func RequestMetadata(c echo.Context) commands.Metadata {
+	rid := c.Response().Header().Get(echo.HeaderXRequestID)
+	return commands.Metadata{RequestID: rid, CorrelationID: rid}
+}
+
+// ClientCredentialsGrant is grant_type=client_credentials (RFC 6749 §4.4).
+type ClientCredentialsGrant struct {
+	issue *commands.ClientCredentialsGrant
+}
+
+// NewClientCredentialsGrant wraps the command.
+func NewClientCredentialsGrant(issue *commands.ClientCredentialsGrant) *ClientCredentialsGrant {
+	return &ClientCredentialsGrant{issue: issue}
+}
+
+// GrantType implements Grant.
+func (*ClientCredentialsGrant) GrantType() string { return "client_credentials" }
+
+// Handle implements Grant.
+func (g *ClientCredentialsGrant) Handle(c echo.Context, cl AuthenticatedClient) error {
+	form := c.Request().PostForm
+	auds, err := requestedAudiences(form)
+	if err != nil {
+		return err
+	}
+	out, err := g.issue.Issue(c.Request().Context(), commands.IssueClientCredentials{
+		Client:    cl,
+		Scopes:    strings.Fields(form.Get("scope")),
+		Audiences: auds,
+	}, RequestMetadata(c))
+	if err != nil {
+		return err
+	}
+	return WriteTokenResponse(c, TokenResponse{
+		AccessToken: out.Raw,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(out.ExpiresAt.Sub(out.IssuedAt).Round(time.Second) / time.Second),
+		Scope:       strings.Join(out.Scopes, " "),
+	})
+}
+
+// requestedAudiences merges RFC 8707 resource parameters (absolute URIs
+// without fragment, §2) and audience parameters (space-separated).
+func requestedAudiences(form url.Values) ([]string, error) {
+	var out []string
+	for _, r := range form["resource"] {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, oauth.ErrInvalidTarget.WithHint("resource must be an absolute URI without fragment")
+		}
+		out = append(out, r)
+	}
+	for _, a := range form["audience"] {
+		out = append(out, strings.Fields(a)...)
+	}
+	return out, nil
+}
