@@ -108,6 +108,7 @@ var migrations = []string{
 		rebuild_total      BIGINT NOT NULL DEFAULT 0,
 		rebuild_started_at BIGINT NOT NULL DEFAULT 0,
 		rebuild_rate       DOUBLE PRECISION NOT NULL DEFAULT 0,
+		rebuild_error      TEXT NOT NULL DEFAULT '',
 		updated_at         BIGINT NOT NULL DEFAULT 0
 	)`,
 }
@@ -124,8 +125,8 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7261547388392)`); err != nil {
 			return fmt.Errorf("readmodels: migrate lock: %w", err)
 		}
-		// The session lock also ends when conn returns to the pool closed.
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7261547388392)`)
+		// Unlock explicitly: the pooled session outlives this function.
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7261547388392)`)
 		return migrateOn(ctx, conn)
 	}
 	conn, err := db.Conn(ctx)

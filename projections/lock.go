@@ -1,0 +1,175 @@
+package projections
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"authledger/readmodels"
+)
+
+// acquire blocks until this instance may run the named projection, and
+// returns a context that ends when it loses that right, plus the release.
+//
+// PostgreSQL: a session-level advisory lock on a dedicated connection; if
+// the instance dies its session ends and the lock with it, and a standby
+// takes it within LockRetry. SQLite (one host): a lease in
+// projection_state (owner + heartbeat), taken over when the heartbeat is
+// older than three heartbeat intervals; this also keeps the CLI from
+// rebuilding what a running server owns.
+func (r *Runner) acquire(ctx context.Context, name string) (context.Context, func(), error) {
+	if r.cfg.DB.Dialect == readmodels.Postgres {
+		return r.acquirePG(ctx, name)
+	}
+	return r.acquireLease(ctx, name)
+}
+
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("authledger/projection/" + name))
+	return int64(h.Sum64())
+}
+
+func (r *Runner) acquirePG(ctx context.Context, name string) (context.Context, func(), error) {
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close(context.Background())
+		}
+	}()
+	for {
+		if conn == nil {
+			c, err := pgx.Connect(ctx, r.cfg.DB.DSN)
+			if err == nil {
+				conn = c
+			} else if ctx.Err() == nil {
+				r.log.Warn("projection lock connection failed", "projection", name, "err", err)
+			}
+		}
+		if conn != nil {
+			var ok bool
+			if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&ok); err != nil {
+				_ = conn.Close(context.Background())
+				conn = nil
+			} else if ok {
+				held := conn
+				conn = nil // owned by the watcher now
+				return r.watchPG(ctx, name, held)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(r.cfg.LockRetry):
+		}
+	}
+}
+
+// watchPG pings the lock's connection; a failed ping means the session (and
+// the lock) may be gone, so the projection must stop at once.
+func (r *Runner) watchPG(ctx context.Context, name string, conn *pgx.Conn) (context.Context, func(), error) {
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithTimeout(lctx, 5*time.Second)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil && lctx.Err() == nil {
+				r.log.Error("projection lock lost", "projection", name, "err", err)
+				cancel()
+				return
+			}
+		}
+	}()
+	r.log.Info("projection lock acquired", "projection", name, "instance", r.cfg.Instance)
+	release := func() {
+		cancel()
+		<-done
+		uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ucancel()
+		_, _ = conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, lockKey(name))
+		_ = conn.Close(uctx)
+	}
+	return lctx, release, nil
+}
+
+func (r *Runner) acquireLease(ctx context.Context, name string) (context.Context, func(), error) {
+	db := r.cfg.DB
+	for {
+		now := r.cfg.Now()
+		stale := now.Add(-3 * r.cfg.Heartbeat).UnixMicro()
+		_, err := db.ExecContext(ctx, `INSERT INTO projection_state (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, string(r.kindOf(name)))
+		if err == nil {
+			var res interface{ RowsAffected() (int64, error) }
+			res, err = db.ExecContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3
+				WHERE name = $1 AND (owner = $2 OR owner = '' OR heartbeat_at < $4)`, name, r.cfg.Instance, now.UnixMicro(), stale)
+			if err == nil {
+				if n, _ := res.RowsAffected(); n == 1 {
+					return r.watchLease(ctx, name)
+				}
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("projection lease failed", "projection", name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(r.cfg.LockRetry):
+		}
+	}
+}
+
+// watchLease keeps the lease only as long as this instance is still its
+// owner; the worker heartbeat renews it.
+func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, func(), error) {
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			var owner string
+			err := r.cfg.DB.QueryRowContext(lctx, `SELECT owner FROM projection_state WHERE name = $1`, name).Scan(&owner)
+			if err == nil && owner != r.cfg.Instance {
+				r.log.Error("projection lease lost", "projection", name, "owner", owner)
+				cancel()
+				return
+			}
+		}
+	}()
+	release := func() {
+		cancel()
+		<-done
+		uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ucancel()
+		_, _ = r.cfg.DB.ExecContext(uctx, `UPDATE projection_state SET owner = '', heartbeat_at = 0 WHERE name = $1 AND owner = $2`, name, r.cfg.Instance)
+	}
+	return lctx, release, nil
+}
+
+func (r *Runner) kindOf(name string) kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.workers[name]; ok {
+		return w.kind
+	}
+	return kindSQL
+}

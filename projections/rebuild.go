@@ -1,0 +1,319 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Progress is where a rebuild stands.
+type Progress struct {
+	Generation uint64        // the generation being built
+	Done       uint64        // ledger position the shadow copy has reached
+	Total      uint64        // ledger head when last looked at
+	Rate       float64       // events per second in this run
+	ETA        time.Duration // at Rate
+	Swapped    bool          // the shadow copy is live; the rebuild is over
+}
+
+// ErrBusy means another instance owns the projection; the rebuild request
+// is recorded and that instance performs it.
+var ErrBusy = errors.New("projections: projection is owned by another instance")
+
+// Rebuild rebuilds the named projection in this process, reporting
+// progress (report may be nil). It takes the projection's lock first and
+// returns ErrBusy when another instance holds it beyond wait. Use it where
+// no runner of this process owns the projection (the CLI); a running
+// Runner performs requests recorded with RequestRebuild itself.
+func (r *Runner) Rebuild(ctx context.Context, name string, wait time.Duration, report func(Progress)) error {
+	w, err := r.worker(name)
+	if err != nil {
+		return err
+	}
+	if w.kind == kindMemory {
+		return fmt.Errorf("%w: %s", ErrNotRebuildable, name)
+	}
+	// Give up waiting for the lock after wait, but keep the lock's context
+	// alive afterwards.
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var acquired atomic.Bool
+	timer := time.AfterFunc(wait, func() {
+		if !acquired.Load() {
+			cancel()
+		}
+	})
+	lockCtx, release, err := r.acquire(actx, name)
+	acquired.Store(true)
+	timer.Stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s", ErrBusy, name)
+	}
+	defer release()
+	w.owned.Store(true)
+	defer w.owned.Store(false)
+	if err := w.prepare(lockCtx); err != nil {
+		return err
+	}
+	err = w.rebuild(lockCtx, report)
+	if errors.Is(err, errRestart) {
+		// An external projection was reset: replay it here so the CLI
+		// leaves it caught up.
+		return w.catchUpExternal(lockCtx)
+	}
+	return err
+}
+
+// rebuild builds a shadow generation from position 1 while the live one
+// keeps serving, then swaps it in. It continues a rebuild a crash
+// interrupted: shadow rows and rebuild_checkpoint commit together.
+func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
+	switch w.kind {
+	case kindMemory:
+		return fmt.Errorf("%w: %s", ErrNotRebuildable, w.name)
+	case kindExternal:
+		return w.resetExternal(ctx)
+	}
+	sp := w.p.(SQLProjection)
+	db := w.db()
+	var liveGen, gen, done, started uint64
+	if err := db.QueryRowContext(ctx, `SELECT generation, rebuild_generation, rebuild_checkpoint, rebuild_started_at FROM projection_state WHERE name = $1`, w.name).
+		Scan(&liveGen, &gen, &done, &started); err != nil {
+		return fmt.Errorf("rebuild %s: %w", w.name, err)
+	}
+	now := w.r.cfg.Now()
+	if gen == 0 {
+		gen, done = liveGen+1, 0
+		shadow := Tables{prefix: w.prefix, shadow: true, gen: gen, dialect: Dialect(db.Dialect)}
+		err := w.inTx(ctx, func(tx *sql.Tx) error {
+			for _, t := range sp.Tables() {
+				if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadow.Name(t)); err != nil {
+					return err
+				}
+			}
+			if err := sp.Setup(ctx, tx, shadow); err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_generation = $2, rebuild_checkpoint = 0, rebuild_requested = 0,
+				rebuild_started_at = $3, rebuild_error = '', rebuild_total = 0, rebuild_rate = 0 WHERE name = $1`, w.name, gen, now.UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", w.name, err)
+		}
+		w.r.log.Info("projection rebuild started", "projection", w.name, "generation", gen)
+	} else {
+		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET rebuild_requested = 0, rebuild_error = '' WHERE name = $1`, w.name); err != nil {
+			return err
+		}
+		w.r.log.Info("projection rebuild continues", "projection", w.name, "generation", gen, "from", done)
+	}
+	shadow := Tables{prefix: w.prefix, shadow: true, gen: gen, dialect: Dialect(db.Dialect)}
+	b := &builder{w: w, sp: sp, shadow: shadow, gen: gen, done: done, from: done, start: w.r.cfg.Now(), report: report}
+
+	for {
+		n, err := b.step(ctx)
+		if err != nil {
+			return w.rebuildFailed(ctx, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// Swap: hold the live applier so nothing lands between the shadow's
+	// last batch and the rename.
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		n, err := b.step(ctx)
+		if err != nil {
+			return w.rebuildFailed(ctx, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	live := Tables{prefix: w.prefix, gen: gen, dialect: Dialect(db.Dialect)}
+	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range sp.Tables() {
+			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+live.Name(t)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+shadow.Name(t)+` RENAME TO `+live.Name(t)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET generation = $2, checkpoint = $3, checkpoint_at = CASE WHEN $4 > checkpoint_at THEN $4 ELSE checkpoint_at END,
+			rebuild_generation = 0, rebuild_checkpoint = 0, rebuild_total = 0, rebuild_started_at = 0, rebuild_rate = 0, rebuild_error = '', updated_at = $5 WHERE name = $1`,
+			w.name, gen, b.done, microsOrZero(b.lastAt), w.r.cfg.Now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return w.rebuildFailed(ctx, fmt.Errorf("swap: %w", err))
+	}
+	w.smu.Lock()
+	w.gen = gen
+	w.progress = Progress{}
+	w.smu.Unlock()
+	w.advance(b.done)
+	p := b.progress()
+	p.Swapped = true
+	if report != nil {
+		report(p)
+	}
+	w.r.log.Info("projection rebuilt and swapped in", "projection", w.name, "generation", gen, "position", b.done, "events_per_second", p.Rate)
+	return nil
+}
+
+func (w *worker) rebuildFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	text := err.Error()
+	if len(text) > 1000 {
+		text = text[:1000]
+	}
+	w.smu.Lock()
+	w.rebuildErr = text
+	w.smu.Unlock()
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = w.db().ExecContext(ectx, `UPDATE projection_state SET rebuild_error = $2 WHERE name = $1`, w.name, text)
+	return fmt.Errorf("rebuild %s: %w", w.name, err)
+}
+
+// builder applies ledger batches to the shadow copy.
+type builder struct {
+	w      *worker
+	sp     SQLProjection
+	shadow Tables
+	gen    uint64
+	done   uint64
+	from   uint64
+	total  uint64
+	lastAt time.Time
+	start  time.Time
+	report func(Progress)
+}
+
+func (b *builder) progress() Progress {
+	el := time.Since(b.start).Seconds()
+	p := Progress{Generation: b.gen, Done: b.done, Total: b.total}
+	if el > 0 {
+		p.Rate = float64(b.done-b.from) / el
+	}
+	if p.Rate > 0 && p.Total > p.Done {
+		p.ETA = time.Duration(float64(p.Total-p.Done) / p.Rate * float64(time.Second))
+	}
+	return p
+}
+
+// step applies one batch in one transaction, retrying it a bounded number
+// of times; it returns how many records it covered.
+func (b *builder) step(ctx context.Context) (int, error) {
+	w := b.w
+	recs, err := w.r.cfg.Store.ReadAll(ctx, b.done, w.r.cfg.RebuildBatch)
+	if err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	last := recs[len(recs)-1]
+	if last.Position > b.total {
+		b.total = last.Position
+		if len(recs) == w.r.cfg.RebuildBatch {
+			if h, err := w.r.cfg.Store.Head(ctx); err == nil {
+				b.total = h.Position
+			}
+		}
+	}
+	p := b.progress()
+	apply := func(tx *sql.Tx) error {
+		for _, r := range recs {
+			if !w.handles[r.Type] {
+				continue
+			}
+			if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
+				return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_checkpoint = $2, rebuild_total = $3, rebuild_rate = $4 WHERE name = $1`,
+			w.name, last.Position, b.total, p.Rate)
+		return err
+	}
+	delay := w.r.cfg.RetryInterval
+	for attempt := 0; ; attempt++ {
+		err = w.inTx(ctx, apply)
+		if err == nil || attempt >= w.r.cfg.MaxRetries || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+	if err != nil {
+		return 0, err
+	}
+	b.done = last.Position
+	b.lastAt = last.RecordedAt
+	p = b.progress()
+	w.smu.Lock()
+	w.progress = p
+	w.smu.Unlock()
+	if b.report != nil {
+		b.report(p)
+	}
+	return len(recs), nil
+}
+
+// resetExternal drops an external projection's state and rewinds its
+// checkpoint; the owned run restarts and replays from position 1. An
+// external store has no shadow copy, so readers see it refill.
+func (w *worker) resetExternal(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.p.(ExternalProjection).Reset(ctx); err != nil {
+		return w.rebuildFailed(ctx, fmt.Errorf("reset: %w", err))
+	}
+	if _, err := w.db().ExecContext(ctx, `UPDATE projection_state SET checkpoint = 0, checkpoint_at = 0, rebuild_requested = 0, rebuild_generation = 0 WHERE name = $1`, w.name); err != nil {
+		return err
+	}
+	w.checkpoint.Store(0)
+	return errRestart
+}
+
+// catchUpExternal replays an external projection to the head in this
+// process (CLI rebuild).
+func (w *worker) catchUpExternal(ctx context.Context) error {
+	ep := w.p.(ExternalProjection)
+	after := w.checkpoint.Load()
+	for {
+		recs, err := w.r.cfg.Store.ReadAll(ctx, after, w.r.cfg.RebuildBatch)
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		for _, r := range recs {
+			if w.handles[r.Type] {
+				if err := ep.Apply(ctx, r); err != nil {
+					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
+				}
+			}
+		}
+		last := recs[len(recs)-1]
+		if err := w.inTx(ctx, func(tx *sql.Tx) error { return w.storeCheckpoint(ctx, tx, last) }); err != nil {
+			return err
+		}
+		after = last.Position
+		w.advance(after)
+	}
+}

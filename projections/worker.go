@@ -1,0 +1,495 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"authledger/eventstore"
+	"authledger/readmodels"
+)
+
+type kind string
+
+const (
+	kindSQL      kind = "sql"
+	kindMemory   kind = "memory"
+	kindExternal kind = "external"
+)
+
+// Live states stored in projection_state.state.
+const (
+	StateWaiting = "waiting" // registered, not (yet) run by any instance
+	StateRunning = "running"
+	StateStopped = "stopped" // at a poisoned event, until resumed
+)
+
+// errRestart ends an owned run so it starts again from the stored
+// checkpoint (after an external projection was reset).
+var errRestart = errors.New("projections: restart")
+
+// worker runs one projection.
+type worker struct {
+	r       *Runner
+	p       Projection
+	kind    kind
+	name    string
+	handles map[string]bool
+	prefix  string
+
+	// mu serializes live applies with the rebuild swap.
+	mu         sync.Mutex
+	checkpoint atomic.Uint64
+	advanced   *eventstore.Signal
+	resume     *eventstore.Signal
+	owned      atomic.Bool
+
+	smu        sync.Mutex
+	state      string
+	errMsg     string
+	errPos     uint64
+	startHead  uint64 // memory projections: not ready below this
+	gen        uint64
+	rebuilding bool
+	rebuildErr string
+	progress   Progress
+}
+
+func newWorker(r *Runner, p Projection, k kind) *worker {
+	h := map[string]bool{}
+	for _, t := range p.Handles() {
+		h[t] = true
+	}
+	return &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
+		advanced: eventstore.NewSignal(), resume: eventstore.NewSignal(), state: StateWaiting}
+}
+
+func (w *worker) live() Tables {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	return Tables{prefix: w.prefix, gen: w.gen, dialect: Dialect(w.r.cfg.DB.Dialect)}
+}
+
+func (w *worker) db() *readmodels.DB { return w.r.cfg.DB }
+
+func (w *worker) setState(state, msg string, pos uint64) {
+	w.smu.Lock()
+	w.state, w.errMsg, w.errPos = state, msg, pos
+	w.smu.Unlock()
+	w.r.metrics.setState(w.name, state)
+}
+
+func (w *worker) snapshot() (state, msg string, pos uint64) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	return w.state, w.errMsg, w.errPos
+}
+
+func (w *worker) advance(pos uint64) {
+	for {
+		cur := w.checkpoint.Load()
+		if pos <= cur || w.checkpoint.CompareAndSwap(cur, pos) {
+			break
+		}
+	}
+	w.r.metrics.checkpoint.WithLabelValues(w.name).Set(float64(w.checkpoint.Load()))
+	w.advanced.Notify()
+}
+
+// loop runs the worker until ctx ends.
+func (w *worker) loop(ctx context.Context) {
+	if w.kind == kindMemory {
+		w.owned.Store(true)
+		w.runMemory(ctx)
+		return
+	}
+	for ctx.Err() == nil {
+		lockCtx, release, err := w.r.acquire(ctx, w.name)
+		if err != nil {
+			return // ctx ended
+		}
+		w.owned.Store(true)
+		for {
+			err = w.runOwned(lockCtx)
+			if !errors.Is(err, errRestart) {
+				break
+			}
+		}
+		w.owned.Store(false)
+		release()
+		if err != nil && ctx.Err() == nil {
+			w.r.log.Error("projection run failed; retrying", "projection", w.name, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(w.r.cfg.LockRetry):
+			}
+		}
+	}
+}
+
+func (w *worker) runMemory(ctx context.Context) {
+	head, err := w.r.cfg.Store.Head(ctx)
+	for err != nil {
+		w.r.log.Error("projection cannot read ledger head", "projection", w.name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.r.cfg.LockRetry):
+		}
+		head, err = w.r.cfg.Store.Head(ctx)
+	}
+	w.smu.Lock()
+	w.startHead = head.Position
+	w.smu.Unlock()
+	w.setState(StateRunning, "", 0)
+	_ = w.runRouter(ctx, func(context.Context) (uint64, error) { return 0, nil })
+}
+
+// runOwned runs a lock-holding projection until ctx ends (lock lost or
+// shutdown) or a restart is needed.
+func (w *worker) runOwned(ctx context.Context) error {
+	if err := w.prepare(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.runRouter(ctx, func(ctx context.Context) (uint64, error) { return w.checkpoint.Load(), nil })
+	}()
+	var rebuildWG sync.WaitGroup
+	defer rebuildWG.Wait()
+	tick := time.NewTicker(w.r.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		if err := w.heartbeat(ctx, &rebuildWG, cancel); err != nil && ctx.Err() == nil {
+			w.r.log.Warn("projection heartbeat failed", "projection", w.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			<-done
+			if cause := context.Cause(ctx); errors.Is(cause, errRestart) {
+				return errRestart
+			}
+			return nil
+		case err := <-done:
+			if ctx.Err() == nil {
+				cancel(nil)
+				return fmt.Errorf("router stopped: %w", err)
+			}
+		case <-tick.C:
+		}
+	}
+}
+
+// prepare loads the stored state and, for a new SQL projection, creates
+// the first generation's tables.
+func (w *worker) prepare(ctx context.Context) error {
+	db := w.db()
+	if err := w.ensureRow(ctx); err != nil {
+		return err
+	}
+	var cp, gen uint64
+	var state, msg string
+	var errPos uint64
+	if err := db.QueryRowContext(ctx, `SELECT checkpoint, generation, state, error, error_position FROM projection_state WHERE name = $1`, w.name).
+		Scan(&cp, &gen, &state, &msg, &errPos); err != nil {
+		return fmt.Errorf("projection state: %w", err)
+	}
+	if w.kind == kindSQL && gen == 0 {
+		sp := w.p.(SQLProjection)
+		gen = 1
+		t := Tables{prefix: w.prefix, gen: gen, dialect: Dialect(db.Dialect)}
+		err := w.inTx(ctx, func(tx *sql.Tx) error {
+			for _, name := range sp.Tables() {
+				if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t.Name(name)); err != nil {
+					return err
+				}
+			}
+			if err := sp.Setup(ctx, tx, t); err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE projection_state SET generation = $2, checkpoint = 0 WHERE name = $1`, w.name, gen)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("projection %s: %w", w.name, err)
+		}
+		cp = 0
+	}
+	w.smu.Lock()
+	w.gen = gen
+	w.smu.Unlock()
+	w.checkpoint.Store(cp)
+	w.advance(cp)
+	// A restart retries a stopped projection: the fix may be in this
+	// binary. The stop is reported again if the event still fails.
+	if state == StateStopped {
+		w.r.log.Info("projection retrying the event it stopped at", "projection", w.name, "position", errPos)
+	}
+	w.setState(StateRunning, "", 0)
+	_, err := db.ExecContext(ctx, `UPDATE projection_state SET state = $2, error = '', error_position = 0, owner = $3, heartbeat_at = $4, updated_at = $4, resume_requested = 0 WHERE name = $1`,
+		w.name, StateRunning, w.r.cfg.Instance, w.r.cfg.Now().UnixMicro())
+	return err
+}
+
+func (w *worker) ensureRow(ctx context.Context) error {
+	if _, err := w.db().ExecContext(ctx, `INSERT INTO projection_state (name, kind, state, updated_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, w.name, string(w.kind), StateWaiting, w.r.cfg.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("projection state: %w", err)
+	}
+	return nil
+}
+
+// runRouter runs the Watermill router for this projection until ctx ends.
+func (w *worker) runRouter(ctx context.Context, from func(context.Context) (uint64, error)) error {
+	f := &feed{store: w.r.cfg.Store, handles: w.handles, from: from, resume: w.resume.Wait}
+	router, err := w.newRouter(f, w.poisoned)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- router.Run(ctx) }()
+	select {
+	case <-ctx.Done():
+		_ = router.Close()
+		<-errc
+		return ctx.Err()
+	case err := <-errc:
+		return err
+	}
+}
+
+// handle is the Watermill handler: apply one record (or advance past
+// unhandled ones) and store the checkpoint.
+func (w *worker) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	rec, skip, err := decode(msg)
+	if err != nil {
+		return err
+	}
+	switch w.kind {
+	case kindSQL:
+		err = w.applySQL(ctx, rec, skip)
+	case kindMemory:
+		if rec.Position <= w.checkpoint.Load() {
+			return nil
+		}
+		if !skip {
+			err = w.p.(MemoryProjection).Apply(ctx, rec)
+		}
+	case kindExternal:
+		err = w.applyExternal(ctx, rec, skip)
+	}
+	if err != nil {
+		return err
+	}
+	if st, _, _ := w.snapshot(); st == StateStopped {
+		w.setState(StateRunning, "", 0)
+		w.r.log.Info("projection resumed", "projection", w.name, "position", rec.Position)
+	}
+	w.advance(rec.Position)
+	w.r.metrics.lagAt(w.name, rec.RecordedAt, w.r.cfg.Now())
+	return nil
+}
+
+func (w *worker) applySQL(ctx context.Context, rec eventstore.Record, skip bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.live()
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		cp, err := w.lockCheckpoint(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if rec.Position <= cp {
+			return nil // already applied (e.g. by a rebuild swap or a previous owner)
+		}
+		if !skip {
+			if err := w.p.(SQLProjection).Apply(ctx, tx, t, rec); err != nil {
+				return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
+			}
+		}
+		return w.storeCheckpoint(ctx, tx, rec)
+	})
+}
+
+func (w *worker) applyExternal(ctx context.Context, rec eventstore.Record, skip bool) error {
+	if rec.Position <= w.checkpoint.Load() {
+		return nil
+	}
+	if !skip {
+		if err := w.p.(ExternalProjection).Apply(ctx, rec); err != nil {
+			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
+		}
+	}
+	return w.inTx(ctx, func(tx *sql.Tx) error { return w.storeCheckpoint(ctx, tx, rec) })
+}
+
+func (w *worker) lockCheckpoint(ctx context.Context, tx *sql.Tx) (uint64, error) {
+	q := `SELECT checkpoint FROM projection_state WHERE name = $1`
+	if w.db().Dialect == readmodels.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var cp uint64
+	err := tx.QueryRowContext(ctx, q, w.name).Scan(&cp)
+	return cp, err
+}
+
+func (w *worker) storeCheckpoint(ctx context.Context, tx *sql.Tx, rec eventstore.Record) error {
+	_, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $2`,
+		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro())
+	return err
+}
+
+// inTx runs fn in a transaction. On PostgreSQL the commit does not wait
+// for the WAL flush: a read model is rebuildable and rows and checkpoint
+// still commit together, so a crash loses only a suffix that is re-applied.
+func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := w.db().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if w.db().Dialect == readmodels.Postgres {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return errors.Join(err, tx.Rollback())
+		}
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// poisoned records that the projection stopped at msg's record. The feed
+// holds the record until a resume, so nothing after it is applied.
+func (w *worker) poisoned(msg *message.Message, err error) {
+	rec, _, _ := decode(msg)
+	text := err.Error()
+	if len(text) > 1000 {
+		text = text[:1000]
+	}
+	w.setState(StateStopped, text, rec.Position)
+	w.r.log.Error("projection stopped at a poisoned event", "projection", w.name, "position", rec.Position, "type", rec.Type, "err", err)
+	if w.kind == kindMemory {
+		return // memory state rows are written by the heartbeat
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, dbErr := w.db().ExecContext(ctx, `UPDATE projection_state SET state = $2, error = $3, error_position = $4, updated_at = $5 WHERE name = $1`,
+		w.name, StateStopped, text, rec.Position, w.r.cfg.Now().UnixMicro()); dbErr != nil {
+		w.r.log.Error("projection stop not recorded", "projection", w.name, "err", dbErr)
+	}
+}
+
+// heartbeat refreshes ownership, and picks up resume and rebuild requests.
+func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup, cancel context.CancelCauseFunc) error {
+	now := w.r.cfg.Now().UnixMicro()
+	db := w.db()
+	var rebuildReq, resumeReq, rebuildGen uint64
+	// On SQLite the owner column is the lease: never take it back from an
+	// instance that took it over.
+	pg := 0
+	if db.Dialect == readmodels.Postgres {
+		pg = 1
+	}
+	err := db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3 WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)
+		RETURNING rebuild_requested, resume_requested, rebuild_generation`, w.name, w.r.cfg.Instance, now, pg).Scan(&rebuildReq, &resumeReq, &rebuildGen)
+	if err != nil {
+		return err
+	}
+	if resumeReq != 0 {
+		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET resume_requested = 0 WHERE name = $1`, w.name); err != nil {
+			return err
+		}
+		w.r.log.Info("projection resume requested", "projection", w.name)
+		w.resume.Notify()
+		w.smu.Lock()
+		w.rebuildErr = ""
+		w.smu.Unlock()
+	}
+	if rebuildReq == 0 && rebuildGen == 0 {
+		return nil
+	}
+	w.smu.Lock()
+	busy, failed := w.rebuilding, w.rebuildErr != ""
+	if !busy && !failed {
+		w.rebuilding = true
+	}
+	w.smu.Unlock()
+	if busy || failed {
+		return nil
+	}
+	rebuildWG.Add(1)
+	go func() {
+		defer rebuildWG.Done()
+		err := w.rebuild(ctx, nil)
+		w.smu.Lock()
+		w.rebuilding = false
+		w.smu.Unlock()
+		switch {
+		case errors.Is(err, errRestart):
+			cancel(errRestart)
+		case err != nil && ctx.Err() == nil:
+			w.r.log.Error("projection rebuild stopped", "projection", w.name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// ready reports a stopped projection or a memory one still catching up.
+func (w *worker) ready() error {
+	st, msg, pos := w.snapshot()
+	if st == StateStopped {
+		return fmt.Errorf("%s stopped at position %d: %s", w.name, pos, msg)
+	}
+	if w.kind == kindMemory {
+		w.smu.Lock()
+		target := w.startHead
+		w.smu.Unlock()
+		if st != StateRunning || w.checkpoint.Load() < target {
+			return fmt.Errorf("%s catching up (%d of %d)", w.name, w.checkpoint.Load(), target)
+		}
+	}
+	return nil
+}
+
+// waitFor blocks until the checkpoint reaches pos. When another instance
+// owns the projection, the stored checkpoint is polled.
+func (w *worker) waitFor(ctx context.Context, pos uint64) error {
+	for {
+		wake := w.advanced.Wait()
+		if w.checkpoint.Load() >= pos {
+			return nil
+		}
+		if st, msg, at := w.snapshot(); st == StateStopped && at <= pos {
+			return fmt.Errorf("%w: %s at position %d: %s", ErrStopped, w.name, at, msg)
+		}
+		var poll <-chan time.Time
+		if !w.owned.Load() {
+			var cp uint64
+			err := w.db().QueryRowContext(ctx, `SELECT checkpoint FROM projection_state WHERE name = $1`, w.name).Scan(&cp)
+			if err == nil && cp >= pos {
+				return nil
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) && ctx.Err() == nil {
+				return err
+			}
+			t := time.NewTimer(20 * time.Millisecond)
+			poll = t.C
+			defer t.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-poll:
+		}
+	}
+}

@@ -1,0 +1,398 @@
+// Package revocations is the in-memory revocation set every instance keeps
+// (DESIGN.md §4): revoked access-token ids, ended sessions and revoked
+// refresh families, each until the last token it covers expires. It is a
+// memory projection of the ledger, optionally hurried along by Redis
+// pub/sub, and it serves the cursor feed resource servers follow
+// (docs/revocation.md).
+package revocations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"authledger/domain/refreshtoken"
+	"authledger/domain/session"
+	"authledger/eventstore"
+)
+
+// Kind names what an entry revokes.
+type Kind string
+
+const (
+	KindJTI     Kind = "jti"
+	KindSession Kind = "sid"
+	KindFamily  Kind = "family"
+)
+
+// Entry is one revocation. Position is the ledger position it came from
+// (0 for a pub/sub hint not yet seen in the ledger); Until is when every
+// token it covers has expired, after which the entry is dropped.
+type Entry struct {
+	Position uint64    `json:"position"`
+	Kind     Kind      `json:"type"`
+	ID       string    `json:"id"`
+	Until    time.Time `json:"until"`
+}
+
+// typeTokenIssued is commands.TypeTokenIssued; read models may not import
+// commands, and the stored name is a ledger-format constant anyway.
+const typeTokenIssued = "token.issued.v1"
+
+type issued struct {
+	JTI       string    `json:"jti"`
+	Family    string    `json:"family"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// Set is safe for concurrent use: one goroutine applies the feed while
+// verification reads on every request.
+type Set struct {
+	mu      sync.RWMutex
+	entries map[Kind]map[string]time.Time
+	// familyTokens maps a family to its live access tokens, because the
+	// JWT carries sid but no family claim: revoking a family revokes them
+	// by jti.
+	familyTokens map[string]map[string]time.Time
+	tokenFamily  map[string]string
+	log          []Entry
+	applied      uint64
+	changed      *eventstore.Signal
+	now          func() time.Time
+	applies      int
+}
+
+// New returns an empty set; now (nil: time.Now) drives expiry.
+func New(now func() time.Time) *Set {
+	if now == nil {
+		now = time.Now
+	}
+	return &Set{
+		entries:      map[Kind]map[string]time.Time{KindJTI: {}, KindSession: {}, KindFamily: {}},
+		familyTokens: map[string]map[string]time.Time{},
+		tokenFamily:  map[string]string{},
+		changed:      eventstore.NewSignal(),
+		now:          now,
+	}
+}
+
+// Name is the projection name.
+func (*Set) Name() string { return "revocations.v1" }
+
+// Handles lists the ledger events the set folds.
+func (*Set) Handles() []string {
+	return []string{session.TypeEnded, session.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, typeTokenIssued}
+}
+
+// Apply folds one ledger record. Unknown types are ignored.
+func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
+	var add []Entry
+	var track *issued
+	switch r.Type {
+	case session.TypeEnded:
+		var e session.Ended
+		if err := json.Unmarshal(r.Data, &e); err != nil {
+			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
+		}
+		add = append(add, Entry{Kind: KindSession, ID: e.ID, Until: e.AccessUntil})
+	case session.TypeAccessTokenRevoked:
+		var e session.AccessTokenRevoked
+		if err := json.Unmarshal(r.Data, &e); err != nil {
+			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
+		}
+		add = append(add, Entry{Kind: KindJTI, ID: e.JTI, Until: e.ExpiresAt})
+	case refreshtoken.TypeRevoked:
+		var e refreshtoken.Revoked
+		if err := json.Unmarshal(r.Data, &e); err != nil {
+			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
+		}
+		add = append(add, Entry{Kind: KindFamily, ID: e.Family.String(), Until: e.AccessUntil})
+	case typeTokenIssued:
+		var e issued
+		if err := json.Unmarshal(r.Data, &e); err != nil {
+			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
+		}
+		if e.Family != "" {
+			track = &e
+		}
+	}
+	now := s.now()
+	s.mu.Lock()
+	if track != nil && now.Before(track.ExpiresAt) {
+		s.trackLocked(r.Position, *track, now)
+	}
+	for _, e := range add {
+		e.Position = r.Position
+		s.addLocked(e, now)
+	}
+	if r.Position > s.applied {
+		s.applied = r.Position
+	}
+	s.applies++
+	if s.applies%1024 == 0 {
+		s.sweepLocked(now)
+	}
+	s.mu.Unlock()
+	if len(add) > 0 || track != nil {
+		s.changed.Notify()
+	}
+	return nil
+}
+
+func (s *Set) trackLocked(pos uint64, e issued, now time.Time) {
+	if until, ok := s.entries[KindFamily][e.Family]; ok && now.Before(until) {
+		// Minted while (or just before) its family was revoked.
+		s.addLocked(Entry{Position: pos, Kind: KindJTI, ID: e.JTI, Until: e.ExpiresAt}, now)
+		return
+	}
+	m := s.familyTokens[e.Family]
+	if m == nil {
+		m = map[string]time.Time{}
+		s.familyTokens[e.Family] = m
+	}
+	m[e.JTI] = e.ExpiresAt
+	s.tokenFamily[e.JTI] = e.Family
+}
+
+func (s *Set) addLocked(e Entry, now time.Time) {
+	if !now.Before(e.Until) {
+		return
+	}
+	m := s.entries[e.Kind]
+	old, had := m[e.ID]
+	if had && !old.Before(e.Until) && e.Position == 0 {
+		return
+	}
+	if !had || old.Before(e.Until) {
+		m[e.ID] = e.Until
+	}
+	if e.Position > 0 {
+		s.log = append(s.log, e)
+	}
+	if e.Kind == KindFamily {
+		for jti, exp := range s.familyTokens[e.ID] {
+			s.addLocked(Entry{Position: e.Position, Kind: KindJTI, ID: jti, Until: exp}, now)
+		}
+	}
+}
+
+// Add records a revocation learned outside the ledger feed (Redis pub/sub).
+// The ledger feed brings the same entry later with its position.
+func (s *Set) Add(e Entry) {
+	e.Position = 0
+	s.mu.Lock()
+	s.addLocked(e, s.now())
+	s.mu.Unlock()
+	s.changed.Notify()
+}
+
+// Revoked reports whether a token with this jti and sid (either may be
+// empty) is revoked at now.
+func (s *Set) Revoked(jti, sid string, now time.Time) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if jti != "" {
+		if until, ok := s.entries[KindJTI][jti]; ok && now.Before(until) {
+			return true
+		}
+		if fam, ok := s.tokenFamily[jti]; ok {
+			if until, ok := s.entries[KindFamily][fam]; ok && now.Before(until) {
+				return true
+			}
+		}
+	}
+	if sid != "" {
+		if until, ok := s.entries[KindSession][sid]; ok && now.Before(until) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsRevoked is client/verifier's Revocation hook, at the set's clock.
+// family may be empty; tokens minted from a family are also found by jti.
+func (s *Set) IsRevoked(jti, sid, family string) bool {
+	now := s.now()
+	if family != "" && s.FamilyRevoked(family, now) {
+		return true
+	}
+	return s.Revoked(jti, sid, now)
+}
+
+// FamilyRevoked reports whether family is in the set at now.
+func (s *Set) FamilyRevoked(family string, now time.Time) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	until, ok := s.entries[KindFamily][family]
+	return ok && now.Before(until)
+}
+
+// Sweep drops everything that has expired at now.
+func (s *Set) Sweep() {
+	s.mu.Lock()
+	s.sweepLocked(s.now())
+	s.mu.Unlock()
+}
+
+func (s *Set) sweepLocked(now time.Time) {
+	for _, m := range s.entries {
+		for id, until := range m {
+			if !now.Before(until) {
+				delete(m, id)
+			}
+		}
+	}
+	for fam, m := range s.familyTokens {
+		for jti, exp := range m {
+			if !now.Before(exp) {
+				delete(m, jti)
+				delete(s.tokenFamily, jti)
+			}
+		}
+		if len(m) == 0 {
+			delete(s.familyTokens, fam)
+		}
+	}
+	kept := s.log[:0]
+	for _, e := range s.log {
+		if now.Before(e.Until) {
+			kept = append(kept, e)
+		}
+	}
+	clear(s.log[len(kept):])
+	s.log = kept
+}
+
+// Len is the number of live entries of each kind (for metrics and tests).
+func (s *Set) Len() map[Kind]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return map[Kind]int{KindJTI: len(s.entries[KindJTI]), KindSession: len(s.entries[KindSession]), KindFamily: len(s.entries[KindFamily])}
+}
+
+// Page is one answer of the resource-server feed.
+type Page struct {
+	Entries []Entry `json:"entries"`
+	// Cursor is the ledger position to ask after next time.
+	Cursor uint64 `json:"cursor"`
+}
+
+// Since returns up to limit live entries with Position > after. If there
+// are none and wait > 0 it waits (up to wait, or until ctx ends) for the
+// next change, so a follower learns of a revocation within its round trip.
+func (s *Set) Since(ctx context.Context, after uint64, limit int, wait time.Duration) Page {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		ch := s.changed.Wait()
+		p := s.page(after, limit)
+		if len(p.Entries) > 0 || wait <= 0 {
+			return p
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return s.page(after, limit)
+		case <-ctx.Done():
+			return p
+		}
+	}
+}
+
+func (s *Set) page(after uint64, limit int) Page {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	now := s.now()
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Position > after })
+	p := Page{Entries: []Entry{}, Cursor: max(after, s.applied)}
+	for ; i < len(s.log); i++ {
+		e := s.log[i]
+		// Never split one position's entries across pages: the cursor
+		// is a position.
+		if len(p.Entries) >= limit && e.Position != p.Entries[len(p.Entries)-1].Position {
+			break
+		}
+		if now.Before(e.Until) {
+			p.Entries = append(p.Entries, e)
+		}
+	}
+	if i < len(s.log) {
+		// More to come: resume right after the last entry returned.
+		p.Cursor = p.Entries[len(p.Entries)-1].Position
+	}
+	return p
+}
+
+// Follow applies the ledger feed from position 0 until ctx ends; a memory
+// projection that rebuilds at every start. It also sweeps expired entries.
+func (s *Set) Follow(ctx context.Context, store eventstore.Store) error {
+	handled := map[string]bool{}
+	for _, t := range s.Handles() {
+		handled[t] = true
+	}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.Sweep()
+			}
+		}
+	}()
+	return store.Subscribe(ctx, 0, func(ctx context.Context, r eventstore.Record) error {
+		if !handled[r.Type] {
+			s.mu.Lock()
+			if r.Position > s.applied {
+				s.applied = r.Position
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		return s.Apply(ctx, r)
+	})
+}
+
+// Applied is the last ledger position folded.
+func (s *Set) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// CatchUp applies every ledger record after the last one applied, then
+// returns: for tests and for callers that must see their own writes.
+func (s *Set) CatchUp(ctx context.Context, store eventstore.Store) error {
+	handled := map[string]bool{}
+	for _, t := range s.Handles() {
+		handled[t] = true
+	}
+	for {
+		recs, err := store.ReadAll(ctx, s.Applied(), eventstore.FeedBatch)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if handled[r.Type] {
+				if err := s.Apply(ctx, r); err != nil {
+					return err
+				}
+				continue
+			}
+			s.mu.Lock()
+			s.applied = max(s.applied, r.Position)
+			s.mu.Unlock()
+		}
+		if len(recs) < eventstore.FeedBatch {
+			return nil
+		}
+	}
+}
