@@ -9,8 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/labstack/echo/v4"
+
 	"authledger/api"
+	cmds "authledger/commands"
 	"authledger/eventstore"
+	"authledger/readmodels/services"
 )
 
 // app is the built object graph of `serve`. Each feature adds itself with a
@@ -26,11 +30,26 @@ type app struct {
 	// background tasks run until ctx ends; an error stops the service.
 	background []func(ctx context.Context) error
 	closers    []func() error
+
+	// signer mints access and M2M JWTs (set by the keys step). bearer
+	// verifies tokens presented to authledger's own APIs, aud holding the
+	// issuer (set by the keys step).
+	signer cmds.Signer
+	bearer api.BearerVerifier
+	// Set by wireServices (wire_services.go): the registry, the token
+	// endpoint other grants register on, client authentication for
+	// revoke/introspect, and the admin guard for other admin groups.
+	services      *services.Registry
+	tokenEndpoint *api.TokenEndpoint
+	clientAuth    *api.ClientAuthenticator
+	requireScope  func(scope string) echo.MiddlewareFunc
 }
 
 // wiringSteps run in order after the ledger is open. A step may use what the
 // steps before it added to the app.
-var wiringSteps = []func(ctx context.Context, a *app) error{}
+var wiringSteps = []func(ctx context.Context, a *app) error{
+	wireServices,
+}
 
 func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
 

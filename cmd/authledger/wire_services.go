@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"authledger/api"
+	cmds "authledger/commands"
+	"authledger/readmodels/services"
+)
+
+// wireServices adds the service registry, client authentication, the token
+// endpoint with the client_credentials grant and the services admin API.
+// It needs a.signer (and a.bearer for the admin API) from the keys step,
+// which must run before it. It leaves a.tokenEndpoint (other grants register
+// on it), a.clientAuth (for /oauth2/revoke and /oauth2/introspect) and
+// a.requireScope (for other admin groups) to the steps after it.
+func wireServices(ctx context.Context, a *app) error {
+	reg := services.New()
+	a.services = reg
+	// The registry is in memory on every instance: it catches up from
+	// position 0 and follows the ledger feed, so a change made by any
+	// instance or by the CLI reaches it within the feed delay.
+	a.background = append(a.background, func(ctx context.Context) error { return reg.Follow(ctx, a.store) })
+	head, err := a.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("services: ledger head: %w", err)
+	}
+	a.ready = append(a.ready, api.ReadyCheck{Name: "services", Check: func(context.Context) error {
+		if reg.Position() < head.Position {
+			return errors.New("service registry catching up")
+		}
+		return nil
+	}})
+
+	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
+	if a.cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(a.cfg.RedisURL)
+		if err != nil {
+			return errors.New("services: AUTHLEDGER_REDIS_URL is not a valid redis URL")
+		}
+		rdb := redis.NewClient(opt)
+		a.onClose(rdb.Close)
+		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
+	}
+
+	issuer := strings.TrimRight(a.cfg.Issuer, "/")
+	auth, err := cmds.NewClientAuthenticator(cmds.ClientAuthConfig{
+		Directory: reg,
+		Replay:    guard,
+		Audiences: []string{issuer + "/oauth2/token", issuer, a.cfg.Issuer},
+	})
+	if err != nil {
+		return err
+	}
+	a.clientAuth = api.NewClientAuthenticator(auth, api.NewRateLimiter(api.DefaultRateLimits()))
+	te, err := api.NewTokenEndpoint(a.clientAuth)
+	if err != nil {
+		return err
+	}
+	a.tokenEndpoint = te
+	a.routes = append(a.routes, te)
+
+	if a.signer == nil {
+		a.log.Warn("services: no signer wired; the client_credentials grant is off")
+	} else {
+		cc, err := cmds.NewClientCredentialsGrant(cmds.ClientCredentialsConfig{Signer: a.signer, Issuer: a.cfg.Issuer})
+		if err != nil {
+			return err
+		}
+		if err := te.AddGrant(api.NewClientCredentialsGrant(cc)); err != nil {
+			return err
+		}
+	}
+
+	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store})
+	if err != nil {
+		return err
+	}
+	if a.bearer == nil {
+		// Fail closed: without a verifier no admin call can be authorized.
+		a.log.Warn("services: no bearer verifier wired; admin APIs refuse every call")
+		a.requireScope = func(string) echo.MiddlewareFunc {
+			return func(echo.HandlerFunc) echo.HandlerFunc {
+				return func(echo.Context) error {
+					return api.NewProblem(503, "admin-unavailable", "Service Unavailable", "admin authorization is not configured")
+				}
+			}
+		}
+	} else {
+		a.requireScope = func(scope string) echo.MiddlewareFunc { return api.RequireScope(a.bearer, scope) }
+	}
+	a.routes = append(a.routes, api.NewAdminServices(svcCmds, reg, a.requireScope(api.ServicesAdminScope)))
+	return nil
+}
