@@ -1,0 +1,161 @@
+package commands_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"authledger/client/verifier"
+	"authledger/commands"
+	"authledger/domain/oauth"
+	"authledger/domain/refreshtoken"
+	"authledger/eventstore"
+	"authledger/eventstore/memstore"
+	"authledger/readmodels/jwks"
+	"authledger/readmodels/revocations"
+	"authledger/readmodels/sessions"
+	"authledger/secrets/local"
+)
+
+const testIssuer = "https://auth.example.test"
+
+// tokClock is the injected clock of the token tests.
+type tokClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *tokClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *tokClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// tokenFixture is the real stack on one ledger: key ring, JWKS model,
+// signer, verifier, revocation set, session store and the token service.
+type tokenFixture struct {
+	store    eventstore.Store
+	clock    *tokClock
+	codec    *refreshtoken.Codec
+	jwks     *jwks.Model
+	revs     *revocations.Set
+	sessions commands.SessionStore
+	verifier *verifier.Verifier // resource-server view: revocation hook on
+	svc      *commands.TokenService
+}
+
+type fixtureOpt func(*commands.TokenServiceConfig)
+
+func withGrace(d time.Duration) fixtureOpt {
+	return func(c *commands.TokenServiceConfig) { c.Grace = d }
+}
+
+func withSessions(s commands.SessionStore) fixtureOpt {
+	return func(c *commands.TokenServiceConfig) { c.Sessions = s }
+}
+
+func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *tokenFixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &tokClock{now: time.Now().UTC().Truncate(time.Second)}
+	if store == nil {
+		store = memstore.New(clk.Now)
+	}
+	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := commands.NewKeys(commands.KeysConfig{Store: store, Secrets: sp, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Rotate(ctx, commands.RotateKeys{Immediately: true}, commands.Metadata{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	model := jwks.New()
+	if err := model.Reload(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := commands.NewJWTSigner(commands.JWTSignerConfig{Issuer: testIssuer, Store: store, Secrets: sp, Keys: model, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := revocations.New(clk.Now)
+	intro, err := verifier.New(verifier.Config{Issuer: testIssuer, AnyAudience: true, Keys: model, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := verifier.New(verifier.Config{Issuer: testIssuer, Audiences: []string{"api"}, Keys: model, Now: clk.Now, Revocation: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, refreshtoken.KeyBytes)
+	_, _ = rand.Read(key)
+	codec, err := refreshtoken.NewCodec("r1", map[string][]byte{"r1": key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := commands.TokenServiceConfig{
+		Store: store, Signer: signer, Codec: codec, Sessions: sessions.NewMemory(clk.Now),
+		Verifier: VerifierAdapter(intro), Revocations: revs, Issuer: testIssuer, Now: clk.Now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := commands.NewTokenService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tokenFixture{store: store, clock: clk, codec: codec, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
+}
+
+// VerifierAdapter is how cmd/authledger plugs client/verifier into the
+// token service; the test uses the same shape.
+func VerifierAdapter(v *verifier.Verifier) commands.AccessVerifier {
+	return commands.AccessVerifierFunc(func(ctx context.Context, raw string) (commands.AccessClaims, error) {
+		c, err := v.Verify(ctx, raw)
+		if err != nil {
+			return commands.AccessClaims{}, err
+		}
+		return commands.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
+			Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
+			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
+	})
+}
+
+func (f *tokenFixture) start(t testing.TB, client, subject string) commands.StartedSession {
+	t.Helper()
+	s, err := f.svc.StartSession(context.Background(), commands.StartSession{ClientID: client, Subject: subject, AMR: []string{"webauthn"}, ACR: "aal1"}, commands.Metadata{Actor: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *tokenFixture) catchUp(t testing.TB) {
+	t.Helper()
+	if err := f.revs.CatchUp(context.Background(), f.store); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countTypes counts a stream's events by type.
+func countTypes(t testing.TB, store eventstore.Store, stream string) map[string]int {
+	t.Helper()
+	recs, err := store.ReadStream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range recs {
+		out[r.Type]++
+	}
+	return out
+}
+
+func isInvalidGrant(err error) bool { return errors.Is(err, oauth.ErrInvalidGrant) }

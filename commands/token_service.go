@@ -1,0 +1,287 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"authledger/domain/refreshtoken"
+	"authledger/domain/session"
+	"authledger/domain/token"
+	"authledger/eventstore"
+)
+
+// SessionStore is the live-session port (readmodels/sessions implements it
+// for Redis and in process). See that package for the contract.
+type SessionStore interface {
+	Create(ctx context.Context, rec session.Record, ttl time.Duration) error
+	Lookup(ctx context.Context, tokenHash string) (session.Record, error)
+	Get(ctx context.Context, id string) (session.Record, error)
+	Save(ctx context.Context, rec session.Record, ttl time.Duration) error
+	Delete(ctx context.Context, id string) error
+	ListBySubject(ctx context.Context, subject string) ([]session.Record, error)
+	Ping(ctx context.Context) error
+}
+
+// AccessClaims is what a verified access or M2M JWT says, for revocation and
+// introspection.
+type AccessClaims struct {
+	Issuer    string
+	Subject   string
+	Audience  []string
+	ClientID  string
+	Scope     string
+	JTI       string
+	SessionID string
+	ACR       string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
+
+// AccessVerifier checks an access JWT's signature (EdDSA, a key of this
+// issuer that is not revoked), typ and issuer. It does not apply expiry or
+// revocation: revocation must see expired tokens, and introspection applies
+// both itself with the service clock.
+type AccessVerifier interface {
+	VerifySignature(ctx context.Context, raw string) (AccessClaims, error)
+}
+
+// RevocationChecker answers whether any of a token's identifiers is revoked
+// now (readmodels/revocations implements it, with the same shape as
+// client/verifier's Revocation hook).
+type RevocationChecker interface {
+	IsRevoked(jti, sid, family string) bool
+}
+
+// RevocationPublisher hurries a revocation to every instance (Redis
+// pub/sub) once it is in the ledger. kind is "jti", "sid" or "family".
+// It is best effort: the ledger feed delivers the same entry anyway.
+type RevocationPublisher interface {
+	PublishRevocation(ctx context.Context, kind, id string, until time.Time) error
+}
+
+// TokenServiceConfig configures sessions, refresh families, revocation and
+// introspection.
+type TokenServiceConfig struct {
+	// Store is the ledger (required).
+	Store eventstore.Store
+	// Signer issues access JWTs (required).
+	Signer Signer
+	// Codec seals and opens refresh tokens (required).
+	Codec *refreshtoken.Codec
+	// Sessions is the session store (required for the session commands).
+	Sessions SessionStore
+	// Verifier checks access JWTs for revocation and introspection.
+	Verifier AccessVerifier
+	// Revocations is consulted by introspection.
+	Revocations RevocationChecker
+	// Publisher, if set, announces revocations to other instances.
+	Publisher RevocationPublisher
+	// Issuer is added to the audience of session access tokens, so
+	// authledger's own /v1 APIs accept them (DESIGN.md §5).
+	Issuer string
+	// Policy bounds every lifetime; nil means token.DefaultPolicy().
+	Policy *token.Policy
+	// Grace is the refresh retry window: 0 (default) to 30 s.
+	Grace time.Duration
+	// Now is the clock (nil: time.Now); Rand the randomness (nil: crypto/rand).
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Validate joins every problem.
+func (c TokenServiceConfig) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("tokens: Store is required"))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("tokens: Signer is required"))
+	}
+	if c.Codec == nil {
+		errs = append(errs, errors.New("tokens: Codec is required"))
+	}
+	if c.Issuer == "" {
+		errs = append(errs, errors.New("tokens: Issuer is required"))
+	}
+	if c.Grace < 0 || c.Grace > refreshtoken.MaxGrace {
+		errs = append(errs, refreshtoken.ErrBadGrace)
+	}
+	return errors.Join(errs...)
+}
+
+// TokenService holds the session and refresh-family use cases; each lives
+// in its own file (start_session.go, refresh_grant.go, …).
+type TokenService struct {
+	cfg    TokenServiceConfig
+	policy token.Policy
+	now    func() time.Time
+	rand   io.Reader
+}
+
+// NewTokenService checks cfg.
+func NewTokenService(cfg TokenServiceConfig) (*TokenService, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &TokenService{cfg: cfg, now: cfg.Now, rand: cfg.Rand, policy: token.DefaultPolicy()}
+	if cfg.Policy != nil {
+		s.policy = *cfg.Policy
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	return s, nil
+}
+
+// ErrSessionsUnavailable: the session commands were built without a
+// session store.
+var ErrSessionsUnavailable = fmt.Errorf("%w: not configured", session.ErrUnavailable)
+
+func (s *TokenService) clockNow() time.Time { return s.now().UTC() }
+
+func (s *TokenService) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return nil, fmt.Errorf("tokens: randomness: %w", err)
+	}
+	return b, nil
+}
+
+func (s *TokenService) newTokenID() (refreshtoken.TokenID, error) {
+	var id refreshtoken.TokenID
+	b, err := s.randomBytes(len(id))
+	copy(id[:], b)
+	return id, err
+}
+
+// hashToken is the session store key of a session token.
+func hashToken(raw string) string {
+	h := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(h[:])
+}
+
+type typedEvent interface{ EventType() string }
+
+func encodeTyped[E typedEvent](es []E, meta Metadata) ([]eventstore.Event, error) {
+	md, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Event, 0, len(es))
+	for _, e := range es {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md})
+	}
+	return out, nil
+}
+
+func (s *TokenService) loadFamily(ctx context.Context, id refreshtoken.FamilyID) (*refreshtoken.Family, error) {
+	recs, err := s.cfg.Store.ReadStream(ctx, id.Stream())
+	if err != nil {
+		return nil, fmt.Errorf("load family %s: %w", id, err)
+	}
+	es := make([]refreshtoken.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := refreshtoken.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	f := refreshtoken.Rebuild(id, es)
+	if f.Version() != uint64(len(recs)) {
+		return nil, fmt.Errorf("load family %s: version mismatch", id)
+	}
+	return f, nil
+}
+
+func (s *TokenService) loadSession(ctx context.Context, id string) (*session.Session, error) {
+	recs, err := s.cfg.Store.ReadStream(ctx, session.Stream(id))
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	es := make([]session.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := session.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return session.Rebuild(es), nil
+}
+
+// maxConflictRetries bounds reloading after a lost optimistic-concurrency
+// race. Three is enough for a refresh: a loser reloads and then sees the
+// token spent (reuse or grace) or the family revoked, and stops.
+const maxConflictRetries = 4
+
+// updateFamily loads the family, lets fn decide, and appends what it decided
+// at the loaded version, reloading on a conflict.
+func (s *TokenService) updateFamily(ctx context.Context, id refreshtoken.FamilyID, meta Metadata, fn func(f *refreshtoken.Family) error) error {
+	for attempt := 0; ; attempt++ {
+		f, err := s.loadFamily(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+		if len(f.Pending()) == 0 {
+			return nil
+		}
+		evs, err := encodeTyped(f.Pending(), meta)
+		if err != nil {
+			return err
+		}
+		_, err = s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: id.Stream(), Expected: eventstore.Exact(f.Version()), Events: evs})
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt+1 < maxConflictRetries {
+			continue
+		}
+		if err == nil {
+			for _, e := range f.Pending() {
+				if r, ok := e.(refreshtoken.Revoked); ok {
+					s.publish(ctx, "family", r.Family.String(), r.AccessUntil)
+				}
+			}
+		}
+		return err
+	}
+}
+
+// accessAudience is the audience of user access tokens: the class audience
+// plus the issuer, which authledger's own /v1 APIs require.
+func (s *TokenService) accessAudience() []string {
+	aud := append([]string(nil), s.policy.Class(token.Access).Audience...)
+	return append(aud, s.cfg.Issuer)
+}
+
+func (s *TokenService) publish(ctx context.Context, kind, id string, until time.Time) {
+	if s.cfg.Publisher != nil {
+		// Best effort by design: the ledger feed is the guarantee.
+		_ = s.cfg.Publisher.PublishRevocation(context.WithoutCancel(ctx), kind, id, until)
+	}
+}
+
+// AccessVerifierFunc adapts a function (e.g. over client/verifier) to
+// AccessVerifier.
+type AccessVerifierFunc func(ctx context.Context, raw string) (AccessClaims, error)
+
+// VerifySignature implements AccessVerifier.
+func (f AccessVerifierFunc) VerifySignature(ctx context.Context, raw string) (AccessClaims, error) {
+	return f(ctx, raw)
+}
