@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,3 +117,5 @@ func wantBreak(tb testing.TB, err error, want uint64) {
 }
 
 func asError(err error, target **audit.Error) bool { return errors.As(err, target) }
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

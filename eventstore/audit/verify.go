@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -37,11 +40,19 @@ type Verifier struct {
 	versions   map[string]uint64
 	checkpoint *Checkpoint
 	err        error
+	hashers    []hasher // one per worker of AddBatch; hashers[0] serves Add
+	sums       []hashed
+}
+
+// hashed is a record's recomputed hash, or why it could not be computed.
+type hashed struct {
+	sum string
+	err error
 }
 
 // NewVerifier returns a Verifier expecting position 1 and the genesis hash.
 func NewVerifier(opt Options) *Verifier {
-	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint}
+	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint, hashers: make([]hasher, 1)}
 }
 
 // Add checks r as the next event of the ledger.
@@ -49,7 +60,60 @@ func (v *Verifier) Add(r eventstore.Record) error {
 	if v.err != nil {
 		return v.err
 	}
-	if reason := v.check(r); reason != "" {
+	sum, err := v.hashers[0].hash(r)
+	return v.add(r, hashed{sum, err})
+}
+
+// parallelMin is the batch size below which AddBatch hashes on one core;
+// smaller batches do not repay the goroutines.
+const parallelMin = 64
+
+// AddBatch checks recs as the next events, in order, exactly as repeated
+// Add would, but recomputes their hashes on every core first: hashing is
+// the cost of verification and does not depend on the chain.
+func (v *Verifier) AddBatch(recs []eventstore.Record) error {
+	if v.err != nil {
+		return v.err
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(recs)+parallelMin-1)/parallelMin)
+	if workers <= 1 {
+		for _, r := range recs {
+			if err := v.Add(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for len(v.hashers) < workers {
+		v.hashers = append(v.hashers, hasher{})
+	}
+	v.sums = slices.Grow(v.sums[:0], len(recs))[:len(recs)]
+	chunk := (len(recs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
+		h := &v.hashers[w]
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				sum, err := h.hash(recs[i])
+				v.sums[i] = hashed{sum, err}
+			}
+		})
+	}
+	wg.Wait()
+	for i, r := range recs {
+		if err := v.add(r, v.sums[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *Verifier) add(r eventstore.Record, h hashed) error {
+	if v.err != nil {
+		return v.err
+	}
+	if reason := v.check(r, h); reason != "" {
 		v.err = &Error{Position: v.next, Reason: reason}
 		return v.err
 	}
@@ -70,7 +134,7 @@ func (v *Verifier) fail(reason string, cause error) error {
 }
 
 // check returns what is wrong with r as the next event, or "".
-func (v *Verifier) check(r eventstore.Record) string {
+func (v *Verifier) check(r eventstore.Record, h hashed) string {
 	if r.Position != v.next {
 		return fmt.Sprintf("found position %d where position %d belongs: an event is missing, inserted or out of order", r.Position, v.next)
 	}
@@ -104,12 +168,11 @@ func (v *Verifier) check(r eventstore.Record) string {
 	if !isHash(r.Hash) {
 		return fmt.Sprintf("hash %q is not 64 lower-case hex digits", short(r.Hash))
 	}
-	got, err := eventstore.ComputeHash(r)
-	if err != nil {
-		return fmt.Sprintf("cannot hash the event: %v", err)
+	if h.err != nil {
+		return fmt.Sprintf("cannot hash the event: %v", h.err)
 	}
-	if got != r.Hash {
-		return fmt.Sprintf("hash mismatch: stored %s, recomputed %s (the event was altered)", short(r.Hash), short(got))
+	if h.sum != r.Hash {
+		return fmt.Sprintf("hash mismatch: stored %s, recomputed %s (the event was altered)", short(r.Hash), short(h.sum))
 	}
 	if cp := v.checkpoint; cp != nil && cp.Position == r.Position && cp.Hash != r.Hash {
 		return fmt.Sprintf("hash %s differs from the signed checkpoint's %s: the ledger was rewritten up to here", short(r.Hash), short(cp.Hash))
@@ -156,10 +219,8 @@ func Verify(ctx context.Context, store eventstore.Store, opt Options) (eventstor
 		if len(recs) == 0 {
 			return v.Finish()
 		}
-		for _, r := range recs {
-			if err := v.Add(r); err != nil {
-				return eventstore.Head{}, err
-			}
+		if err := v.AddBatch(recs); err != nil {
+			return eventstore.Head{}, err
 		}
 		after = recs[len(recs)-1].Position
 	}

@@ -246,3 +246,32 @@ func errorsIsChain(err error) bool {
 	var ae *audit.Error
 	return err != nil && asError(err, &ae)
 }
+
+// Pages of a real store are large enough for AddBatch to hash on several
+// goroutines; the position named must not depend on that.
+func TestBatchedVerificationNamesTheSamePositions(t *testing.T) {
+	t.Parallel()
+	for _, at := range []int{1, 77, 128, 129, 300, 512} {
+		recs := sealed(t, 512)
+		recs[at-1].Metadata = []byte(`{"actor":"mallory"}`)
+		_, err := audit.Verify(context.Background(), &sliceStore{recs: recs}, audit.Options{})
+		wantBreak(t, err, uint64(at))
+		_, err = audit.VerifyExport(bytes.NewReader(join(exportOf(t, recs))), audit.Options{})
+		wantBreak(t, err, uint64(at))
+		v := audit.NewVerifier(audit.Options{})
+		err = v.AddBatch(recs[:256])
+		if err == nil {
+			err = v.AddBatch(recs[256:])
+		}
+		wantBreak(t, err, uint64(at))
+	}
+}
+
+func TestAMalformedLineAfterABreakDoesNotHideTheBreak(t *testing.T) {
+	t.Parallel()
+	recs := sealed(t, 5)
+	recs[1].Type = "Forged"
+	export := append(join(exportOf(t, recs)), "not json\n"...)
+	_, err := audit.VerifyExport(bytes.NewReader(export), audit.Options{})
+	wantBreak(t, err, 2)
+}
