@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"authledger/api"
+	"authledger/domain/client"
+	"authledger/eventstore/sqlite"
+	"authledger/readmodels/services"
+)
+
+func writeJWK(t *testing.T, private bool) string {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub)}
+	if private {
+		m["d"] = base64.RawURLEncoding.EncodeToString(priv.Seed())
+	}
+	b, _ := json.Marshal(m)
+	p := filepath.Join(t.TempDir(), "key.jwk")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	// The "server": its own store handle and a registry following it.
+	server, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	reg := services.New()
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = reg.Follow(fctx, server) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// The CLI: a second handle on the same file, as a second process has.
+	cli, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	run := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := servicesCLI(ctx, cli, args, &out, &errb)
+		return out.String(), err
+	}
+
+	out, err := run("register", "--name", "billing", "--scopes", "a b", "--audience", "https://x.test", "--audience", "https://y.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg1 api.ServiceResponse
+	if err := json.Unmarshal([]byte(out), &reg1); err != nil {
+		t.Fatalf("register output %q: %v", out, err)
+	}
+	if reg1.ClientID == "" || len(reg1.ClientSecret) < 43 || len(reg1.Audiences) != 2 || strings.Join(reg1.Scopes, " ") != "a b" {
+		t.Fatalf("register output %+v", reg1)
+	}
+	start := time.Now()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if v, ok, _ := reg.Client(ctx, client.ID(reg1.ClientID)); ok {
+			if !v.SecretMatches(reg1.ClientSecret, time.Now()) {
+				t.Fatal("the server's registry does not accept the printed secret")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never saw the CLI's registration")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("server saw the CLI registration after %v", time.Since(start))
+
+	keyOnly, err := run("register", "--name", "keyed", "--jwk", writeJWK(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(keyOnly, "client_secret") {
+		t.Fatalf("a key-only registration printed a secret: %s", keyOnly)
+	}
+	if _, err := run("register", "--name", "bad", "--jwk", writeJWK(t, true)); !errors.Is(err, client.ErrPrivateJWK) || !strings.Contains(err.Error(), "private key") {
+		t.Fatalf("private JWK: %v", err)
+	}
+	if out, err := run("show", reg1.ClientID); err != nil || strings.Contains(out, "client_secret") || !strings.Contains(out, "billing") {
+		t.Fatalf("show: %v %s", err, out)
+	}
+	if out, err := run("list"); err != nil || strings.Count(out, `"client_id"`) != 2 {
+		t.Fatalf("list: %v %s", err, out)
+	}
+	if out, err := run("rotate-secret", reg1.ClientID, "--immediately"); err != nil || !strings.Contains(out, "client_secret") {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	if _, err := run("add-key", reg1.ClientID, "--jwk", writeJWK(t, false)); err != nil {
+		t.Fatalf("add-key: %v", err)
+	}
+	if out, err := run("disable", reg1.ClientID, "--reason", "test"); err != nil || !strings.Contains(out, `"disabled": true`) {
+		t.Fatalf("disable: %v %s", err, out)
+	}
+	if _, err := run("show", "svc-nope"); !errors.Is(err, client.ErrNotRegistered) {
+		t.Fatalf("show unknown: %v", err)
+	}
+	var ee exitError
+	if _, err := run("register", "--scopes", "a"); !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("register without name: %v", err)
+	}
+	// The ledger holds hashes, never the printed secret.
+	recs, err := cli.ReadAll(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if bytes.Contains(r.Data, []byte(reg1.ClientSecret)) {
+			t.Fatalf("event %d holds the secret", r.Position)
+		}
+	}
+}
