@@ -1,0 +1,39 @@
+package m2m_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"golang.org/x/oauth2"
+
+	"authledger/client/m2m"
+)
+
+func ExampleNew() {
+	// A stand-in for authledger's /oauth2/token.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"eyJ...","token_type":"Bearer","expires_in":1800,"scope":"invoices:read"}`)
+	}))
+	defer srv.Close()
+
+	src, err := m2m.New(m2m.Config{
+		TokenURL:     srv.URL + "/oauth2/token",
+		ClientID:     "svc-0123",
+		ClientSecret: "from-your-secret-store",
+		Scopes:       []string{"invoices:read"},
+		Audiences:    []string{"https://invoices.internal"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Calls to other services carry a fresh token; concurrent requests
+	// share one refresh.
+	httpClient := oauth2.NewClient(context.Background(), src)
+	_ = httpClient
+	tok, err := src.Token()
+	fmt.Println(tok.TokenType, err)
+	// Output: Bearer <nil>
+}
