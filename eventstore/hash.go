@@ -57,6 +57,10 @@ func HashInput(r Record) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("metadata: %w", err)
 	}
+	return hashInput(r, dataDigest, metaDigest), nil
+}
+
+func hashInput(r Record, dataDigest, metaDigest string) string {
 	return strings.Join([]string{
 		FormatVersion,
 		r.PrevHash,
@@ -68,7 +72,13 @@ func HashInput(r Record) (string, error) {
 		FormatTime(r.RecordedAt),
 		dataDigest,
 		metaDigest,
-	}, "\n"), nil
+	}, "\n")
+}
+
+// hashWithDigests is ComputeHash with the JCS digests already known.
+func hashWithDigests(r Record, dataDigest, metaDigest string) string {
+	sum := sha256.Sum256([]byte(hashInput(r, dataDigest, metaDigest)))
+	return hex.EncodeToString(sum[:])
 }
 
 // ComputeHash derives r's hash from its envelope and r.PrevHash.

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,48 +23,60 @@ const MaxNameBytes = 256
 // objects, sizes and duplicate streams. It fills in missing IDs and
 // metadata, so adapters call it once and then only store.
 func Validate(appends []StreamAppend) error {
+	_, err := validate(appends)
+	return err
+}
+
+// digests are the JCS digests of one event's data and metadata.
+type digests struct{ data, meta string }
+
+func validate(appends []StreamAppend) ([][]digests, error) {
 	if len(appends) == 0 {
-		return &InvalidEventError{Index: -1, Field: "appends", Reason: "are empty"}
+		return nil, &InvalidEventError{Index: -1, Field: "appends", Reason: "are empty"}
 	}
 	seen := make(map[string]bool, len(appends))
+	out := make([][]digests, len(appends))
 	for ai := range appends {
 		a := &appends[ai]
 		if err := checkName(a.Stream, -1, "stream"); err != nil {
-			return err
+			return nil, err
 		}
 		if seen[a.Stream] {
-			return &InvalidEventError{Stream: a.Stream, Index: -1, Field: "stream", Reason: "appears twice in one append"}
+			return nil, &InvalidEventError{Stream: a.Stream, Index: -1, Field: "stream", Reason: "appears twice in one append"}
 		}
 		seen[a.Stream] = true
 		if len(a.Events) == 0 {
-			return &InvalidEventError{Stream: a.Stream, Index: -1, Field: "events", Reason: "is empty"}
+			return nil, &InvalidEventError{Stream: a.Stream, Index: -1, Field: "events", Reason: "is empty"}
 		}
+		out[ai] = make([]digests, len(a.Events))
 		for i := range a.Events {
 			e := &a.Events[i]
 			if err := checkName(e.Type, i, "type"); err != nil {
 				err.Stream = a.Stream
-				return err
+				return nil, err
 			}
 			if len(e.Metadata) == 0 {
 				e.Metadata = json.RawMessage("{}")
 			}
-			if !isObject(e.Data) {
-				return &InvalidEventError{Stream: a.Stream, Index: i, Field: "data", Reason: "is not a JSON object"}
-			}
-			if !isObject(e.Metadata) {
-				return &InvalidEventError{Stream: a.Stream, Index: i, Field: "metadata", Reason: "is not a JSON object"}
-			}
+			// Size first: canonicalizing an oversized body is wasted work.
 			if len(e.Data)+len(e.Metadata) > MaxEventBytes {
-				return &InvalidEventError{Stream: a.Stream, Index: i, Field: "data+metadata", Reason: "exceed 65536 bytes"}
+				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "data+metadata", Reason: "exceed 65536 bytes"}
+			}
+			var ok bool
+			if out[ai][i].data, ok = objectDigest(e.Data); !ok {
+				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "data", Reason: "is not a JSON object"}
+			}
+			if out[ai][i].meta, ok = objectDigest(e.Metadata); !ok {
+				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "metadata", Reason: "is not a JSON object"}
 			}
 			if e.ID == "" {
 				e.ID = uuid.Must(uuid.NewV7()).String()
 			} else if u, err := uuid.Parse(e.ID); err != nil || u.String() != e.ID {
-				return &InvalidEventError{Stream: a.Stream, Index: i, Field: "id", Reason: "is not a lower-case UUID"}
+				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "id", Reason: "is not a lower-case UUID"}
 			}
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func checkName(s string, idx int, field string) *InvalidEventError {
@@ -81,47 +94,81 @@ func checkName(s string, idx int, field string) *InvalidEventError {
 	return nil
 }
 
-func isObject(b json.RawMessage) bool {
-	b = bytes.TrimSpace(b)
+// objectDigest returns the JCS digest of b if b is a JSON object that JCS
+// accepts (I-JSON: no duplicate member names, representable numbers), so a
+// bad body is refused here rather than half-way through sealing.
+func objectDigest(b json.RawMessage) (string, bool) {
+	t := bytes.TrimSpace(b)
 	// Invalid UTF-8 would be stored by one adapter and refused by another.
-	if len(b) < 2 || !utf8.Valid(b) || b[0] != '{' || !json.Valid(b) {
-		return false
+	if len(t) < 2 || t[0] != '{' || !utf8.Valid(t) || !json.Valid(t) {
+		return "", false
 	}
-	// JCS needs I-JSON: reject duplicate member names and bad numbers early
-	// rather than failing half-way through sealing.
-	_, err := CanonicalDigest(b)
-	return err == nil
+	d, err := CanonicalDigest(b)
+	return d, err == nil
 }
 
-// Seal turns validated appends into records chained onto head. versions
-// holds each stream's current version; the caller checks expected versions
-// first (CheckVersions). now is truncated to microseconds in UTC.
-func Seal(head Head, now time.Time, versions map[string]uint64, appends []StreamAppend) ([]Record, error) {
+// Prepared is an append that passed Validate, with the JCS digests of its
+// events already computed. Adapters prepare in the caller's goroutine so
+// that the serialized part of an append (sealing under the chain-head lock)
+// only hashes the short envelopes.
+type Prepared struct {
+	Appends []StreamAppend
+	digests [][]digests
+}
+
+// Prepare validates appends (as Validate) and computes their digests.
+func Prepare(appends []StreamAppend) (*Prepared, error) {
+	d, err := validate(appends)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{Appends: appends, digests: d}, nil
+}
+
+// Seal is eventstore.Seal for a prepared append.
+func (p *Prepared) Seal(head Head, now time.Time, versions map[string]uint64) []Record {
 	now = now.UTC().Truncate(time.Microsecond)
 	var out []Record
 	pos, prev := head.Position, head.Hash
 	if prev == "" {
 		prev = GenesisHash
 	}
-	for _, a := range appends {
+	for ai, a := range p.Appends {
 		v := versions[a.Stream]
-		for _, e := range a.Events {
+		for i, e := range a.Events {
 			pos++
 			v++
 			r := Record{
 				Position: pos, Stream: a.Stream, Version: v, ID: e.ID, Type: e.Type,
 				RecordedAt: now, Data: e.Data, Metadata: e.Metadata, PrevHash: prev,
 			}
-			h, err := ComputeHash(r)
-			if err != nil {
-				return nil, err
-			}
-			r.Hash = h
-			prev = h
+			r.Hash = hashWithDigests(r, p.digests[ai][i].data, p.digests[ai][i].meta)
+			prev = r.Hash
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// Seal turns validated appends into records chained onto head. versions
+// holds each stream's current version; the caller checks expected versions
+// first (CheckVersions). now is truncated to microseconds in UTC.
+func Seal(head Head, now time.Time, versions map[string]uint64, appends []StreamAppend) ([]Record, error) {
+	d := make([][]digests, len(appends))
+	for ai, a := range appends {
+		d[ai] = make([]digests, len(a.Events))
+		for i, e := range a.Events {
+			var err error
+			if d[ai][i].data, err = CanonicalDigest(orEmptyObject(e.Data)); err != nil {
+				return nil, fmt.Errorf("data: %w", err)
+			}
+			if d[ai][i].meta, err = CanonicalDigest(orEmptyObject(e.Metadata)); err != nil {
+				return nil, fmt.Errorf("metadata: %w", err)
+			}
+		}
+	}
+	p := Prepared{Appends: appends, digests: d}
+	return p.Seal(head, now, versions), nil
 }
 
 // CheckVersions returns a *VersionConflictError for the first append whose

@@ -258,54 +258,85 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]eventstore.
 	return out, nil
 }
 
-// backend is the PostgreSQL side of group commit.
+// backend is the PostgreSQL side of group commit. A flush costs two round
+// trips: BEGIN, lock, head and versions pipelined in one batch; insert,
+// NOTIFY and COMMIT in another.
 type backend struct{ pool *pgxpool.Pool }
 
-func (b backend) Begin(ctx context.Context) (groupcommit.Tx, error) {
-	tx, err := b.pool.Begin(ctx)
+const versionsQuery = `SELECT s.stream, (SELECT max(e.version) FROM events e WHERE e.stream = s.stream)
+	FROM unnest($1::text[]) AS s(stream)`
+
+func (b backend) Begin(ctx context.Context, streams []string) (groupcommit.Tx, eventstore.Head, map[string]uint64, error) {
+	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
+		return nil, eventstore.Head{}, nil, fmt.Errorf("postgres: begin: %w", err)
 	}
-	// The lock is its own statement: under READ COMMITTED the head query
-	// that follows takes a snapshot after the previous holder committed.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey); err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, fmt.Errorf("postgres: lock chain head: %w", err)
+	t := &pgTx{conn: conn}
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	// The lock is its own statement: under READ COMMITTED the queries
+	// that follow take their snapshot after the previous holder committed.
+	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	batch.Queue(`SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1`)
+	batch.Queue(versionsQuery, streams)
+	h, versions, err := readBegin(conn.SendBatch(ctx, batch))
+	if err != nil {
+		return nil, eventstore.Head{}, nil, errors.Join(fmt.Errorf("postgres: begin: %w", err), t.Rollback(ctx))
 	}
-	return pgTx{tx}, nil
+	return t, h, versions, nil
 }
 
-type pgTx struct{ tx pgx.Tx }
-
-func (t pgTx) Head(ctx context.Context) (eventstore.Head, error) { return head(ctx, t.tx) }
-
-func (t pgTx) Versions(ctx context.Context, streams []string) (map[string]uint64, error) {
-	rows, err := t.tx.Query(ctx, `SELECT s.stream, (SELECT max(e.version) FROM events e WHERE e.stream = s.stream)
-		FROM unnest($1::text[]) AS s(stream)`, streams)
+func readBegin(br pgx.BatchResults) (h eventstore.Head, versions map[string]uint64, err error) {
+	defer func() { err = errors.Join(err, br.Close()) }()
+	if _, err := br.Exec(); err != nil {
+		return h, nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return h, nil, fmt.Errorf("lock chain head: %w", err)
+	}
+	var (
+		pos int64
+		at  time.Time
+	)
+	switch err := br.QueryRow().Scan(&pos, &h.Hash, &at); {
+	case errors.Is(err, pgx.ErrNoRows):
+		h = eventstore.Head{Hash: eventstore.GenesisHash}
+	case err != nil:
+		return h, nil, fmt.Errorf("head: %w", err)
+	default:
+		h.Position, h.RecordedAt = uint64(pos), at.UTC()
+	}
+	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("postgres: versions: %w", err)
+		return h, nil, fmt.Errorf("versions: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]uint64, len(streams))
+	versions = map[string]uint64{}
 	for rows.Next() {
 		var (
 			s string
 			v *int64
 		)
 		if err := rows.Scan(&s, &v); err != nil {
-			return nil, fmt.Errorf("postgres: versions: %w", err)
+			return h, nil, fmt.Errorf("versions: %w", err)
 		}
 		if v != nil {
-			out[s] = uint64(*v)
+			versions[s] = uint64(*v)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: versions: %w", err)
+		return h, nil, fmt.Errorf("versions: %w", err)
 	}
-	return out, nil
+	return h, versions, nil
 }
 
-func (t pgTx) Insert(ctx context.Context, recs []eventstore.Record) error {
+// pgTx is a transaction opened by hand on one pooled connection, so that
+// BEGIN and COMMIT can share a pipeline with the statements around them.
+type pgTx struct {
+	conn *pgxpool.Conn // nil once finished
+}
+
+func (t *pgTx) Commit(ctx context.Context, recs []eventstore.Record) error {
 	n := len(recs)
 	var (
 		pos, ver                             = make([]int64, n), make([]int64, n)
@@ -326,22 +357,31 @@ func (t pgTx) Insert(ctx context.Context, recs []eventstore.Record) error {
 		AS x(p, s, v, i, ty, a, d, m, ph, hh)`,
 		pos, stream, ver, id, typ, at, data, meta, prev, h)
 	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(pos[n-1], 10))
-	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("postgres: insert: %w", err)
+	b.Queue(`COMMIT`)
+	if err := t.conn.SendBatch(ctx, b).Close(); err != nil {
+		// A failed statement leaves the transaction aborted (or, if COMMIT
+		// itself failed, finished); ROLLBACK settles both.
+		return errors.Join(fmt.Errorf("postgres: commit: %w", err), t.Rollback(ctx))
 	}
+	t.release()
 	return nil
 }
 
-func (t pgTx) Commit(ctx context.Context) error {
-	if err := t.tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+func (t *pgTx) Rollback(ctx context.Context) error {
+	if t.conn == nil {
+		return nil
 	}
-	return nil
-}
-
-func (t pgTx) Rollback(ctx context.Context) error {
-	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	if _, err := t.conn.Exec(ctx, `ROLLBACK`); err != nil {
+		// The connection's state is unknown: never hand it back to the pool.
+		_ = t.conn.Conn().Close(ctx)
+		t.release()
 		return fmt.Errorf("postgres: rollback: %w", err)
 	}
+	t.release()
 	return nil
+}
+
+func (t *pgTx) release() {
+	t.conn.Release()
+	t.conn = nil
 }

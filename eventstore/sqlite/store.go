@@ -239,19 +239,28 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]eventstore.
 // backend is the SQLite side of group commit.
 type backend struct{ db *sql.DB }
 
-func (b backend) Begin(ctx context.Context) (groupcommit.Tx, error) {
+func (b backend) Begin(ctx context.Context, streams []string) (groupcommit.Tx, eventstore.Head, map[string]uint64, error) {
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
+		return nil, eventstore.Head{}, nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	return sqlTx{tx}, nil
+	t := sqlTx{tx}
+	h, err := head(ctx, tx)
+	if err != nil {
+		_ = t.Rollback(ctx)
+		return nil, eventstore.Head{}, nil, err
+	}
+	versions, err := t.versions(ctx, streams)
+	if err != nil {
+		_ = t.Rollback(ctx)
+		return nil, eventstore.Head{}, nil, err
+	}
+	return t, h, versions, nil
 }
 
 type sqlTx struct{ tx *sql.Tx }
 
-func (t sqlTx) Head(ctx context.Context) (eventstore.Head, error) { return head(ctx, t.tx) }
-
-func (t sqlTx) Versions(ctx context.Context, streams []string) (map[string]uint64, error) {
+func (t sqlTx) versions(ctx context.Context, streams []string) (map[string]uint64, error) {
 	st, err := t.tx.PrepareContext(ctx, `SELECT max(version) FROM events WHERE stream = ?`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: versions: %w", err)
@@ -270,7 +279,7 @@ func (t sqlTx) Versions(ctx context.Context, streams []string) (map[string]uint6
 	return out, nil
 }
 
-func (t sqlTx) Insert(ctx context.Context, recs []eventstore.Record) error {
+func (t sqlTx) Commit(ctx context.Context, recs []eventstore.Record) error {
 	st, err := t.tx.PrepareContext(ctx, `INSERT INTO events (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert: %w", err)
@@ -282,10 +291,6 @@ func (t sqlTx) Insert(ctx context.Context, recs []eventstore.Record) error {
 			return fmt.Errorf("sqlite: insert position %d: %w", r.Position, err)
 		}
 	}
-	return nil
-}
-
-func (t sqlTx) Commit(context.Context) error {
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}

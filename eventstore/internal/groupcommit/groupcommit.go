@@ -22,18 +22,17 @@ import (
 type Backend interface {
 	// Begin starts a transaction that holds the chain head exclusively
 	// (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) until
-	// Commit or Rollback, so several processes keep one chain.
-	Begin(ctx context.Context) (Tx, error)
+	// Commit or Rollback, so several processes keep one chain. It returns
+	// the head and the current version of each of streams that has events
+	// (absent streams are at version 0), read under that lock. One call
+	// lets an adapter pipeline the round trips.
+	Begin(ctx context.Context, streams []string) (Tx, eventstore.Head, map[string]uint64, error)
 }
 
 // Tx is one flush's transaction.
 type Tx interface {
-	Head(ctx context.Context) (eventstore.Head, error)
-	// Versions returns the current version of each stream that has events;
-	// absent streams are at version 0.
-	Versions(ctx context.Context, streams []string) (map[string]uint64, error)
-	Insert(ctx context.Context, recs []eventstore.Record) error
-	Commit(ctx context.Context) error
+	// Commit inserts recs and commits.
+	Commit(ctx context.Context, recs []eventstore.Record) error
 	Rollback(ctx context.Context) error
 }
 
@@ -52,9 +51,9 @@ type Options struct {
 }
 
 type request struct {
-	ctx     context.Context
-	appends []eventstore.StreamAppend
-	done    chan result
+	ctx  context.Context
+	p    *eventstore.Prepared
+	done chan result
 }
 
 type result struct {
@@ -92,10 +91,13 @@ func (w *Writer) Append(ctx context.Context, appends []eventstore.StreamAppend) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := eventstore.Validate(appends); err != nil {
+	// Validation and JCS run here, in parallel across callers; the writer
+	// only checks versions and hashes envelopes.
+	p, err := eventstore.Prepare(appends)
+	if err != nil {
 		return nil, err
 	}
-	req := &request{ctx: ctx, appends: appends, done: make(chan result, 1)}
+	req := &request{ctx: ctx, p: p, done: make(chan result, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -215,7 +217,17 @@ func (w *Writer) commit(reqs []*request) (results []result, err error) {
 	// The flush must finish even if the first caller gives up: its
 	// neighbours are waiting on the same transaction.
 	ctx := context.Background()
-	tx, err := w.be.Begin(ctx)
+	var streams []string
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		for _, a := range r.p.Appends {
+			if !seen[a.Stream] {
+				seen[a.Stream] = true
+				streams = append(streams, a.Stream)
+			}
+		}
+	}
+	tx, head, versions, err := w.be.Begin(ctx, streams)
 	if err != nil {
 		return nil, err
 	}
@@ -224,37 +236,15 @@ func (w *Writer) commit(reqs []*request) (results []result, err error) {
 			err = errors.Join(err, tx.Rollback(ctx))
 		}
 	}()
-	head, err := tx.Head(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var streams []string
-	seen := map[string]bool{}
-	for _, r := range reqs {
-		for _, a := range r.appends {
-			if !seen[a.Stream] {
-				seen[a.Stream] = true
-				streams = append(streams, a.Stream)
-			}
-		}
-	}
-	versions, err := tx.Versions(ctx, streams)
-	if err != nil {
-		return nil, err
-	}
 	now := w.opt.Now()
 	results = make([]result, len(reqs))
 	var all []eventstore.Record
 	for i, r := range reqs {
-		if err := eventstore.CheckVersions(versions, r.appends); err != nil {
+		if err := eventstore.CheckVersions(versions, r.p.Appends); err != nil {
 			results[i].err = err
 			continue
 		}
-		recs, err := eventstore.Seal(head, now, versions, r.appends)
-		if err != nil {
-			results[i].err = err
-			continue
-		}
+		recs := r.p.Seal(head, now, versions)
 		for _, rec := range recs {
 			versions[rec.Stream] = rec.Version
 		}
@@ -266,10 +256,7 @@ func (w *Writer) commit(reqs []*request) (results []result, err error) {
 	if len(all) == 0 {
 		return results, tx.Rollback(ctx)
 	}
-	if err := tx.Insert(ctx, all); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := tx.Commit(ctx, all); err != nil {
 		return nil, err
 	}
 	if w.opt.Committed != nil {

@@ -1,0 +1,25 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"authledger/eventstore/postgres"
+	"authledger/eventstore/storetest"
+	"authledger/internal/pgtest"
+)
+
+// go test -run '^$' -bench Append -benchtime 20000x ./eventstore/postgres/
+func BenchmarkAppend(b *testing.B) {
+	for _, writers := range []int{1, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchAppend(b, s, writers)
+		})
+	}
+}
