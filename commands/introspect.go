@@ -2,6 +2,9 @@ package commands
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,3 +67,28 @@ func (s *TokenService) Introspect(ctx context.Context, raw, hint, callerClientID
 // introspectLeeway tolerates clock skew between instances for nbf only;
 // expiry is exact, so a token is never reported active after it.
 const introspectLeeway = 5 * time.Second
+
+// ErrAccessDenied: a bearer token presented to authledger's own session
+// APIs is missing, invalid, expired, revoked or not meant for them.
+var ErrAccessDenied = errors.New("tokens: access token not valid here")
+
+// VerifyAccess checks a bearer token presented to authledger's own /v1
+// APIs: signature, time window, aud holding the issuer (DESIGN.md §5), and
+// the revocation set.
+func (s *TokenService) VerifyAccess(ctx context.Context, raw string) (AccessClaims, error) {
+	if s.cfg.Verifier == nil {
+		return AccessClaims{}, ErrAccessDenied
+	}
+	c, err := s.cfg.Verifier.VerifySignature(ctx, raw)
+	if err != nil {
+		return AccessClaims{}, fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	now := s.clockNow()
+	if !now.Before(c.ExpiresAt) || now.Add(introspectLeeway).Before(c.NotBefore) || !slices.Contains(c.Audience, s.cfg.Issuer) {
+		return AccessClaims{}, ErrAccessDenied
+	}
+	if s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, c.SessionID, "") {
+		return AccessClaims{}, ErrAccessDenied
+	}
+	return c, nil
+}

@@ -59,6 +59,10 @@ func withSessions(s commands.SessionStore) fixtureOpt {
 	return func(c *commands.TokenServiceConfig) { c.Sessions = s }
 }
 
+func withCodec(c *refreshtoken.Codec) fixtureOpt {
+	return func(cfg *commands.TokenServiceConfig) { cfg.Codec = c }
+}
+
 func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *tokenFixture {
 	t.Helper()
 	ctx := context.Background()
@@ -107,6 +111,7 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 	for _, o := range opts {
 		o(&cfg)
 	}
+	codec = cfg.Codec
 	svc, err := commands.NewTokenService(cfg)
 	if err != nil {
 		t.Fatal(err)
