@@ -1,0 +1,9 @@
+// Package verifier is what other Go services import to accept authledger's
+// access and M2M tokens (RFC 9068) statelessly: a Verifier that checks
+// EdDSA signatures against a KeySource and every claim with an explicit
+// leeway, a Remote KeySource that caches the issuer's JWKS (honouring
+// Cache-Control, refetching on an unknown kid with singleflight and a rate
+// limit), a Revocation hook, and Echo middleware (RFC 6750) that puts typed
+// Claims in the request context. Once the JWKS is cached, verification
+// touches neither network nor database.
+package verifier
