@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"authledger/domain/client"
+	"authledger/domain/session"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -60,6 +61,13 @@ var problemRules = []ProblemRule{
 	{client.ErrLastCredential, http.StatusConflict, "service-conflict", "Service Conflict"},
 	{client.ErrUnknownKey, http.StatusNotFound, "service-key-not-found", "Service Key Not Found"},
 	{client.ErrUnknownSecret, http.StatusNotFound, "service-secret-not-found", "Service Secret Not Found"},
+	// Sessions (domain/session). Unavailable first: a dead Redis must
+	// answer 503, never a false "not found".
+	{session.ErrUnavailable, http.StatusServiceUnavailable, "session-store-unavailable", "Session Store Unavailable"},
+	{session.ErrNotFound, http.StatusNotFound, "session-not-found", "Session Not Found"},
+	{session.ErrExpired, http.StatusUnauthorized, "session-invalid", "Unauthorized"},
+	{session.ErrEnded, http.StatusConflict, "session-ended", "Session Ended"},
+	{session.ErrInvalid, http.StatusBadRequest, "invalid-request", "Bad Request"},
 }
 
 func problemFor(err error) *Problem {
