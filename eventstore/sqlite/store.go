@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +74,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	opt = opt.withDefaults()
 	if path == "" {
 		return nil, errors.New("sqlite: empty ledger path")
+	}
+	// SQLite creates the file but not its directory; a fresh data dir
+	// (make run on a new clone) should just work. 0700: the ledger is
+	// not for other local users.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: ledger directory: %w", err)
 	}
 	w, err := sql.Open("sqlite", dsn(path, opt, true))
 	if err != nil {

@@ -68,6 +68,12 @@ func Run(t *testing.T, f Features, factory Factory) {
 		}
 		s.feedResumes(t)
 	})
+	t.Run("close commits every queued append and refuses the rest", func(t *testing.T) {
+		if !f.Durable {
+			t.Skip("adapter is not durable")
+		}
+		s.closeDrains(t)
+	})
 	t.Run("an id already in the ledger fails only its own append", func(t *testing.T) {
 		if !f.UniqueIDs {
 			t.Skip("adapter does not enforce unique ids")
@@ -773,5 +779,52 @@ func (suite) ids(t *testing.T, st eventstore.Store) {
 	}
 	if stored[2].ID != supplied {
 		t.Fatalf("supplied id %s stored as %s", supplied, stored[2].ID)
+	}
+}
+
+func (s suite) closeDrains(t *testing.T) {
+	st := s.open(t, "")
+	ctx := ctxFor(t)
+	type outcome struct {
+		recs []eventstore.Record
+		err  error
+	}
+	out := make(chan outcome, 4*writers)
+	var started, wg sync.WaitGroup
+	for w := range 4 * writers {
+		started.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started.Done()
+			recs, err := st.Append(ctx, eventstore.StreamAppend{Stream: fmt.Sprintf("w-%d", w), Expected: eventstore.NoStream(), Events: events(1, "E")})
+			out <- outcome{recs, err}
+		}()
+	}
+	started.Wait()
+	if err := st.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	wg.Wait()
+	close(out)
+	var committed []eventstore.Record
+	for o := range out {
+		switch {
+		case o.err == nil:
+			committed = append(committed, o.recs...)
+		case errors.Is(o.err, eventstore.ErrClosed):
+		default:
+			t.Fatalf("append during close: %v", o.err)
+		}
+	}
+	st = s.open(t, "")
+	stored := checkChain(t, st)
+	if len(stored) != len(committed) {
+		t.Fatalf("%d appends reported success but the ledger holds %d", len(committed), len(stored))
+	}
+	for _, r := range committed {
+		if !sameRecord(r, stored[r.Position-1]) {
+			t.Fatalf("reported record %d differs from the stored one", r.Position)
+		}
 	}
 }
