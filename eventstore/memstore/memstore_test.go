@@ -2,6 +2,7 @@ package memstore_test
 
 import (
 	"testing"
+	"time"
 
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
@@ -12,6 +13,11 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Features{}, storetest.Factory{
 		Open: func(t *testing.T, _ string) eventstore.Store {
 			s := memstore.New(nil)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		OpenWithClock: func(t *testing.T, _ string, now func() time.Time) eventstore.Store {
+			s := memstore.New(now)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,6 +64,9 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Features{Durable: true, UniqueIDs: true}, storetest.Factory{
 		Open: func(t *testing.T, name string) eventstore.Store {
 			return open(t, dbs.dsn(t, name), postgres.Options{})
+		},
+		OpenWithClock: func(t *testing.T, name string, now func() time.Time) eventstore.Store {
+			return open(t, dbs.dsn(t, name), postgres.Options{Now: now})
 		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"authledger/eventstore"
 	"authledger/eventstore/sqlite"
@@ -12,14 +13,16 @@ import (
 
 func TestContract(t *testing.T) {
 	dir := t.TempDir()
+	openAt := func(t *testing.T, name string, now func() time.Time) eventstore.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
 	storetest.Run(t, storetest.Features{Durable: true, UniqueIDs: true}, storetest.Factory{
-		Open: func(t *testing.T, name string) eventstore.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{})
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
+		Open:          func(t *testing.T, name string) eventstore.Store { return openAt(t, name, nil) },
+		OpenWithClock: openAt,
 	})
 }

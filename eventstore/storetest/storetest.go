@@ -32,6 +32,10 @@ type Factory struct {
 	// (after Close) reopens the same ledger. Open registers its own
 	// cleanup; Close may then run twice.
 	Open func(t *testing.T, name string) eventstore.Store
+	// OpenWithClock, when set, opens a fresh ledger whose recorded_at
+	// comes from now; the suite uses it to append the worked example of
+	// docs/ledger-format.md and compare hashes.
+	OpenWithClock func(t *testing.T, name string, now func() time.Time) eventstore.Store
 }
 
 // Run runs the contract suite.
@@ -67,6 +71,12 @@ func Run(t *testing.T, f Features, factory Factory) {
 			t.Skip("adapter is not durable")
 		}
 		s.feedResumes(t)
+	})
+	t.Run("the worked example of docs/ledger-format.md hashes the same when appended", func(t *testing.T) {
+		if factory.OpenWithClock == nil {
+			t.Skip("factory cannot set the clock")
+		}
+		s.workedExample(t)
 	})
 	t.Run("close commits every queued append and refuses the rest", func(t *testing.T) {
 		if !f.Durable {
@@ -826,5 +836,46 @@ func (s suite) closeDrains(t *testing.T) {
 		if !sameRecord(r, stored[r.Position-1]) {
 			t.Fatalf("reported record %d differs from the stored one", r.Position)
 		}
+	}
+}
+
+// workedExampleLine is the export line of docs/ledger-format.md's worked
+// example (eventstore/audit tests the page against the same hash).
+const workedExampleLine = `{"position":1,"stream":"family-01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","version":1,"id":"0193a0b1-5e6f-7a8b-9c0d-1e2f3a4b5c6d","type":"refreshtoken.rotated.v1","recorded_at":"2026-01-02T03:04:05.000006Z","data":{"family":"01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","generation":2,"from":"8f14e45f","to":"c9f0f895","at":"2026-01-02T03:04:05Z"},"metadata":{"request_id":"req-7","correlation_id":"0193a0b1-0000-7000-8000-00000000c0de","actor":"client:billing"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"d0012b13499a5064dabcb6c16a038231a762dfcd5197697d87bd6240aa153e47"}`
+
+func (s suite) workedExample(t *testing.T) {
+	var ex struct {
+		Stream     string          `json:"stream"`
+		ID         string          `json:"id"`
+		Type       string          `json:"type"`
+		RecordedAt string          `json:"recorded_at"`
+		Data       json.RawMessage `json:"data"`
+		Metadata   json.RawMessage `json:"metadata"`
+		Hash       string          `json:"hash"`
+	}
+	if err := json.Unmarshal([]byte(workedExampleLine), &ex); err != nil {
+		t.Fatal(err)
+	}
+	at, err := eventstore.ParseTime(ex.RecordedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A clock with nanoseconds and another zone: the store must truncate
+	// to microseconds and convert to UTC itself.
+	now := at.Add(789 * time.Nanosecond).In(time.FixedZone("UTC+5", 5*3600))
+	name := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_"), "_")
+	if len(name) > 80 {
+		name = name[len(name)-80:]
+	}
+	st := s.factory.OpenWithClock(t, name, func() time.Time { return now })
+	recs := mustAppend(t, st, eventstore.StreamAppend{Stream: ex.Stream, Expected: eventstore.NoStream(), Events: []eventstore.Event{
+		{ID: ex.ID, Type: ex.Type, Data: ex.Data, Metadata: ex.Metadata},
+	}})
+	if recs[0].Hash != ex.Hash {
+		t.Fatalf("appended hash %s, the worked example says %s", recs[0].Hash, ex.Hash)
+	}
+	stored := checkChain(t, st)
+	if stored[0].Hash != ex.Hash || eventstore.FormatTime(stored[0].RecordedAt) != ex.RecordedAt {
+		t.Fatalf("stored %s at %s, want %s at %s", stored[0].Hash, eventstore.FormatTime(stored[0].RecordedAt), ex.Hash, ex.RecordedAt)
 	}
 }
