@@ -38,7 +38,9 @@ type fixture struct {
 	keys    *commands.Keys
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
@@ -51,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // newKeys is another instance on the same ledger and provider.
-func (f *fixture) newKeys(t *testing.T, sp secrets.Provider) *commands.Keys {
+func (f *fixture) newKeys(t testing.TB, sp secrets.Provider) *commands.Keys {
 	t.Helper()
 	k, err := commands.NewKeys(commands.KeysConfig{Store: f.store, Secrets: sp, Now: f.clock.Now})
 	if err != nil {
