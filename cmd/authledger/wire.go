@@ -49,6 +49,7 @@ type app struct {
 // steps before it added to the app.
 var wiringSteps = []func(ctx context.Context, a *app) error{
 	wireServices,
+	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
 }
 
 func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }

@@ -329,8 +329,9 @@ func (s *Set) page(after uint64, limit int) Page {
 	return p
 }
 
-// Follow applies the ledger feed from position 0 until ctx ends; a memory
-// projection that rebuilds at every start. It also sweeps expired entries.
+// Follow applies the ledger feed after the last position applied (0 at
+// start: a memory projection rebuilds at every start) until ctx ends. It
+// also sweeps expired entries once a minute.
 func (s *Set) Follow(ctx context.Context, store eventstore.Store) error {
 	handled := map[string]bool{}
 	for _, t := range s.Handles() {
@@ -348,7 +349,7 @@ func (s *Set) Follow(ctx context.Context, store eventstore.Store) error {
 			}
 		}
 	}()
-	return store.Subscribe(ctx, 0, func(ctx context.Context, r eventstore.Record) error {
+	return store.Subscribe(ctx, s.Applied(), func(ctx context.Context, r eventstore.Record) error {
 		if !handled[r.Type] {
 			s.mu.Lock()
 			if r.Position > s.applied {

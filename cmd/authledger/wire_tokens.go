@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
+
+	"authledger/api"
+	"authledger/client/verifier"
+	cmds "authledger/commands"
+	"authledger/domain/token"
+	"authledger/readmodels/jwks"
+	"authledger/readmodels/revocations"
+	"authledger/readmodels/sessions"
+	"authledger/secrets"
+	"authledger/secrets/local"
+)
+
+// tokensConfig is the token-lifecycle part of the configuration, read with
+// the same AUTHLEDGER_ prefix (and YAML file) as Config.
+type tokensConfig struct {
+	// AllowedOrigins are the exact browser origins (scheme://host[:port])
+	// allowed to use the session cookie on unsafe requests (CSRF defence
+	// of POST /v1/session/token and cookie DELETE /v1/sessions/{id}).
+	// Empty: no origin may.
+	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
+	// RefreshGrace is the refresh retry window: 0 (default) to 30s.
+	RefreshGrace time.Duration `env:"REFRESH_GRACE" envDefault:"0s"`
+}
+
+func loadTokensConfig() (tokensConfig, error) {
+	var c tokensConfig
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	var errs []error
+	if c.RefreshGrace < 0 || c.RefreshGrace > 30*time.Second {
+		errs = append(errs, fmt.Errorf("%sREFRESH_GRACE: must be between 0s and 30s", envPrefix))
+	}
+	for i, o := range c.AllowedOrigins {
+		o = strings.TrimSpace(o)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("%sALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", envPrefix, o))
+			continue
+		}
+		c.AllowedOrigins[i] = u.Scheme + "://" + u.Host
+	}
+	return c, errors.Join(errs...)
+}
+
+// openTokenSecrets opens the provider holding the refresh sealing key.
+func openTokenSecrets(raw string) (secrets.Provider, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("tokens: AUTHLEDGER_SECRETS is not a URL")
+	}
+	if u.Scheme != "local" {
+		return nil, fmt.Errorf("tokens: secret provider %q is not supported by this build", u.Scheme)
+	}
+	return local.Open(sqlitePath(u), local.Options{})
+}
+
+// wireTokens adds sessions, the refresh_token grant, revocation,
+// introspection and the revocation feed. It runs after the keys step
+// (a.signer) and the services step (a.tokenEndpoint, a.clientAuth).
+func wireTokens(ctx context.Context, a *app) error {
+	tc, err := loadTokensConfig()
+	if err != nil {
+		return err
+	}
+	if a.signer == nil {
+		// Fail closed: no signer, no token lifecycle endpoints at all.
+		a.log.Warn("tokens: no signer wired; session, refresh, revoke and introspect endpoints are off")
+		return nil
+	}
+	sp, err := openTokenSecrets(a.cfg.Secrets)
+	if err != nil {
+		return err
+	}
+	codec, err := cmds.LoadRefreshCodec(ctx, sp, nil)
+	if err != nil {
+		return err
+	}
+
+	// The token service verifies with keys from the ledger in process.
+	keys := jwks.New()
+	if err := keys.Reload(ctx, a.store); err != nil {
+		return fmt.Errorf("tokens: keys: %w", err)
+	}
+	a.background = append(a.background, func(ctx context.Context) error { return keys.Follow(ctx, a.store) })
+
+	revs := revocations.New(nil)
+	if err := revs.CatchUp(ctx, a.store); err != nil {
+		return fmt.Errorf("tokens: revocations: %w", err)
+	}
+	a.background = append(a.background, func(ctx context.Context) error { return revs.Follow(ctx, a.store) })
+
+	absolute := token.Classes[token.Session].Lifetime
+	var store cmds.SessionStore = sessions.NewMemory(nil)
+	var publisher cmds.RevocationPublisher
+	if a.cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(a.cfg.RedisURL)
+		if err != nil {
+			return errors.New("tokens: AUTHLEDGER_REDIS_URL is not a valid redis URL")
+		}
+		// Session calls must fail fast when Redis is gone (503), not hang.
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+		rdb := redis.NewClient(opt)
+		a.onClose(rdb.Close)
+		store = sessions.NewRedis(rdb, "authledger:sess:", absolute)
+		fan := revocations.NewFanout(rdb, "authledger:revocations", revs)
+		publisher = fan
+		a.background = append(a.background, func(ctx context.Context) error {
+			// A Redis outage must not stop the service: the ledger feed
+			// still delivers every revocation, only later.
+			for ctx.Err() == nil {
+				_ = fan.Run(ctx)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			return ctx.Err()
+		})
+	}
+
+	v, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, AnyAudience: true, Keys: keys, Leeway: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	svc, err := cmds.NewTokenService(cmds.TokenServiceConfig{
+		Store: a.store, Signer: a.signer, Codec: codec, Sessions: store,
+		Verifier: accessVerifier(v), Revocations: revs, Publisher: publisher,
+		Issuer: a.cfg.Issuer, Grace: tc.RefreshGrace,
+	})
+	if err != nil {
+		return err
+	}
+	a.routes = append(a.routes, api.NewSessions(svc, tc.AllowedOrigins, absolute), api.NewRevocations(revs))
+	if a.clientAuth != nil {
+		a.routes = append(a.routes, api.NewRevoke(a.clientAuth, svc), api.NewIntrospect(a.clientAuth, svc))
+	} else {
+		a.log.Warn("tokens: no client authentication wired; /oauth2/revoke and /oauth2/introspect are off")
+	}
+	if a.tokenEndpoint != nil {
+		if err := a.tokenEndpoint.AddGrant(api.NewRefreshGrant(svc)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accessVerifier adapts client/verifier to the token service's port.
+func accessVerifier(v *verifier.Verifier) cmds.AccessVerifier {
+	return cmds.AccessVerifierFunc(func(ctx context.Context, raw string) (cmds.AccessClaims, error) {
+		c, err := v.Verify(ctx, raw)
+		if err != nil {
+			return cmds.AccessClaims{}, err
+		}
+		return cmds.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
+			Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
+			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
+	})
+}

@@ -1,0 +1,76 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"authledger/domain/refreshtoken"
+	"authledger/secrets"
+)
+
+// RefreshSealingSecret is the secret holding the refresh-token sealing key;
+// each version is one key, the newest seals new tokens.
+const RefreshSealingSecret = "refresh-sealing-key"
+
+// maxSealingVersions bounds how many old sealing keys are kept openable:
+// refresh tokens live 14 days, rotations are rare.
+const maxSealingVersions = 16
+
+var plainVersion = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// sealingKeyID is the key id a secret version gets inside tokens.
+func sealingKeyID(version string) string {
+	if plainVersion.MatchString(version) {
+		return "v" + version
+	}
+	h := sha256.Sum256([]byte(version))
+	return "h" + hex.EncodeToString(h[:6])
+}
+
+// LoadRefreshCodec reads the sealing keys from the provider, generating the
+// first one on first start (no secret is ever a default). Numbered versions
+// (the local provider's "1", "2", …) are all loaded, newest active, so
+// tokens sealed before a key rotation still open. rnd may be nil.
+func LoadRefreshCodec(ctx context.Context, p secrets.Provider, rnd io.Reader) (*refreshtoken.Codec, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	newest, err := p.Get(ctx, RefreshSealingSecret)
+	if errors.Is(err, secrets.ErrNotFound) {
+		k := make([]byte, refreshtoken.KeyBytes)
+		if _, err := io.ReadFull(rnd, k); err != nil {
+			return nil, fmt.Errorf("refresh sealing key: %w", err)
+		}
+		if _, err := p.Put(ctx, RefreshSealingSecret, k); err != nil {
+			return nil, fmt.Errorf("refresh sealing key: store: %w", err)
+		}
+		clear(k)
+		// Read back rather than use k: if another instance generated one at
+		// the same moment, both settle on the provider's newest.
+		newest, err = p.Get(ctx, RefreshSealingSecret)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refresh sealing key: %w", err)
+	}
+	keys := map[string][]byte{sealingKeyID(newest.Version): newest.Value.Bytes()}
+	if n, err := strconv.ParseUint(newest.Version, 10, 64); err == nil {
+		for v := n - 1; v >= 1 && n-v < maxSealingVersions; v-- {
+			old, err := p.GetVersion(ctx, RefreshSealingSecret, strconv.FormatUint(v, 10))
+			if errors.Is(err, secrets.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("refresh sealing key v%d: %w", v, err)
+			}
+			keys[sealingKeyID(old.Version)] = old.Value.Bytes()
+		}
+	}
+	return refreshtoken.NewCodec(sealingKeyID(newest.Version), keys)
+}
