@@ -50,6 +50,9 @@ type Options struct {
 	Committed func()
 }
 
+// commitTimeout bounds one flush transaction, lock wait included.
+const commitTimeout = 30 * time.Second
+
 type request struct {
 	ctx  context.Context
 	p    *eventstore.Prepared
@@ -215,8 +218,10 @@ func (w *Writer) flush(batch []*request) {
 // own request (results[i].err); a returned error fails them all.
 func (w *Writer) commit(reqs []*request) (results []result, err error) {
 	// The flush must finish even if the first caller gives up: its
-	// neighbours are waiting on the same transaction.
-	ctx := context.Background()
+	// neighbours are waiting on the same transaction. The bound keeps a
+	// hung database from stalling the writer (and Close) for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
 	var streams []string
 	seen := map[string]bool{}
 	for _, r := range reqs {
