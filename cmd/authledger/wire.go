@@ -12,9 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authledger/api"
+	"authledger/client/verifier"
 	cmds "authledger/commands"
 	"authledger/eventstore"
 	"authledger/readmodels/services"
+	"authledger/secrets"
 )
 
 // app is the built object graph of `serve`. Each feature adds itself with a
@@ -36,6 +38,10 @@ type app struct {
 	// issuer (set by the keys step).
 	signer cmds.Signer
 	bearer api.BearerVerifier
+	// Set by wireKeys (wire_keys.go): the secret provider (signing keys,
+	// refresh sealing key) and the in-process JWKS as a verifier key source.
+	secrets   secrets.Provider
+	keySource verifier.KeySource
 	// Set by wireServices (wire_services.go): the registry, the token
 	// endpoint other grants register on, client authentication for
 	// revoke/introspect, and the admin guard for other admin groups.
@@ -48,6 +54,7 @@ type app struct {
 // wiringSteps run in order after the ledger is open. A step may use what the
 // steps before it added to the app.
 var wiringSteps = []func(ctx context.Context, a *app) error{
+	wireKeys, // first: sets a.signer, a.bearer, a.secrets, a.keySource
 	wireServices,
 	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
+
+	"authledger/api"
+	"authledger/client/verifier"
+	cmds "authledger/commands"
+	"authledger/domain/keyring"
+	"authledger/eventstore"
+	"authledger/readmodels/jwks"
+	"authledger/secrets"
+	"authledger/secrets/local"
+)
+
+// keysConfig is the key-rotation part of the configuration (AUTHLEDGER_
+// prefix, same YAML file). Zero values take the keyring defaults; the
+// policy's Validate refuses unsafe combinations.
+type keysConfig struct {
+	// KeyRotationInterval is how long a key signs. Default 24h.
+	KeyRotationInterval time.Duration `env:"KEY_ROTATION_INTERVAL"`
+	// KeyPublicationLead is how long a new key is in the JWKS before it
+	// signs. Default 15m; at least JWKS max-age + stale-while-revalidate + skew.
+	KeyPublicationLead time.Duration `env:"KEY_PUBLICATION_LEAD"`
+	// JWKSMaxAge is the JWKS Cache-Control max-age. Default 5m.
+	JWKSMaxAge time.Duration `env:"JWKS_MAX_AGE"`
+	// KeyCheckEvery is the rotation scheduler's period. Default 1m.
+	KeyCheckEvery time.Duration `env:"KEY_CHECK_EVERY"`
+}
+
+func loadKeysConfig() (keysConfig, keyring.Policy, error) {
+	var c keysConfig
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
+		return c, keyring.Policy{}, fmt.Errorf("config: %w", err)
+	}
+	p := keyring.Policy{RotationInterval: c.KeyRotationInterval, PublicationLead: c.KeyPublicationLead, JWKSMaxAge: c.JWKSMaxAge}.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return c, p, fmt.Errorf("config: key policy: %w", err)
+	}
+	return c, p, nil
+}
+
+// openSecrets opens the provider named by AUTHLEDGER_SECRETS.
+func openSecrets(raw string) (secrets.Provider, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("secrets: AUTHLEDGER_SECRETS is not a URL")
+	}
+	switch u.Scheme {
+	case "local":
+		return local.Open(sqlitePath(u), local.Options{})
+	default:
+		return nil, fmt.Errorf("secrets: provider %q is not supported by this build", u.Scheme)
+	}
+}
+
+// newKeys builds the key commands the server and the CLI share; with Redis
+// configured every ring change is also announced on pub/sub.
+// The Redis client is nil without AUTHLEDGER_REDIS_URL; the caller closes it.
+func newKeys(cfg Config, store eventstore.Store, sp secrets.Provider, p keyring.Policy) (*cmds.Keys, *redis.Client, error) {
+	kc := cmds.KeysConfig{Store: store, Secrets: sp, Policy: p}
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, errors.New("keys: AUTHLEDGER_REDIS_URL is not a valid redis URL")
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+		rdb = redis.NewClient(opt)
+		kc.Notify = func(ctx context.Context, v uint64) error { return jwks.PublishInvalidation(ctx, rdb, v) }
+	}
+	k, err := cmds.NewKeys(kc)
+	if err != nil && rdb != nil {
+		_ = rdb.Close()
+	}
+	return k, rdb, err
+}
+
+// wireKeys builds the secret provider, key commands, rotation scheduler,
+// JWKS read model, signer, bearer verifier and the JWKS/metadata routes.
+// It runs first: later steps need a.signer and a.bearer.
+func wireKeys(ctx context.Context, a *app) error {
+	kc, policy, err := loadKeysConfig()
+	if err != nil {
+		return err
+	}
+	sp, err := openSecrets(a.cfg.Secrets)
+	if err != nil {
+		return err
+	}
+	a.secrets = sp
+	keys, rdb, err := newKeys(a.cfg, a.store, sp, policy)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		a.onClose(rdb.Close)
+	}
+
+	model := jwks.New()
+	if err := model.Reload(ctx, a.store); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if _, ok := model.ActiveKey(); !ok {
+		// First start (or every key revoked): sign from the first request.
+		res, err := keys.Tick(ctx, cmds.Metadata{Actor: "serve"})
+		if err != nil {
+			return fmt.Errorf("keys: first key: %w", err)
+		}
+		a.log.Info("keys: key ring initialised", "kid", res.Published)
+		if err := model.Reload(ctx, a.store); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+	}
+	// Until the projection runner is wired on the app, the model follows
+	// the ledger feed itself (it is a projections.MemoryProjection and can
+	// be registered on the runner unchanged).
+	a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
+	if rdb != nil {
+		a.background = append(a.background, func(ctx context.Context) error {
+			// Redis only speeds delivery up; an outage must not stop serving.
+			for ctx.Err() == nil {
+				_ = jwks.ListenInvalidations(ctx, rdb, model, a.store)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			return ctx.Err()
+		})
+	}
+
+	failures := cmds.FailuresCounter()
+	if err := a.metrics.Register(failures); err != nil {
+		return fmt.Errorf("keys: metrics: %w", err)
+	}
+	sched := cmds.NewScheduler(cmds.SchedulerConfig{Keys: keys, Every: kc.KeyCheckEvery, Failures: failures, Log: a.log})
+	a.background = append(a.background, sched.Run)
+
+	signer, err := cmds.NewJWTSigner(cmds.JWTSignerConfig{Issuer: a.cfg.Issuer, Store: a.store, Secrets: sp, Keys: model})
+	if err != nil {
+		return err
+	}
+	a.signer = signer
+	a.keySource = model
+
+	// authledger's own APIs accept tokens whose aud holds the issuer URL.
+	own, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, Audiences: []string{a.cfg.Issuer}, Keys: model, Leeway: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	a.bearer = api.BearerVerifierFunc(func(ctx context.Context, raw string) (api.Principal, error) {
+		c, err := own.Verify(ctx, raw)
+		if err != nil {
+			return api.Principal{}, err
+		}
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
+	})
+
+	a.ready = append(a.ready, api.ReadyCheck{Name: "signing_key", Check: func(context.Context) error {
+		if _, ok := model.ActiveKey(); !ok {
+			return cmds.ErrNoActiveKey
+		}
+		return nil
+	}})
+	a.routes = append(a.routes,
+		api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
+		api.Metadata{Document: api.NewAuthServerMetadata(a.cfg.Issuer)},
+	)
+	return nil
+}
