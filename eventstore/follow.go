@@ -55,17 +55,26 @@ func Follow(ctx context.Context, read func(ctx context.Context, after uint64, li
 		if len(recs) == FeedBatch {
 			continue
 		}
-		var timeout <-chan time.Time
+		// Stopped explicitly, not deferred: a feed lives for days and a
+		// defer per wake-up would pile up until it returns.
+		var (
+			timer   *time.Timer
+			timeout <-chan time.Time
+		)
 		if safety > 0 {
-			t := time.NewTimer(safety)
-			timeout = t.C
-			defer t.Stop()
+			timer = time.NewTimer(safety)
+			timeout = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
 		case <-wake:
 		case <-timeout:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
