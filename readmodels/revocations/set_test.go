@@ -1,0 +1,196 @@
+package revocations_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"authledger/domain/refreshtoken"
+	"authledger/domain/session"
+	"authledger/eventstore"
+	"authledger/readmodels/revocations"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+
+type clk struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clk) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clk) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func rec(pos uint64, typ string, v any) eventstore.Record {
+	b, _ := json.Marshal(v)
+	return eventstore.Record{Position: pos, Type: typ, Data: b}
+}
+
+func issuedRec(pos uint64, jti, family string, exp time.Time) eventstore.Record {
+	return rec(pos, "token.issued.v1", map[string]any{"jti": jti, "family": family, "exp": exp})
+}
+
+func TestSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fam := refreshtoken.FamilyID{7}
+	cases := []struct {
+		name       string
+		records    []eventstore.Record
+		advance    time.Duration
+		jti, sid   string
+		wantDenied bool
+	}{
+		{
+			name:       "a revoked access token is denied",
+			records:    []eventstore.Record{rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
+			jti:        "j1",
+			wantDenied: true,
+		},
+		{
+			name:    "a revoked access token leaves the set when it expires",
+			records: []eventstore.Record{rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
+			advance: 10 * time.Minute,
+			jti:     "j1",
+		},
+		{
+			name:       "an ended session denies its tokens by sid",
+			records:    []eventstore.Record{rec(1, session.TypeEnded, session.Ended{ID: "s1", AccessUntil: t0.Add(10 * time.Minute)})},
+			jti:        "any",
+			sid:        "s1",
+			wantDenied: true,
+		},
+		{
+			name: "a revoked family denies the access tokens minted from it",
+			records: []eventstore.Record{
+				issuedRec(1, "j1", fam.String(), t0.Add(10*time.Minute)),
+				rec(2, refreshtoken.TypeRevoked, refreshtoken.Revoked{Family: fam, Reason: "reuse", AccessUntil: t0.Add(10 * time.Minute)}),
+			},
+			jti:        "j1",
+			wantDenied: true,
+		},
+		{
+			name: "a token minted from a family after its revocation is denied too",
+			records: []eventstore.Record{
+				rec(1, refreshtoken.TypeRevoked, refreshtoken.Revoked{Family: fam, Reason: "reuse", AccessUntil: t0.Add(10 * time.Minute)}),
+				issuedRec(2, "j2", fam.String(), t0.Add(10*time.Minute)),
+			},
+			jti:        "j2",
+			wantDenied: true,
+		},
+		{
+			name: "another family's token is not denied",
+			records: []eventstore.Record{
+				issuedRec(1, "j1", refreshtoken.FamilyID{8}.String(), t0.Add(10*time.Minute)),
+				rec(2, refreshtoken.TypeRevoked, refreshtoken.Revoked{Family: fam, Reason: "reuse", AccessUntil: t0.Add(10 * time.Minute)}),
+			},
+			jti: "j1",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &clk{now: t0}
+			s := revocations.New(c.Now)
+			for _, r := range tc.records {
+				if err := s.Apply(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Add(tc.advance)
+			if got := s.IsRevoked(tc.jti, tc.sid, ""); got != tc.wantDenied {
+				t.Fatalf("IsRevoked = %v, want %v", got, tc.wantDenied)
+			}
+		})
+	}
+}
+
+func TestSweepForgetsExpiredEntries(t *testing.T) {
+	t.Parallel()
+	c := &clk{now: t0}
+	s := revocations.New(c.Now)
+	_ = s.Apply(context.Background(), rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Minute)}))
+	_ = s.Apply(context.Background(), rec(2, session.TypeEnded, session.Ended{ID: "s1", AccessUntil: t0.Add(time.Hour)}))
+	c.Add(2 * time.Minute)
+	s.Sweep()
+	if n := s.Len(); n[revocations.KindJTI] != 0 || n[revocations.KindSession] != 1 {
+		t.Fatalf("after sweep %v", n)
+	}
+	p := s.Since(context.Background(), 0, 10, 0)
+	if len(p.Entries) != 1 || p.Entries[0].ID != "s1" || p.Cursor != 2 {
+		t.Fatalf("feed after sweep %+v", p)
+	}
+}
+
+func TestFeedPagesByPositionAndLongPolls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clk{now: t0}
+	s := revocations.New(c.Now)
+	for i := uint64(1); i <= 5; i++ {
+		_ = s.Apply(ctx, rec(i, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: string(rune('a' + i)), ExpiresAt: t0.Add(time.Hour)}))
+	}
+	p := s.Since(ctx, 0, 2, 0)
+	if len(p.Entries) != 2 || p.Cursor != 2 {
+		t.Fatalf("first page %+v", p)
+	}
+	p = s.Since(ctx, p.Cursor, 10, 0)
+	if len(p.Entries) != 3 || p.Cursor != 5 {
+		t.Fatalf("second page %+v", p)
+	}
+	got := make(chan revocations.Page, 1)
+	go func() { got <- s.Since(ctx, 5, 10, 10*time.Second) }()
+	_ = s.Apply(ctx, rec(6, session.TypeEnded, session.Ended{ID: "s9", AccessUntil: t0.Add(time.Hour)}))
+	select {
+	case p := <-got:
+		if len(p.Entries) != 1 || p.Entries[0].ID != "s9" || p.Cursor != 6 {
+			t.Fatalf("long poll %+v", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll did not wake on a new entry")
+	}
+}
+
+func TestRedisFanoutReachesAnotherSet(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	channel := "authledger:test:revocations:" + time.Now().Format("150405.000000000")
+	newClient := func() *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	a, b := revocations.New(nil), revocations.New(nil)
+	fa := revocations.NewFanout(newClient(), channel, a)
+	fb := revocations.NewFanout(newClient(), channel, b)
+	go func() { _ = fb.Run(ctx) }()
+	// Wait until b's subscription is live before publishing.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _ := newClient().PubSubNumSub(ctx, channel).Result()
+		if n[channel] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subscriber never registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := fa.PublishRevocation(ctx, "sid", "s1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !a.IsRevoked("", "s1", "") {
+		t.Fatal("the publishing instance does not deny its own revocation")
+	}
+	for !b.IsRevoked("", "s1", "") {
+		if time.Now().After(deadline) {
+			t.Fatal("the revocation never reached the other instance")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
