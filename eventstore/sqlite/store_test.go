@@ -26,3 +26,21 @@ func TestContract(t *testing.T) {
 		OpenWithClock: openAt,
 	})
 }
+
+// The same contract with a flush window and tiny batches, so the writer's
+// other batching paths are exercised too.
+func TestContractWithAFlushWindowAndSmallBatches(t *testing.T) {
+	dir := t.TempDir()
+	openAt := func(t *testing.T, name string, now func() time.Time) eventstore.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now, FlushWindow: time.Millisecond, MaxBatch: 3})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	storetest.Run(t, storetest.Features{Durable: true, UniqueIDs: true}, storetest.Factory{
+		Open:          func(t *testing.T, name string) eventstore.Store { return openAt(t, name, nil) },
+		OpenWithClock: openAt,
+	})
+}

@@ -53,9 +53,14 @@ type Options struct {
 // commitTimeout bounds one flush transaction, lock wait included.
 const commitTimeout = 30 * time.Second
 
+// maxBatchBytes stops a batch from growing once its event bodies reach
+// this size, so a few large appends do not make one huge transaction.
+const maxBatchBytes = 4 << 20
+
 type request struct {
 	ctx  context.Context
 	p    *eventstore.Prepared
+	size int // bytes of data and metadata
 	done chan result
 }
 
@@ -101,6 +106,11 @@ func (w *Writer) Append(ctx context.Context, appends []eventstore.StreamAppend) 
 		return nil, err
 	}
 	req := &request{ctx: ctx, p: p, done: make(chan result, 1)}
+	for _, a := range p.Appends {
+		for _, e := range a.Events {
+			req.size += len(e.Data) + len(e.Metadata)
+		}
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -147,34 +157,36 @@ func (w *Writer) run() {
 
 func (w *Writer) collect(first *request) []*request {
 	batch := []*request{first}
+	size := first.size
 	var deadline <-chan time.Time
 	if w.opt.FlushWindow > 0 {
 		t := time.NewTimer(w.opt.FlushWindow)
 		defer t.Stop()
 		deadline = t.C
 	}
-	for len(batch) < w.opt.MaxBatch {
+	for len(batch) < w.opt.MaxBatch && size < maxBatchBytes {
+		var (
+			r  *request
+			ok bool
+		)
 		if deadline == nil {
 			select {
-			case r, ok := <-w.queue:
-				if !ok {
-					return batch
-				}
-				batch = append(batch, r)
-				continue
+			case r, ok = <-w.queue:
 			default:
 				return batch
 			}
-		}
-		select {
-		case r, ok := <-w.queue:
-			if !ok {
+		} else {
+			select {
+			case r, ok = <-w.queue:
+			case <-deadline:
 				return batch
 			}
-			batch = append(batch, r)
-		case <-deadline:
+		}
+		if !ok {
 			return batch
 		}
+		batch = append(batch, r)
+		size += r.size
 	}
 	return batch
 }
