@@ -266,3 +266,38 @@ func newJTI() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// checkpointType is the typ of ledger checkpoints, so a checkpoint can never
+// pass as an access token (the verifier demands at+jwt) nor the reverse.
+const checkpointType = "authledger-checkpoint+jwt"
+
+// SignCheckpoint signs the ledger head (DESIGN.md §3) as a compact JWS with
+// the active key: {"position", "hash", "iat"}, header kid. An auditor who
+// keeps it can later prove the ledger still holds exactly that prefix.
+func (s *JWTSigner) SignCheckpoint(ctx context.Context, head eventstore.Head) (string, error) {
+	key, ok := s.keys.ActiveKey()
+	if !ok {
+		return "", ErrNoActiveKey
+	}
+	signer, err := s.signer(ctx, key, checkpointType)
+	if err != nil {
+		return "", err
+	}
+	hash := head.Hash
+	if hash == "" {
+		hash = eventstore.GenesisHash
+	}
+	payload, err := json.Marshal(struct {
+		Position uint64 `json:"position"`
+		Hash     string `json:"hash"`
+		IAT      int64  `json:"iat"`
+	}{head.Position, hash, s.now().Unix()})
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign checkpoint: %w", err)
+	}
+	return jws.CompactSerialize()
+}

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"authledger/client/verifier"
 	"authledger/commands"
 	"authledger/domain/token"
+	"authledger/eventstore/audit"
 	"authledger/readmodels/jwks"
 )
 
@@ -156,4 +159,35 @@ func TestSigner(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestCheckpointIsAcceptedByTheAuditVerifier(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s, m := newSigner(t, f)
+	_, _ = f.keys.Tick(ctx, commands.Metadata{})
+	_ = m.Reload(ctx, f.store)
+	head, _ := f.store.Head(ctx)
+	raw, err := s.SignCheckpoint(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, _ := m.JWKS()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.ParseCheckpoint([]byte(raw), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.ActiveKey()
+	if cp.Position != head.Position || cp.Hash != head.Hash || cp.KeyID != a.KID || !cp.IssuedAt.Equal(f.clock.Now().Truncate(time.Second)) {
+		t.Fatalf("checkpoint = %+v, head = %+v", cp, head)
+	}
+	// A checkpoint is not an access token.
+	v, _ := verifier.New(verifier.Config{Issuer: "https://auth.test", AnyAudience: true, Keys: m, Now: f.clock.Now})
+	if _, err := v.Verify(ctx, raw); !errors.Is(err, verifier.ErrWrongType) {
+		t.Fatalf("a checkpoint verified as a token: %v", err)
+	}
 }

@@ -170,9 +170,17 @@ func wireKeys(ctx context.Context, a *app) error {
 		}
 		return nil
 	}})
+	checkpoint := func(ctx context.Context) (string, error) {
+		head, err := a.store.Head(ctx)
+		if err != nil {
+			return "", err
+		}
+		return signer.SignCheckpoint(ctx, head)
+	}
 	a.routes = append(a.routes,
 		api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
 		api.Metadata{Document: api.NewAuthServerMetadata(a.cfg.Issuer)},
+		api.AuditCheckpoint{Sign: checkpoint, Guard: api.RequireScope(a.bearer, api.AuditReadScope)},
 	)
 	return nil
 }
