@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ type Options struct {
 	MaxConns int32
 	// Now stamps recorded_at; nil means time.Now.
 	Now func() time.Time
+	// Logger reports a lost LISTEN connection; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -47,6 +50,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	return o
 }
@@ -142,7 +148,8 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig) {
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // the feed's wake-up covers the gap; nothing to report to
+		// Feeds still advance on their safety wake-up meanwhile, only slower.
+		s.opt.Logger.Warn("ledger notification listener lost, reconnecting", "err", err, "retry_in", backoff)
 		s.sig.Notify()
 		select {
 		case <-ctx.Done():
