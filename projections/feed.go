@@ -130,6 +130,9 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record, out chan
 func (f *feed) deliver(ctx context.Context, out chan<- *message.Message, msg *message.Message) bool {
 	for {
 		m := msg.Copy()
+		// Taken before the handler runs, so a resume that comes between
+		// the poison report and the nack is not missed.
+		resumed := f.resume()
 		select {
 		case out <- m:
 		case <-ctx.Done():
@@ -143,7 +146,7 @@ func (f *feed) deliver(ctx context.Context, out chan<- *message.Message, msg *me
 			return false
 		}
 		select {
-		case <-f.resume():
+		case <-resumed:
 		case <-ctx.Done():
 			return false
 		}

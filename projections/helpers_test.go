@@ -93,7 +93,10 @@ func (c *counter) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r
 
 // model is the counter's expected state computed in Go from the ledger.
 func model(recs []eventstore.Record) (streams string, applied string) {
-	type row struct{ n, total int64; last uint64 }
+	type row struct {
+		n, total int64
+		last     uint64
+	}
 	m := map[string]*row{}
 	var ap []string
 	for _, r := range recs {

@@ -256,9 +256,13 @@ func (r *Runner) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if w.kind == kindMemory {
-		w.resume.Notify() // no owner elsewhere: every instance runs its own
-		return nil
+	if w.kind == kindMemory || w.owned.Load() {
+		// This instance runs it: resume now rather than at the next
+		// heartbeat. A memory projection has no owner elsewhere.
+		w.resume.Notify()
+		if w.kind == kindMemory {
+			return nil
+		}
 	}
 	if err := w.ensureRow(ctx); err != nil {
 		return err

@@ -174,18 +174,23 @@ func (w *worker) runOwned(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			<-done
-			if cause := context.Cause(ctx); errors.Is(cause, errRestart) {
-				return errRestart
-			}
-			return nil
+			return w.endOfRun(ctx)
 		case err := <-done:
-			if ctx.Err() == nil {
-				cancel(nil)
-				return fmt.Errorf("router stopped: %w", err)
+			if ctx.Err() != nil {
+				return w.endOfRun(ctx)
 			}
+			cancel(nil)
+			return fmt.Errorf("router stopped: %w", err)
 		case <-tick.C:
 		}
 	}
+}
+
+func (w *worker) endOfRun(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errRestart) {
+		return errRestart
+	}
+	return nil
 }
 
 // prepare loads the stored state and, for a new SQL projection, creates
