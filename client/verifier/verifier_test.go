@@ -200,3 +200,28 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+func TestRemoteKeepsItsKeysWhenThePublishedSetIsBroken(t *testing.T) {
+	k := newTestKey(t, "k1")
+	body := k.jwks()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
+	defer srv.Close()
+	remote, _ := verifier.NewRemote(verifier.RemoteConfig{URL: srv.URL, Now: func() time.Time { return now }})
+	v := newV(t, remote)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, k.sign(nil)); err != nil {
+		t.Fatal(err)
+	}
+	evil := newTestKey(t, "k1")
+	body = `{"keys":[` + strings.TrimSuffix(strings.TrimPrefix(k.jwks(), `{"keys":[`), `]}`) + `,` +
+		strings.TrimSuffix(strings.TrimPrefix(evil.jwks(), `{"keys":[`), `]}`) + `]}`
+	if err := remote.Refresh(ctx); !errors.Is(err, verifier.ErrDuplicateKID) {
+		t.Fatalf("refresh = %v", err)
+	}
+	if _, err := v.Verify(ctx, k.sign(nil)); err != nil {
+		t.Fatalf("the known key stopped working: %v", err)
+	}
+	if _, err := v.Verify(ctx, evil.sign(nil)); !errors.Is(err, verifier.ErrBadSignature) {
+		t.Fatalf("the injected duplicate was trusted: %v", err)
+	}
+}
