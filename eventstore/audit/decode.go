@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -82,41 +83,136 @@ func parseLine(b []byte) (eventstore.Record, string) {
 		// the hash covers.
 		return r, "not valid UTF-8"
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	// A hand-rolled scan of the envelope: encoding/json's token API cost
+	// more than hashing. Values are still validated by encoding/json
+	// (strings with escapes, data and metadata), and a fuzz test holds this
+	// scanner to a token-API reference.
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return r, "not a JSON object"
 	}
-	seen := make(map[string]bool, len(fields))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return r, "invalid JSON: " + err.Error()
-		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return r, fmt.Sprintf("field %q: invalid JSON: %v", name, err)
-		}
-		if seen[name] {
-			return r, fmt.Sprintf("field %q appears twice", name)
-		}
-		seen[name] = true
-		if reason := setField(&r, name, raw); reason != "" {
-			return r, reason
+	i = skipWS(b, i+1)
+	var seen [10]bool
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return r, "invalid JSON: want a member name"
+			}
+			end, ok := stringEnd(b, i)
+			if !ok {
+				return r, "invalid JSON: unterminated member name"
+			}
+			name, err := parseString(b[i:end])
+			if err != nil {
+				return r, "invalid JSON: " + err.Error()
+			}
+			i = skipWS(b, end)
+			if i >= len(b) || b[i] != ':' {
+				return r, fmt.Sprintf("invalid JSON: want ':' after %q", name)
+			}
+			i = skipWS(b, i+1)
+			vend, ok := valueEnd(b, i)
+			if !ok {
+				return r, fmt.Sprintf("field %q: invalid JSON", name)
+			}
+			raw := b[i:vend]
+			if (raw[0] == '{' || raw[0] == '[') && !json.Valid(raw) {
+				return r, fmt.Sprintf("field %q: invalid JSON", name)
+			}
+			idx := slices.Index(fields, name)
+			if idx >= 0 && seen[idx] {
+				return r, fmt.Sprintf("field %q appears twice", name)
+			}
+			if idx >= 0 {
+				seen[idx] = true
+			}
+			if reason := setField(&r, name, raw); reason != "" {
+				return r, reason
+			}
+			i = skipWS(b, vend)
+			if i >= len(b) {
+				return r, "invalid JSON: unexpected end of line"
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return r, "invalid JSON: want ',' or '}' after a member"
+			}
+			i = skipWS(b, i+1)
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return r, "invalid JSON: " + err.Error()
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if skipWS(b, i) != len(b) {
 		return r, "trailing data after the JSON object"
 	}
-	for _, f := range fields {
-		if !seen[f] {
+	for k, f := range fields {
+		if !seen[k] {
 			return r, fmt.Sprintf("field %q is missing", f)
 		}
 	}
 	return r, ""
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the closing quote of the string that
+// starts at b[i].
+func stringEnd(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// valueEnd returns the index after the JSON value starting at b[i]. It
+// only delimits; callers validate what they keep.
+func valueEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, ok := stringEnd(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	default:
+		j := i
+		for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || (b[j] >= '0' && b[j] <= '9') || (b[j] >= 'a' && b[j] <= 'z') || (b[j] >= 'A' && b[j] <= 'Z')) {
+			j++
+		}
+		return j, j > i
+	}
 }
 
 func setField(r *eventstore.Record, name string, raw json.RawMessage) string {
@@ -171,6 +267,9 @@ func parseString(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", fmt.Errorf("want a string, got %s", kind(raw))
 	}
+	if plain(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", err
@@ -178,11 +277,26 @@ func parseString(raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
+// plain reports whether raw is a complete JSON string without escapes or
+// control characters, whose content is then its bytes as they are.
+func plain(raw []byte) bool {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return true
+}
+
 func parseObject(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("want a JSON object, got %s", kind(raw))
 	}
-	return raw, nil
+	// raw points into the scanner's buffer, which the next line overwrites.
+	return append(json.RawMessage(nil), raw...), nil
 }
 
 // kind names a JSON value's type for error messages, never its content,
