@@ -176,7 +176,10 @@ func parseBasic(b64 string) (id, secret string, ok bool) {
 	if secret, err = url.QueryUnescape(p); err != nil {
 		return "", "", false
 	}
-	return id, secret, id != ""
+	if id == "" {
+		return "", "", false
+	}
+	return id, secret, true
 }
 
 // RateLimits are the token-endpoint limits of DESIGN.md §5. A zero field

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseBasicDecodesFormEncodedParts(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, header, id, secret string
+		ok                       bool
+	}{
+		{"plain parts are read as is", "svc-a:pw", "svc-a", "pw", true},
+		{"percent-encoded parts are decoded (RFC 6749 §2.3.1)", "svc-a:p%3Aw%2B", "svc-a", "p:w+", true},
+		{"a plus is a space in form encoding", "svc-a:a+b", "svc-a", "a b", true},
+		{"a colon in the secret splits at the first colon", "svc-a:a:b", "svc-a", "a:b", true},
+		{"no colon is refused", "svc-a", "", "", false},
+		{"an empty id is refused", ":pw", "", "", false},
+		{"bad percent-encoding is refused", "svc-a:%zz", "", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, secret, ok := parseBasic(base64.StdEncoding.EncodeToString([]byte(tc.header)))
+			if ok != tc.ok || id != tc.id || secret != tc.secret {
+				t.Fatalf("got %q %q %v", id, secret, ok)
+			}
+		})
+	}
+}
+
+func FuzzClientCredentialsFromRequest(f *testing.F) {
+	f.Add("Basic c3ZjLWE6cHc=", "grant_type=client_credentials")
+	f.Add("", "client_id=a&client_secret=b")
+	f.Add("", "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c")
+	f.Add("Basic !!!", "scope=a&scope=b")
+	f.Fuzz(func(t *testing.T, auth, body string) {
+		req, err := http.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if err := parseOAuthForm(req); err != nil {
+			return
+		}
+		cred, err := credentialsFrom(req)
+		if err != nil {
+			return
+		}
+		if cred.Method == "" {
+			t.Fatal("credentials without a method")
+		}
+		if n := len(req.PostForm["client_secret"]) + len(req.PostForm["client_assertion"]); n > 1 {
+			t.Fatalf("several methods accepted: %v", url.Values(req.PostForm))
+		}
+	})
+}
+
+func TestRateLimiterStopsAFailureBurst(t *testing.T) {
+	t.Parallel()
+	r := NewRateLimiter(DefaultRateLimits())
+	now := time.Unix(1000, 0)
+	admitted := 0
+	for range 300 {
+		if _, ok := r.admit("svc-a", "10.0.0.1", now); ok {
+			admitted++
+			r.failed("svc-a", "10.0.0.1", now)
+		}
+	}
+	if admitted != 20 {
+		t.Fatalf("%d of 300 failing attempts admitted in one instant, want the burst of 20", admitted)
+	}
+	// Another address naming the same client is still limited by the
+	// client's failure budget; an unrelated client from a fresh address is not.
+	if _, ok := r.admit("svc-a", "10.0.0.2", now); ok {
+		t.Fatal("a fresh address got through for an attacked client")
+	}
+	if _, ok := r.admit("svc-b", "10.0.0.3", now); !ok {
+		t.Fatal("an unrelated client was limited")
+	}
+	// The budget refills at 1/s.
+	if _, ok := r.admit("svc-a", "10.0.0.1", now.Add(1500*time.Millisecond)); !ok {
+		t.Fatal("the failure budget did not refill")
+	}
+}
+
+func TestRateLimiterCapsRequestsPerClient(t *testing.T) {
+	t.Parallel()
+	r := NewRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 5})
+	now := time.Unix(1000, 0)
+	n := 0
+	for range 50 {
+		if _, ok := r.admit("svc-a", "10.0.0.1", now); ok {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d admitted, want the burst of 5", n)
+	}
+}
