@@ -17,7 +17,7 @@ import (
 // the instance dies its session ends and the lock with it, and a standby
 // takes it within LockRetry. SQLite (one host): a lease in
 // projection_state (owner + heartbeat), taken over when the heartbeat is
-// older than three heartbeat intervals; this also keeps the CLI from
+// older than leaseTimeout; this also keeps the CLI from
 // rebuilding what a running server owns.
 func (r *Runner) acquire(ctx context.Context, name string) (context.Context, func(), error) {
 	if r.cfg.DB.Dialect == readmodels.Postgres {
@@ -108,7 +108,7 @@ func (r *Runner) acquireLease(ctx context.Context, name string) (context.Context
 	db := r.cfg.DB
 	for {
 		now := r.cfg.Now()
-		stale := now.Add(-3 * r.cfg.Heartbeat).UnixMicro()
+		stale := now.Add(-r.leaseTimeout()).UnixMicro()
 		_, err := db.ExecContext(ctx, `INSERT INTO projection_state (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, string(r.kindOf(name)))
 		if err == nil {
 			var res interface{ RowsAffected() (int64, error) }
@@ -172,4 +172,11 @@ func (r *Runner) kindOf(name string) kind {
 		return w.kind
 	}
 	return kindSQL
+}
+
+// leaseTimeout is how old a SQLite lease's heartbeat must be before
+// another process takes it over: three heartbeats, and never so short
+// that a slow commit (a busy SQLite file) looks like a dead owner.
+func (r *Runner) leaseTimeout() time.Duration {
+	return max(3*r.cfg.Heartbeat, 2*time.Second)
 }
