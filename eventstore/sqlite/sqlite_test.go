@@ -164,12 +164,16 @@ func TestALedgerFromANewerBinaryIsRefused(t *testing.T) {
 }
 
 func TestAMissingDirectoryIsCreated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fresh", "data", "ledger.db")
+	path := filepath.Join(t.TempDir(), "fresh #1", "100% data?", "ledger.db")
 	s := open(t, path, sqlite.Options{})
 	if err := appendOne(context.Background(), s, "s", eventstore.NoStream()); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("ledger directory: %v %v", fi, err)
+	}
+	// The name's %, ? and # reach the file system as they are.
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("ledger file: %v", err)
 	}
 }

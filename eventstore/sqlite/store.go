@@ -118,7 +118,9 @@ func dsn(path string, opt Options, writer bool) string {
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
-	return "file:" + strings.ReplaceAll(path, "?", "%3F") + "?" + q.Encode()
+	// A file: URI: escape what would end the path or start an escape.
+	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q.Encode()
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
