@@ -1,0 +1,53 @@
+package verifier_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authledger/client/verifier"
+)
+
+func TestRequireAudienceRejectsAnotherServicesToken(t *testing.T) {
+	k := newTestKey(t, "k1")
+	set, _ := verifier.ParseJWKS([]byte(k.jwks()))
+	// One verifier trusting both services' audiences, as a gateway would.
+	v, err := verifier.New(verifier.Config{Issuer: "https://auth.example", Audiences: []string{"https://a.svc", "https://b.svc"},
+		Keys: set, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
+	e.GET("/a", ok, verifier.Middleware(v), verifier.RequireAudience("https://a.svc"))
+	e.GET("/b", ok, verifier.Middleware(v), verifier.RequireAudience("https://b.svc"))
+	e.GET("/bare", ok, verifier.RequireAudience("https://b.svc"))
+	forA := k.sign(map[string]any{"aud": []string{"https://a.svc"}})
+	both := k.sign(map[string]any{"aud": []string{"https://a.svc", "https://b.svc"}})
+	cases := []struct {
+		name, path, token string
+		status            int
+	}{
+		{"service A accepts a token minted for A", "/a", forA, 200},
+		{"service B refuses a token minted for A", "/b", forA, 401},
+		{"service B accepts a token minted for A and B", "/b", both, 200},
+		{"without the verifier middleware nothing is admitted", "/bare", both, 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			if tc.status == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+				t.Fatal("401 without a challenge")
+			}
+		})
+	}
+}
