@@ -53,6 +53,24 @@ func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadat
 	}
 	lifetime := s.policy.Class(token.Refresh).Lifetime
 	exp := now.Add(lifetime).Truncate(time.Second)
+	// When this instance knows the family, the access token is signed while
+	// the rotation is appended: the two ledger appends then share a group
+	// commit instead of queueing one after the other. The claims come from
+	// the family's start, which never changes. If the rotation is refused
+	// the token is dropped undelivered (its issuance stays in the ledger,
+	// marked with the family, as evidence rather than a credential).
+	var early chan signed
+	if f := s.families.get(cl.Family); f != nil {
+		if info := f.Info(); info.ClientID == g.ClientID {
+			if revoked, _ := f.Revoked(); !revoked {
+				early = make(chan signed, 1)
+				go func() {
+					at, err := s.signFamilyAccess(context.WithoutCancel(ctx), info, meta)
+					early <- signed{at, err}
+				}()
+			}
+		}
+	}
 	var out refreshtoken.Outcome
 	var info refreshtoken.Started
 	err = s.updateFamily(ctx, cl.Family, meta, func(f *refreshtoken.Family) error {
@@ -82,22 +100,38 @@ func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadat
 	if out.Kind == refreshtoken.OutcomeReuse {
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: reuse of a spent token; family " + cl.Family.String() + " revoked")
 	}
-	return s.issuePair(ctx, info, out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta)
+	return s.issuePair(ctx, info, out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
 }
 
-// issuePair signs an access token for the family and seals its refresh token.
-func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata) (TokenPair, error) {
+type signed struct {
+	at  token.Issued
+	err error
+}
+
+func (s *TokenService) signFamilyAccess(ctx context.Context, info refreshtoken.Started, meta Metadata) (token.Issued, error) {
+	return s.cfg.Signer.Sign(ctx, token.Claims{
+		Class: token.Access, Subject: info.Subject, ClientID: info.ClientID, Audience: s.accessAudience(),
+		Scope: info.Scope, SessionID: info.SessionID, FamilyID: info.Family.String(),
+		AuthTime: info.AuthTime, ACR: info.ACR, AMR: info.AMR,
+	}, meta)
+}
+
+// issuePair signs an access token for the family (or takes the one signed
+// early) and seals its refresh token.
+func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
 	rt, err := s.cfg.Codec.Seal(succ)
 	if err != nil {
 		// The successor's sealing key is gone (rotated out): refuse rather
 		// than mint a second successor, which would fork the family.
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: " + err.Error())
 	}
-	at, err := s.cfg.Signer.Sign(ctx, token.Claims{
-		Class: token.Access, Subject: info.Subject, ClientID: info.ClientID, Audience: s.accessAudience(),
-		Scope: info.Scope, SessionID: info.SessionID, FamilyID: info.Family.String(),
-		AuthTime: info.AuthTime, ACR: info.ACR, AMR: info.AMR,
-	}, meta)
+	var at token.Issued
+	if early != nil {
+		r := <-early
+		at, err = r.at, r.err
+	} else {
+		at, err = s.signFamilyAccess(ctx, info, meta)
+	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: sign access token: %w", err)
 	}

@@ -283,3 +283,35 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 		t.Fatal("an expired access token introspects active")
 	}
 }
+
+func TestTwoInstancesNeverTrustAStaleFamilyCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := newTokenFixture(t, nil)
+	b := newTokenFixture(t, a.store, withCodec(a.codec))
+	s := a.start(t, "login", "alice")
+	t2, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t3, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t2.RefreshToken, ClientID: "login"}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b still caches generation 2; the newer token must work on b anyway.
+	t4, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta)
+	if err != nil {
+		t.Fatalf("a token minted by another instance was refused: %v", err)
+	}
+	// a caches generation 3; replaying t3 there is reuse, not a rotation.
+	if _, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("replay on the stale instance: %v", err)
+	}
+	got := countTypes(t, a.store, s.Family.Stream())
+	if got[refreshtoken.TypeRotated] != 3 || got[refreshtoken.TypeRevoked] != 1 {
+		t.Fatalf("family events %v", got)
+	}
+	if _, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t4.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("revoked family on the other instance: %v", err)
+	}
+}

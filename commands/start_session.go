@@ -118,7 +118,7 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 		// The ledger is the truth: without its record the session must not work.
 		return StartedSession{}, errors.Join(fmt.Errorf("start session: %w", err), s.cfg.Sessions.Delete(context.WithoutCancel(ctx), sid))
 	}
-	pair, err := s.issuePair(ctx, famEv, refreshtoken.Claims{Family: fam, Generation: 1, Token: tid, ExpiresAt: rtExp, KeyID: famEv.KeyID}, false, meta)
+	pair, err := s.issuePair(ctx, famEv, refreshtoken.Claims{Family: fam, Generation: 1, Token: tid, ExpiresAt: rtExp, KeyID: famEv.KeyID}, false, meta, nil)
 	if err != nil {
 		return StartedSession{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"authledger/domain/refreshtoken"
@@ -120,10 +121,11 @@ func (c TokenServiceConfig) Validate() error {
 // TokenService holds the session and refresh-family use cases; each lives
 // in its own file (start_session.go, refresh_grant.go, …).
 type TokenService struct {
-	cfg    TokenServiceConfig
-	policy token.Policy
-	now    func() time.Time
-	rand   io.Reader
+	cfg      TokenServiceConfig
+	families familyCache
+	policy   token.Policy
+	now      func() time.Time
+	rand     io.Reader
 }
 
 // NewTokenService checks cfg.
@@ -230,9 +232,25 @@ func (s *TokenService) loadSession(ctx context.Context, id string) (*session.Ses
 // token spent (reuse or grace) or the family revoked, and stops.
 const maxConflictRetries = 4
 
-// updateFamily loads the family, lets fn decide, and appends what it decided
-// at the loaded version, reloading on a conflict.
+// updateFamily lets fn decide on the family and appends what it decided at
+// the family's version, reloading on a conflict.
+//
+// Fast path: the family as this instance last committed it is cached, so a
+// refresh reads nothing. The cache is only trusted for decisions that
+// append: the append's expected version proves the cached state was the
+// ledger's. Any other decision (an error, a grace replay, nothing to do) and
+// any conflict is decided again on a fresh load, because a stale cache could
+// wrongly refuse a token another instance minted.
 func (s *TokenService) updateFamily(ctx context.Context, id refreshtoken.FamilyID, meta Metadata, fn func(f *refreshtoken.Family) error) error {
+	if f := s.families.get(id); f != nil {
+		if err := fn(f); err == nil && len(f.Pending()) > 0 {
+			err := s.appendFamily(ctx, f, meta)
+			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+				return err
+			}
+		}
+		s.families.drop(id)
+	}
 	for attempt := 0; ; attempt++ {
 		f, err := s.loadFamily(ctx, id)
 		if err != nil {
@@ -242,25 +260,83 @@ func (s *TokenService) updateFamily(ctx context.Context, id refreshtoken.FamilyI
 			return err
 		}
 		if len(f.Pending()) == 0 {
+			if f.Exists() {
+				s.families.put(f)
+			}
 			return nil
 		}
-		evs, err := encodeTyped(f.Pending(), meta)
-		if err != nil {
-			return err
-		}
-		_, err = s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: id.Stream(), Expected: eventstore.Exact(f.Version()), Events: evs})
+		err = s.appendFamily(ctx, f, meta)
 		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt+1 < maxConflictRetries {
 			continue
 		}
-		if err == nil {
-			for _, e := range f.Pending() {
-				if r, ok := e.(refreshtoken.Revoked); ok {
-					s.publish(ctx, "family", r.Family.String(), r.AccessUntil)
-				}
-			}
-		}
 		return err
 	}
+}
+
+func (s *TokenService) appendFamily(ctx context.Context, f *refreshtoken.Family, meta Metadata) error {
+	evs, err := encodeTyped(f.Pending(), meta)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: f.ID().Stream(), Expected: eventstore.Exact(f.Version()), Events: evs}); err != nil {
+		return err
+	}
+	s.families.put(f.Committed())
+	for _, e := range f.Pending() {
+		if r, ok := e.(refreshtoken.Revoked); ok {
+			s.publish(ctx, "family", r.Family.String(), r.AccessUntil)
+		}
+	}
+	return nil
+}
+
+// familyCache holds families as this instance last saw them committed.
+// Entries are immutable; readers get clones.
+type familyCache struct {
+	mu sync.Mutex
+	m  map[refreshtoken.FamilyID]*refreshtoken.Family
+}
+
+// familyCacheSize bounds the cache; a miss only costs a stream read.
+const familyCacheSize = 1 << 16
+
+func (c *familyCache) get(id refreshtoken.FamilyID) *refreshtoken.Family {
+	c.mu.Lock()
+	f := c.m[id]
+	c.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f.Clone()
+}
+
+func (c *familyCache) put(f *refreshtoken.Family) {
+	f = f.Committed()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[refreshtoken.FamilyID]*refreshtoken.Family{}
+	}
+	if old, ok := c.m[f.ID()]; ok && old.Version() > f.Version() {
+		return // never move a cached family backwards
+	}
+	if len(c.m) >= familyCacheSize {
+		// Evict an arbitrary eighth: cheap, and any entry is re-read on demand.
+		n := familyCacheSize / 8
+		for k := range c.m {
+			delete(c.m, k)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	c.m[f.ID()] = f
+}
+
+func (c *familyCache) drop(id refreshtoken.FamilyID) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }
 
 // accessAudience is the audience of user access tokens: the class audience

@@ -205,3 +205,28 @@ func (f *Family) Revoke(reason string, now, accessUntil time.Time) bool {
 func (f *Family) Active(p Presented, now time.Time) bool {
 	return f.started && !f.revoked && p.Token == f.current && p.Generation == f.generation && now.Before(f.expiresAt)
 }
+
+// Clone returns an independent copy, pending events included, so a cached
+// family can be decided on without touching the cached value.
+func (f *Family) Clone() *Family {
+	c := *f
+	c.spent = make(map[TokenID]uint64, len(f.spent))
+	for k, v := range f.spent {
+		c.spent[k] = v
+	}
+	if f.last != nil {
+		l := *f.last
+		c.last = &l
+	}
+	c.pending = append([]Event(nil), f.pending...)
+	return &c
+}
+
+// Committed returns a copy as the stream stands once Pending has been
+// appended: the version moves past the pending events, which are cleared.
+func (f *Family) Committed() *Family {
+	c := f.Clone()
+	c.version += uint64(len(c.pending))
+	c.pending = nil
+	return c
+}

@@ -182,3 +182,21 @@ func TestEventsRoundTripThroughDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestCommittedIsIndependentOfTheOriginal(t *testing.T) {
+	t.Parallel()
+	f := rt.Rebuild(fam, []rt.Event{started()})
+	if _, err := f.Rotate(rt.RotateInput{Presented: present(tk1, 1), ClientID: "app", Next: tk2, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.Committed()
+	if c.Version() != 2 || len(c.Pending()) != 0 {
+		t.Fatalf("committed version %d pending %d", c.Version(), len(c.Pending()))
+	}
+	if _, err := c.Rotate(rt.RotateInput{Presented: present(tk2, 2), ClientID: "app", Next: tk3, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := f.Current(); cur != tk2 || f.Version() != 1 {
+		t.Fatal("deciding on the copy changed the original")
+	}
+}
