@@ -80,21 +80,28 @@ func wireTokens(ctx context.Context, a *app) error {
 		a.log.Warn("tokens: no signer wired; session, refresh, revoke and introspect endpoints are off")
 		return nil
 	}
-	sp, err := openTokenSecrets(a.cfg.Secrets)
-	if err != nil {
-		return err
+	sp := a.secrets
+	if sp == nil {
+		if sp, err = openTokenSecrets(a.cfg.Secrets); err != nil {
+			return err
+		}
 	}
 	codec, err := cmds.LoadRefreshCodec(ctx, sp, nil)
 	if err != nil {
 		return err
 	}
 
-	// The token service verifies with keys from the ledger in process.
-	keys := jwks.New()
-	if err := keys.Reload(ctx, a.store); err != nil {
-		return fmt.Errorf("tokens: keys: %w", err)
+	// The token service verifies with keys from the ledger in process: the
+	// keys step's JWKS model, or its own when run without that step.
+	keys := a.keySource
+	if keys == nil {
+		m := jwks.New()
+		if err := m.Reload(ctx, a.store); err != nil {
+			return fmt.Errorf("tokens: keys: %w", err)
+		}
+		a.background = append(a.background, func(ctx context.Context) error { return m.Follow(ctx, a.store) })
+		keys = m
 	}
-	a.background = append(a.background, func(ctx context.Context) error { return keys.Follow(ctx, a.store) })
 
 	revs := revocations.New(nil)
 	if err := revs.CatchUp(ctx, a.store); err != nil {

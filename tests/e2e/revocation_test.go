@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"authledger/internal/pgtest"
+	e2eharness "authledger/tests/e2e/harness"
+)
+
+type e2eClient struct {
+	ID     string `json:"client_id"`
+	Secret string `json:"client_secret"`
+}
+
+func postForm(t *testing.T, base, path string, cl e2eClient, v url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(cl.ID), url.QueryEscape(cl.Secret))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+// TestRevocationReachesAnotherInstanceWithinASecond runs two `serve`
+// processes on one PostgreSQL ledger and one Redis, revokes on the first
+// and measures how long the second keeps answering active.
+func TestRevocationReachesAnotherInstanceWithinASecond(t *testing.T) {
+	t.Parallel()
+	shared := t.TempDir()
+	env := map[string]string{
+		"AUTHLEDGER_STORE":     pgtest.NewDatabase(t),
+		"AUTHLEDGER_REDIS_URL": "redis://127.0.0.1:6379/11",
+		"AUTHLEDGER_SECRETS":   "local://" + shared + "/secrets",
+		"AUTHLEDGER_ISSUER":    "http://authledger.e2e.test",
+	}
+	a := e2eharness.Start(t, bin, e2eharness.Options{Env: env})
+	reg := a.CLI("services", "register", "--name", "login", "--scopes", "sessions:create")
+	if reg.Code != 0 {
+		t.Fatalf("services register: %d %s", reg.Code, reg.Stderr)
+	}
+	var login e2eClient
+	if err := json.Unmarshal([]byte(reg.Stdout), &login); err != nil || login.Secret == "" {
+		t.Fatalf("register output %q: %v", reg.Stdout, err)
+	}
+	b := e2eharness.Start(t, bin, e2eharness.Options{Env: env})
+
+	// Both instances must know the client before the measurement.
+	var m2m string
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range []*e2eharness.Server{a, b} {
+		for {
+			code, out := postForm(t, s.BaseURL, "/oauth2/token", login, url.Values{"grant_type": {"client_credentials"}, "scope": {"sessions:create"}})
+			if code == 200 {
+				m2m = out["access_token"].(string)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("client never usable on %s: %d %v", s.BaseURL, code, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, a.BaseURL+"/v1/sessions", strings.NewReader(`{"subject":"alice","amr":["pwd"],"acr":"aal1"}`))
+	req.Header.Set("Authorization", "Bearer "+m2m)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("start session: %d %s", resp.StatusCode, body)
+	}
+	var sess map[string]any
+	_ = json.Unmarshal(body, &sess)
+	at := sess["access_token"].(string)
+
+	if code, out := postForm(t, b.BaseURL, "/oauth2/introspect", login, url.Values{"token": {at}}); code != 200 || out["active"] != true {
+		t.Fatalf("instance b before revocation: %d %v", code, out)
+	}
+	if code, out := postForm(t, a.BaseURL, "/oauth2/revoke", login, url.Values{"token": {at}, "token_type_hint": {"access_token"}}); code != 200 {
+		t.Fatalf("revoke on a: %d %v", code, out)
+	}
+	revoked := time.Now()
+	for {
+		_, out := postForm(t, b.BaseURL, "/oauth2/introspect", login, url.Values{"token": {at}})
+		if out["active"] == false {
+			break
+		}
+		if time.Since(revoked) > 5*time.Second {
+			t.Fatal("instance b still answers active 5 s after the revocation on a")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	took := time.Since(revoked)
+	t.Logf("revocation on instance a reached instance b in %s", took)
+	if took > time.Second {
+		t.Fatalf("revocation took %s to reach the other instance, bar 1 s", took)
+	}
+
+	// Refresh-token reuse on b kills the family on a as well.
+	rt := sess["refresh_token"].(string)
+	if code, out := postForm(t, b.BaseURL, "/oauth2/token", login, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); code != 200 {
+		t.Fatalf("refresh on b: %d %v", code, out)
+	}
+	if code, out := postForm(t, a.BaseURL, "/oauth2/token", login, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); code != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("reuse on a: %d %v", code, out)
+	}
+}
