@@ -124,6 +124,27 @@ func (k *Keys) discard(ctx context.Context, nk keyring.NewKey) {
 	_ = k.secrets.Delete(context.WithoutCancel(ctx), nk.Secret.Name)
 }
 
+// shred deletes the private keys of keys that just left the JWKS (dropped
+// at the end of their tail, or revoked): nothing will ever sign with them
+// again, and a private key that no longer exists cannot leak. Best effort:
+// a failure leaves an unused secret behind, never a broken ring.
+func (k *Keys) shred(ctx context.Context, r *keyring.Ring) {
+	for _, e := range r.Pending() {
+		var kid string
+		switch e := e.(type) {
+		case keyring.KeyDropped:
+			kid = e.KID
+		case keyring.KeyRevoked:
+			kid = e.KID
+		default:
+			continue
+		}
+		if key, ok := r.Key(kid); ok && key.Secret.Name != "" {
+			_ = k.secrets.Delete(context.WithoutCancel(ctx), key.Secret.Name)
+		}
+	}
+}
+
 // PublicJWK is the RFC 8037 JWK of pub with its RFC 7638 thumbprint as kid.
 func PublicJWK(pub ed25519.PublicKey) keyring.PublicJWK {
 	x := base64.RawURLEncoding.EncodeToString(pub)
@@ -183,6 +204,7 @@ func (k *Keys) decide(ctx context.Context, meta Metadata, fn func(r *keyring.Rin
 			if k.notify != nil {
 				_ = k.notify(ctx, r.Version()+uint64(len(r.Pending())))
 			}
+			k.shred(ctx, r)
 			return r, nil
 		}
 		if nk != nil {

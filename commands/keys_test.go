@@ -125,6 +125,9 @@ func TestKeys(t *testing.T) {
 		if len(res3.Dropped) != 1 || res3.Dropped[0] != first.Published {
 			t.Fatalf("tick = %+v", res3)
 		}
+		if _, err := f.secrets.Get(ctx, commands.SigningKeySecretName(first.Published)); !errors.Is(err, secrets.ErrNotFound) {
+			t.Fatalf("a dropped key's private half is still stored: %v", err)
+		}
 	})
 	t.Run("eight instances ticking together produce exactly one new key", func(t *testing.T) {
 		f := newFixture(t)
@@ -196,6 +199,9 @@ func TestKeys(t *testing.T) {
 		res, err := f.keys.Revoke(ctx, commands.RevokeKey{KID: first.Published, Reason: "test"}, meta)
 		if err != nil || res.Replacement == "" {
 			t.Fatalf("revoke = %+v, %v", res, err)
+		}
+		if _, err := f.secrets.Get(ctx, commands.SigningKeySecretName(first.Published)); !errors.Is(err, secrets.ErrNotFound) {
+			t.Fatalf("a revoked key's private half is still stored: %v", err)
 		}
 		r := f.ring(t)
 		if a, _ := r.Active(); a.KID != res.Replacement {
