@@ -217,4 +217,3 @@ func BenchmarkRefreshGrant(b *testing.B) {
 		})
 	}
 }
-

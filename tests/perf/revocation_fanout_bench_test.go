@@ -1,0 +1,100 @@
+package perf_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"authledger/domain/session"
+	"authledger/eventstore"
+	"authledger/eventstore/postgres"
+	"authledger/internal/pgtest"
+	"authledger/readmodels/revocations"
+)
+
+// BenchmarkRevocationFanout measures how long a revocation appended by one
+// instance takes to be denied by another instance's revocation set
+// (DESIGN.md §6: < 1 s, aim < 100 ms), over one PostgreSQL ledger:
+//
+//	go test -run '^$' -bench RevocationFanout -benchtime 200x ./tests/perf/
+//
+// "ledger-feed" is the LISTEN/NOTIFY feed alone; "redis-pubsub" adds the
+// pub/sub hint the revoking instance publishes right after its append.
+func BenchmarkRevocationFanout(b *testing.B) {
+	for _, withRedis := range []bool{false, true} {
+		name := "ledger-feed"
+		if withRedis {
+			name = "redis-pubsub"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			dsn := pgtest.NewDatabase(b)
+			writer, err := postgres.Open(ctx, dsn, postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer writer.Close()
+			// The other instance has its own connection pool and listener.
+			reader, err := postgres.Open(ctx, dsn, postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer reader.Close()
+			other := revocations.New(nil)
+			go func() { _ = other.Follow(ctx, reader) }()
+			var pub *revocations.Fanout
+			if withRedis {
+				channel := fmt.Sprintf("authledger:bench:revocations:%d", time.Now().UnixNano())
+				rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+				defer rc.Close()
+				sc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+				defer sc.Close()
+				pub = revocations.NewFanout(rc, channel, revocations.New(nil))
+				go func() { _ = revocations.NewFanout(sc, channel, other).Run(ctx) }()
+				for {
+					n, _ := rc.PubSubNumSub(ctx, channel).Result()
+					if n[channel] > 0 {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				jti := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
+				exp := time.Now().Add(10 * time.Minute)
+				data, _ := json.Marshal(session.AccessTokenRevoked{JTI: jti, ExpiresAt: exp, At: time.Now()})
+				t0 := time.Now()
+				if _, err := writer.Append(ctx, eventstore.StreamAppend{Stream: session.TokenStream(jti), Expected: eventstore.Any(),
+					Events: []eventstore.Event{{Type: session.TypeAccessTokenRevoked, Data: data}}}); err != nil {
+					b.Fatal(err)
+				}
+				if pub != nil {
+					_ = pub.PublishRevocation(ctx, "jti", jti, exp)
+				}
+				for !other.IsRevoked(jti, "", "") {
+					if time.Since(t0) > 5*time.Second {
+						b.Fatal("revocation never arrived")
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+				lat[i] = time.Since(t0)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.95), "p95-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
+}
