@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"authledger/commands"
 	"authledger/domain/client"
 	"authledger/domain/session"
 )
@@ -68,6 +69,8 @@ var problemRules = []ProblemRule{
 	{session.ErrExpired, http.StatusUnauthorized, "session-invalid", "Unauthorized"},
 	{session.ErrEnded, http.StatusConflict, "session-ended", "Session Ended"},
 	{session.ErrInvalid, http.StatusBadRequest, "invalid-request", "Bad Request"},
+	// Signing keys (commands/signer.go): no active key is an outage, not a bug.
+	{commands.ErrNoActiveKey, http.StatusServiceUnavailable, "signing-unavailable", "Signing Unavailable"},
 }
 
 func problemFor(err error) *Problem {
