@@ -23,3 +23,13 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// go test -run '^$' -bench ReadAll ./eventstore/postgres/
+func BenchmarkReadAll(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchReadAll(b, s, 20000)
+}

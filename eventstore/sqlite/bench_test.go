@@ -23,3 +23,13 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// go test -run '^$' -bench ReadAll ./eventstore/sqlite/
+func BenchmarkReadAll(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchReadAll(b, s, 20000)
+}
