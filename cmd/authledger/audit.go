@@ -23,9 +23,9 @@ const auditUsage = `usage:
 
 export writes the ledger as JSON lines (docs/ledger-format.md), to standard
 output unless --out is given. verify checks positions, versions, links and
-hashes of the configured ledger (or of an export with --file), prints the
-head position and hash and exits 0, or prints "position N: what is wrong"
-for the first bad event and exits 1. With --checkpoint (a signed checkpoint:
+hashes of the configured ledger (or of an export with --file; - reads
+standard input), prints the head position and hash and exits 0, or prints
+"position N: what is wrong" for the first bad event and exits 1. With --checkpoint (a signed checkpoint:
 the compact JWS or the JSON answer of GET /v1/audit/checkpoint) and --jwks
 (the JWK Set to verify it with), it also proves the ledger still holds
 exactly the prefix that checkpoint signed.
@@ -95,10 +95,13 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
+// stdin is where `audit verify --file -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
 func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("file", "", "verify the export in `EXPORT` instead of the configured ledger")
+	file := fs.String("file", "", "verify the export in `EXPORT` (- for standard input) instead of the configured ledger")
 	cpFile := fs.String("checkpoint", "", "signed checkpoint `FILE` the ledger must still hold")
 	jwksFile := fs.String("jwks", "", "JWK Set `FILE` that verifies the checkpoint (required with --checkpoint)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -124,20 +127,23 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		head eventstore.Head
 		err  error
 	)
-	if *file != "" {
-		f, ferr := os.Open(*file)
-		if ferr != nil {
-			return fmt.Errorf("verify: %w", ferr)
-		}
-		defer f.Close()
-		head, err = audit.VerifyExport(f, opt)
-	} else {
+	switch *file {
+	case "-":
+		head, err = audit.VerifyExport(stdin, opt)
+	case "":
 		store, serr := openExistingStore(ctx)
 		if serr != nil {
 			return serr
 		}
 		defer store.Close()
 		head, err = audit.Verify(ctx, store, opt)
+	default:
+		f, ferr := os.Open(*file)
+		if ferr != nil {
+			return fmt.Errorf("verify: %w", ferr)
+		}
+		defer f.Close()
+		head, err = audit.VerifyExport(f, opt)
 	}
 	var broken *audit.Error
 	switch {

@@ -92,6 +92,12 @@ func TestAuditExportThenVerifyTheFile(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", code, vout, errs)
 	}
 
+	stdin = strings.NewReader(out)
+	t.Cleanup(func() { stdin = os.Stdin })
+	if code, vout, errs := runCLI(t, "audit", "verify", "--file", "-"); code != 0 || !strings.Contains(vout, head.Hash) {
+		t.Fatalf("verify --file -: exit %d: %s%s", code, vout, errs)
+	}
+
 	tampered := strings.Replace(out, `"sub-2"`, `"sub-X"`, 1)
 	if err := os.WriteFile(file, []byte(tampered), 0o600); err != nil {
 		t.Fatal(err)
