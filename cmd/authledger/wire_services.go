@@ -25,7 +25,9 @@ func wireServices(ctx context.Context, a *app) error {
 	a.services = reg
 	// The registry is in memory on every instance: it catches up from
 	// position 0 and follows the ledger feed, so a change made by any
-	// instance or by the CLI reaches it within the feed delay.
+	// instance or by the CLI reaches it within the feed delay. Until the
+	// projection runner is wired on the app it follows the feed itself; it
+	// is a projections.MemoryProjection and can be registered unchanged.
 	a.background = append(a.background, func(ctx context.Context) error { return reg.Follow(ctx, a.store) })
 	head, err := a.store.Head(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"authledger/domain/client"
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
+	"authledger/projections"
 	"authledger/readmodels/services"
 )
 
@@ -115,3 +116,6 @@ func wait(t *testing.T, reg *services.Registry, pos uint64) {
 		t.Fatalf("registry stuck at %d, want %d", reg.Position(), pos)
 	}
 }
+
+// The registry runs unchanged on the projection runner once it is wired.
+var _ projections.MemoryProjection = (*services.Registry)(nil)
