@@ -3,6 +3,23 @@
 // data dir, wait until it is ready, run CLI commands against the same
 // store, and stop it with SIGTERM. Tests in tests/e2e and any other
 // package that needs the real process use it; nothing here is mocked.
+//
+//	var bin string // built once
+//
+//	func TestMain(m *testing.M) {
+//		dir, _ := os.MkdirTemp("", "e2e-")
+//		bin, err = e2eharness.Build(dir) // go build ./cmd/authledger
+//		...
+//	}
+//
+//	func TestSomething(t *testing.T) {
+//		srv := e2eharness.Start(t, bin, e2eharness.Options{
+//			Env: map[string]string{"AUTHLEDGER_STORE": pgtest.NewDatabase(t)}, // optional
+//		})
+//		resp, err := srv.Get("/readyz")
+//		r := srv.CLI("audit", "verify") // same store as the server
+//		code, err := srv.Stop()          // SIGTERM; fails the test if it hangs
+//	}
 package e2eharness
 
 import (
