@@ -101,13 +101,19 @@ func (m *Model) Reload(ctx context.Context, store eventstore.Store) error {
 }
 
 // Follow feeds the model from the ledger until ctx ends, for processes
-// without the projection runner. It reloads first so the set is ready
-// before the feed has caught up.
+// without the projection runner. It takes the head first, then reloads the
+// keyring stream (which holds at least everything up to that head), then
+// follows from the head: no keyring event is missed and the rest of a long
+// ledger is never scanned. Apply drops what Reload already folded.
 func (m *Model) Follow(ctx context.Context, store eventstore.Store) error {
+	head, err := store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
 	if err := m.Reload(ctx, store); err != nil {
 		return err
 	}
-	return store.Subscribe(ctx, 0, m.Apply)
+	return store.Subscribe(ctx, head.Position, m.Apply)
 }
 
 type jwkSet struct {
