@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"syscall"
@@ -13,6 +14,9 @@ import (
 
 	"authledger/eventstore"
 	"authledger/eventstore/audit"
+	"authledger/eventstore/postgres"
+	"authledger/eventstore/sqlite"
+	"authledger/internal/pgtest"
 )
 
 // benchEvents is the ledger length of the verify benchmarks (DESIGN.md §6
@@ -184,5 +188,62 @@ func BenchmarkVerifyMemory(b *testing.B) {
 			b.Fatal(h, err)
 		}
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	}
+}
+
+// BenchmarkVerifyStore verifies 100,000 events read back from a real
+// SQLite file and a real PostgreSQL database: the figure an operator sees
+// from `authledger audit verify`, database reads included.
+func BenchmarkVerifyStore(b *testing.B) {
+	const n, batch = 100_000, 1000
+	ctx := context.Background()
+	stores := []struct {
+		name string
+		open func(b *testing.B) eventstore.Store
+	}{
+		{"sqlite", func(b *testing.B) eventstore.Store {
+			s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "ledger.db"), sqlite.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+		{"postgres", func(b *testing.B) eventstore.Store {
+			s, err := postgres.Open(ctx, pgtest.NewDatabase(b), postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			s := st.open(b)
+			defer s.Close()
+			for i := 0; i < n; i += batch {
+				evs := make([]eventstore.Event, batch)
+				for j := range evs {
+					evs[j] = eventstore.Event{Type: "session.started.v1", Data: json.RawMessage(fmt.Sprintf(`{"subject":"sub-%d","n":%d}`, j, i+j)), Metadata: json.RawMessage(`{"actor":"bench"}`)}
+				}
+				if _, err := s.Append(ctx, eventstore.StreamAppend{Stream: fmt.Sprintf("session-%d", i/batch), Events: evs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			events := 0
+			var elapsed, cpu time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				start, cpuStart := time.Now(), cpuTime(b)
+				head, err := audit.Verify(ctx, s, audit.Options{})
+				if err != nil || head.Position != n {
+					b.Fatal(head, err)
+				}
+				elapsed += time.Since(start)
+				cpu += cpuTime(b) - cpuStart
+				events += n
+			}
+			b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+		})
 	}
 }

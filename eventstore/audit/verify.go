@@ -202,28 +202,56 @@ func (v *Verifier) Finish() (eventstore.Head, error) {
 }
 
 // Verify streams the whole ledger from store through a Verifier, one
-// ReadAll page at a time, and returns the verified head. Events appended
-// while it runs are verified too, until a page comes back empty.
+// ReadAll page at a time, and returns the verified head. The next page is
+// read while the current one is hashed, so database reads and hashing
+// overlap. Events appended while it runs are verified too, until a page
+// comes back empty.
 func Verify(ctx context.Context, store eventstore.Store, opt Options) (eventstore.Head, error) {
-	page := opt.PageSize
-	if page <= 0 {
-		page = DefaultPageSize
+	size := opt.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
 	}
-	v := NewVerifier(opt)
-	var after uint64
-	for {
-		recs, err := store.ReadAll(ctx, after, page)
-		if err != nil {
-			return eventstore.Head{}, fmt.Errorf("audit: read ledger after position %d: %w", after, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		recs []eventstore.Record
+		err  error
+	}
+	// One page in flight beside the one being verified keeps memory at two
+	// pages however long the ledger is.
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		var after uint64
+		for {
+			recs, err := store.ReadAll(ctx, after, size)
+			if err != nil {
+				err = fmt.Errorf("audit: read ledger after position %d: %w", after, err)
+			}
+			select {
+			case pages <- page{recs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(recs) == 0 {
+				return
+			}
+			after = recs[len(recs)-1].Position
 		}
-		if len(recs) == 0 {
+	}()
+	v := NewVerifier(opt)
+	for p := range pages {
+		if p.err != nil {
+			return eventstore.Head{}, p.err
+		}
+		if len(p.recs) == 0 {
 			return v.Finish()
 		}
-		if err := v.AddBatch(recs); err != nil {
+		if err := v.AddBatch(p.recs); err != nil {
 			return eventstore.Head{}, err
 		}
-		after = recs[len(recs)-1].Position
 	}
+	return eventstore.Head{}, ctx.Err()
 }
 
 func checkName(field, s string) string {
