@@ -40,8 +40,9 @@ func main() {
 	conc := flag.Int("c", 64, "concurrent connections")
 	dur := flag.Duration("d", 10*time.Second, "duration")
 	conditional := flag.Bool("conditional", true, "revalidate with If-None-Match after the first response")
+	client := flag.String("client", "raw", "raw (minimal HTTP/1.1, http:// only) or nethttp")
 	flag.Parse()
-	if err := run(*url, *conc, *dur, *conditional, os.Stdout); err != nil {
+	if err := run(*url, *conc, *dur, *conditional, *client, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "jwks load:", err)
 		os.Exit(1)
 	}
@@ -58,7 +59,7 @@ type Result struct {
 	RequestsPerSec float64
 }
 
-func run(url string, conc int, dur time.Duration, conditional bool, out io.Writer) error {
+func run(url string, conc int, dur time.Duration, conditional bool, client string, out io.Writer) error {
 	var model *jwks.Model
 	if url == "" {
 		u, m, stop, err := startInProcess()
@@ -68,7 +69,7 @@ func run(url string, conc int, dur time.Duration, conditional bool, out io.Write
 		defer stop()
 		url, model = u, m
 	}
-	res, err := Load(context.Background(), url, conc, dur, conditional)
+	res, err := Load(context.Background(), url, conc, dur, conditional, client == "raw")
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func run(url string, conc int, dur time.Duration, conditional bool, out io.Write
 		served, unready := model.Stats()
 		res.HitRate = float64(served) / float64(max(served+unready, 1))
 	}
-	fmt.Fprintf(out, "GET %s  c=%d  d=%s  conditional=%v\n", url, conc, dur, conditional)
+	fmt.Fprintf(out, "GET %s  c=%d  d=%s  conditional=%v  client=%s\n", url, conc, dur, conditional, client)
 	fmt.Fprintf(out, "requests %d  errors %d  304 %d  %.0f req/s\n", res.Requests, res.Errors, res.NotModified, res.RequestsPerSec)
 	fmt.Fprintf(out, "latency p50 %s  p95 %s  p99 %s\n", res.P50, res.P95, res.P99)
 	fmt.Fprintf(out, "cache hit rate %.2f %%\n", 100*res.HitRate)
@@ -84,7 +85,7 @@ func run(url string, conc int, dur time.Duration, conditional bool, out io.Write
 }
 
 // Load drives conc connections against url for dur.
-func Load(ctx context.Context, url string, conc int, dur time.Duration, conditional bool) (Result, error) {
+func Load(ctx context.Context, url string, conc int, dur time.Duration, conditional, raw bool) (Result, error) {
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -103,25 +104,32 @@ func Load(ctx context.Context, url string, conc int, dur time.Duration, conditio
 			defer wg.Done()
 			w := &ws[i]
 			etag := ""
+			var rc *rawConn
+			if raw {
+				var err error
+				if rc, err = newRawConn(url); err != nil {
+					w.errs++
+					return
+				}
+				defer rc.close()
+			}
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				if conditional && etag != "" {
-					req.Header.Set("If-None-Match", etag)
+				inm := ""
+				if conditional {
+					inm = etag
 				}
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				status, tag, err := do(ctx, client, rc, url, inm)
 				if err != nil {
 					if ctx.Err() == nil {
 						w.errs++
 					}
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				w.lat = append(w.lat, time.Since(t0))
-				switch resp.StatusCode {
+				switch status {
 				case http.StatusOK:
-					etag = resp.Header.Get("ETag")
+					etag = tag
 					w.hits++
 				case http.StatusNotModified:
 					w.n304++
@@ -153,6 +161,24 @@ func Load(ctx context.Context, url string, conc int, dur time.Duration, conditio
 	r.RequestsPerSec = float64(len(all)) / elapsed.Seconds()
 	r.HitRate = float64(hits) / float64(len(all)+r.Errors)
 	return r, nil
+}
+
+// do sends one request through the raw connection or net/http.
+func do(ctx context.Context, client *http.Client, rc *rawConn, url, ifNoneMatch string) (int, string, error) {
+	if rc != nil {
+		return rc.get(ctx, ifNoneMatch)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if ifNoneMatch != "" {
+		req.Header.Set("If-None-Match", ifNoneMatch)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("ETag"), nil
 }
 
 // startInProcess serves the real JWKS route from a read model fed by a

@@ -10,13 +10,17 @@ import (
 // TestDriverReportsFigures runs the driver briefly: it must complete
 // requests without errors and print every figure. Not a timing assertion.
 func TestDriverReportsFigures(t *testing.T) {
-	var out bytes.Buffer
-	if err := run("", 4, 200*time.Millisecond, true, &out); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"req/s", "p95", "cache hit rate", "errors 0"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("output lacks %q:\n%s", want, out.String())
+	for _, client := range []string{"raw", "nethttp"} {
+		for _, conditional := range []bool{true, false} {
+			var out bytes.Buffer
+			if err := run("", 4, 200*time.Millisecond, conditional, client, &out); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"req/s", "p95", "cache hit rate", "errors 0"} {
+				if !strings.Contains(out.String(), want) {
+					t.Fatalf("%s: output lacks %q:\n%s", client, want, out.String())
+				}
+			}
 		}
 	}
 }
