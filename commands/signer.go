@@ -243,20 +243,16 @@ func (s *JWTSigner) signer(ctx context.Context, key keyring.Key, typ string) (jo
 	if err != nil {
 		return nil, fmt.Errorf("signer for %s: %w", key.KID, err)
 	}
-	s.cache[cacheKey] = sg
-	return sg, nil
-}
-
-// Forget drops the cached private key of kid (retired, revoked), so
-// compromised material does not linger in memory.
-func (s *JWTSigner) Forget(kid string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// A new active key means the previous ones sign nothing more: drop
+	// their private halves from memory (a retired or revoked key's
+	// material should not outlive its use).
 	for k := range s.cache {
-		if strings.HasPrefix(k, kid+"\n") {
+		if !strings.HasPrefix(k, key.KID+"\n") {
 			delete(s.cache, k)
 		}
 	}
+	s.cache[cacheKey] = sg
+	return sg, nil
 }
 
 func newJTI() (string, error) {
