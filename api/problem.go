@@ -69,6 +69,9 @@ var problemRules = []ProblemRule{
 	{session.ErrExpired, http.StatusUnauthorized, "session-invalid", "Unauthorized"},
 	{session.ErrEnded, http.StatusConflict, "session-ended", "Session Ended"},
 	{session.ErrInvalid, http.StatusBadRequest, "invalid-request", "Bad Request"},
+	// Projections admin (api/admin_projections.go).
+	{ErrProjectionNotFound, http.StatusNotFound, "projection-not-found", "Projection Not Found"},
+	{ErrProjectionNotRebuildable, http.StatusConflict, "projection-not-rebuildable", "Projection Not Rebuildable"},
 	// Signing keys (commands/signer.go): no active key is an outage, not a bug.
 	{commands.ErrNoActiveKey, http.StatusServiceUnavailable, "signing-unavailable", "Signing Unavailable"},
 }

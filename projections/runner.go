@@ -163,6 +163,9 @@ func (r *Runner) Register(p Projection) error {
 	return nil
 }
 
+// DB is the read-model database, for the readers of SQL projections.
+func (r *Runner) DB() *readmodels.DB { return r.cfg.DB }
+
 // Names lists the registered projections in order.
 func (r *Runner) Names() []string {
 	r.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"authledger/client/verifier"
 	cmds "authledger/commands"
 	"authledger/eventstore"
+	"authledger/projections"
 	"authledger/readmodels/services"
 	"authledger/secrets"
 )
@@ -49,12 +50,17 @@ type app struct {
 	tokenEndpoint *api.TokenEndpoint
 	clientAuth    *api.ClientAuthenticator
 	requireScope  func(scope string) echo.MiddlewareFunc
+	// Set by wireProjections (wire_projections.go), the first step: later
+	// steps Register their projections on it; runner.DB() is the read-model
+	// database. It starts after every step has run.
+	runner *projections.Runner
 }
 
 // wiringSteps run in order after the ledger is open. A step may use what the
 // steps before it added to the app.
 var wiringSteps = []func(ctx context.Context, a *app) error{
-	wireKeys, // first: sets a.signer, a.bearer, a.secrets, a.keySource
+	wireProjections, // first: sets a.runner for the steps that register projections
+	wireKeys,        // sets a.signer, a.bearer, a.secrets, a.keySource
 	wireServices,
 	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
 }
