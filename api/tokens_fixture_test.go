@@ -243,7 +243,7 @@ func (e *tokEnv) browser(t testing.TB, sessionToken string) *http.Client {
 }
 
 func newDownRedisStore(t testing.TB) commands.SessionStore {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	return sessions.NewRedis(c, "authledger:test:down:", 12*time.Hour)
 }

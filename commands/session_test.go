@@ -193,7 +193,7 @@ func TestRedisDownFailsSessionsButNotRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	up := sessions.NewMemory(nil)
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	down := sessions.NewRedis(c, "authledger:test:down:", 12*time.Hour)
 

@@ -119,6 +119,7 @@ func wireTokens(ctx context.Context, a *app) error {
 		}
 		// Session calls must fail fast when Redis is gone (503), not hang.
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+		opt.DialerRetries = 2
 		rdb := redis.NewClient(opt)
 		a.onClose(rdb.Close)
 		store = sessions.NewRedis(rdb, "authledger:sess:", absolute)

@@ -152,7 +152,7 @@ func TestMemoryStoreForgetsAfterTTL(t *testing.T) {
 }
 
 func TestRedisDownIsUnavailableNotNotFound(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	s := sessions.NewRedis(c, "x:", time.Hour)
 	ctx := context.Background()
