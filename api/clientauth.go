@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"authledger/commands"
@@ -25,14 +26,38 @@ type AuthenticatedClient = commands.AuthenticatedClient
 // §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2), exactly
 // one per request, with the rate limits of DESIGN.md §5 applied first.
 type ClientAuthenticator struct {
-	auth   *commands.ClientAuthenticator
-	limits *RateLimiter
+	auth    *commands.ClientAuthenticator
+	limits  *RateLimiter
+	results *prometheus.CounterVec // nil until Instrument
 }
 
 // NewClientAuthenticator wraps the command-side checks with HTTP parsing and
 // rate limits; limits may be nil (no limits: tests and benchmarks only).
 func NewClientAuthenticator(auth *commands.ClientAuthenticator, limits *RateLimiter) *ClientAuthenticator {
 	return &ClientAuthenticator{auth: auth, limits: limits}
+}
+
+// Instrument counts authentications by method and result
+// (authledger_client_authentications_total) on reg. Call it once, at wiring.
+func (a *ClientAuthenticator) Instrument(reg prometheus.Registerer) error {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authledger_client_authentications_total",
+		Help: "Client authentications at the OAuth endpoints by method and result (ok, invalid_client, rate_limited, invalid_request, error).",
+	}, []string{"method", "result"})
+	if err := reg.Register(c); err != nil {
+		return err
+	}
+	a.results = c
+	return nil
+}
+
+func (a *ClientAuthenticator) count(method commands.AuthMethod, result string) {
+	if a.results != nil {
+		if method == "" {
+			method = "none"
+		}
+		a.results.WithLabelValues(string(method), result).Inc()
+	}
 }
 
 // Authenticate reads the client's credentials from the request (Basic
@@ -47,12 +72,14 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 	}
 	cred, err := credentialsFrom(req)
 	if err != nil {
+		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
 	now := time.Now()
 	addr := sourceAddress(c)
 	if a.limits != nil {
 		if wait, ok := a.limits.admit(cred.ClientID, addr, now); !ok {
+			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}
 	}
@@ -61,9 +88,21 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		if a.limits != nil && isInvalidClient(err) {
 			a.limits.failed(cred.ClientID, addr, now)
 		}
+		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
+	a.count(cred.Method, "ok")
 	return ac, nil
+}
+
+func oauthCode(err error) string {
+	if oe, ok := err.(*oauth.Error); ok {
+		switch oe.Code {
+		case oauth.ErrInvalidClient.Code, oauth.ErrInvalidRequest.Code:
+			return oe.Code
+		}
+	}
+	return "error"
 }
 
 func isInvalidClient(err error) bool {

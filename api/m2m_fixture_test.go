@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"authledger/api"
 	"authledger/commands"
@@ -100,6 +101,7 @@ type svcEnv struct {
 	signer   *svcSigner
 	srv      *httptest.Server
 	tokenURL string
+	metrics  *prometheus.Registry
 }
 
 type svcEnvOptions struct {
@@ -138,7 +140,12 @@ func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	te, err := api.NewTokenEndpoint(api.NewClientAuthenticator(auth, o.limits), api.NewClientCredentialsGrant(cc))
+	ca := api.NewClientAuthenticator(auth, o.limits)
+	env.metrics = prometheus.NewRegistry()
+	if err := ca.Instrument(env.metrics); err != nil {
+		t.Fatal(err)
+	}
+	te, err := api.NewTokenEndpoint(ca, api.NewClientCredentialsGrant(cc))
 	if err != nil {
 		t.Fatal(err)
 	}

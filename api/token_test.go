@@ -158,6 +158,36 @@ func TestTokenEndpointRequests(t *testing.T) {
 			}
 		})
 	}
+	counts := authCounts(t, env)
+	if counts["client_secret_basic/ok"] == 0 || counts["client_secret_post/ok"] == 0 || counts["client_secret_basic/invalid_client"] == 0 {
+		t.Fatalf("authentication metrics %v", counts)
+	}
+}
+
+func authCounts(t *testing.T, env *svcEnv) map[string]float64 {
+	t.Helper()
+	mfs, err := env.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "authledger_client_authentications_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var method, result string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" {
+					method = l.GetValue()
+				} else {
+					result = l.GetValue()
+				}
+			}
+			out[method+"/"+result] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // assertion builds a private_key_jwt with lestrrat-go/jwx, a JOSE library

@@ -61,6 +61,9 @@ func wireServices(ctx context.Context, a *app) error {
 		return err
 	}
 	a.clientAuth = api.NewClientAuthenticator(auth, api.NewRateLimiter(api.DefaultRateLimits()))
+	if err := a.clientAuth.Instrument(a.metrics); err != nil {
+		return fmt.Errorf("services: metrics: %w", err)
+	}
 	te, err := api.NewTokenEndpoint(a.clientAuth)
 	if err != nil {
 		return err
