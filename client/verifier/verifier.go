@@ -180,16 +180,20 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := jwt.ParseSigned(raw, allowedAlgs)
+	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	var p payload
-	if err := tok.Claims(pub, &p); err != nil {
+	body, err := jws.Verify(pub)
+	if err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
 			return nil, ErrBadSignature
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	c, err := v.checkClaims(&p)
 	if err != nil {
