@@ -44,7 +44,6 @@ func (j JWKS) Register(e *echo.Echo) {
 		}
 		h.Set("Cache-Control", cc)
 		h.Set("ETag", etag)
-		h.Set("Vary", "Origin")
 		if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
 			return c.NoContent(http.StatusNotModified)
 		}
