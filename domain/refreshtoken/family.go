@@ -45,7 +45,11 @@ type Family struct {
 	generation uint64
 	expiresAt  time.Time
 	last       *Rotated
-	spent      map[TokenID]uint64
+	// Spent tokens live in two maps so a clone (one per refresh on the
+	// cached path) copies only the recent delta: spentBase is shared and
+	// never written after it is built; spent holds what came since.
+	spentBase map[TokenID]uint64
+	spent     map[TokenID]uint64
 
 	revoked bool
 	reason  string
@@ -167,14 +171,14 @@ func (f *Family) Rotate(in RotateInput) (Outcome, error) {
 		if next.IsZero() || next == f.current {
 			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
 		}
-		if _, used := f.spent[next]; used {
+		if _, used := f.spentGeneration(next); used {
 			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
 		}
 		r := Rotated{Family: f.id, From: p.Token, To: next, Generation: f.generation + 1, KeyID: keyID, ExpiresAt: expiresAt.UTC(), At: now.UTC()}
 		f.record(r)
 		return Outcome{Kind: OutcomeRotated, Successor: Claims{Family: f.id, Generation: r.Generation, Token: next, ExpiresAt: r.ExpiresAt, KeyID: keyID}}, nil
 	}
-	gen, spent := f.spent[p.Token]
+	gen, spent := f.spentGeneration(p.Token)
 	if !spent || gen != p.Generation {
 		return Outcome{}, ErrUnknownToken
 	}
@@ -206,13 +210,36 @@ func (f *Family) Active(p Presented, now time.Time) bool {
 	return f.started && !f.revoked && p.Token == f.current && p.Generation == f.generation && now.Before(f.expiresAt)
 }
 
+func (f *Family) spentGeneration(t TokenID) (uint64, bool) {
+	if g, ok := f.spent[t]; ok {
+		return g, true
+	}
+	g, ok := f.spentBase[t]
+	return g, ok
+}
+
+// spentDeltaMax bounds the delta a clone copies before it is folded into a
+// new shared base.
+const spentDeltaMax = 32
+
 // Clone returns an independent copy, pending events included, so a cached
 // family can be decided on without touching the cached value.
 func (f *Family) Clone() *Family {
 	c := *f
-	c.spent = make(map[TokenID]uint64, len(f.spent))
-	for k, v := range f.spent {
-		c.spent[k] = v
+	if len(f.spent) > spentDeltaMax {
+		base := make(map[TokenID]uint64, len(f.spentBase)+len(f.spent))
+		for k, v := range f.spentBase {
+			base[k] = v
+		}
+		for k, v := range f.spent {
+			base[k] = v
+		}
+		c.spentBase, c.spent = base, map[TokenID]uint64{}
+	} else {
+		c.spent = make(map[TokenID]uint64, len(f.spent)+1)
+		for k, v := range f.spent {
+			c.spent[k] = v
+		}
 	}
 	if f.last != nil {
 		l := *f.last

@@ -200,3 +200,24 @@ func TestCommittedIsIndependentOfTheOriginal(t *testing.T) {
 		t.Fatal("deciding on the copy changed the original")
 	}
 }
+
+func TestCloneKeepsEverySpentTokenAcrossManyRotations(t *testing.T) {
+	t.Parallel()
+	f := rt.Rebuild(fam, []rt.Event{started()})
+	ids := []rt.TokenID{tk1}
+	for i := 2; i < 200; i++ {
+		next := rt.TokenID{byte(i), byte(i >> 8), 0xEE}
+		if _, err := f.Rotate(rt.RotateInput{Presented: present(ids[len(ids)-1], uint64(i-1)), ClientID: "app", Next: next, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), Now: t0}); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		ids = append(ids, next)
+		f = f.Committed()
+	}
+	for gen, id := range ids[:len(ids)-1] {
+		g := f.Clone()
+		out, err := g.Rotate(rt.RotateInput{Presented: present(id, uint64(gen+1)), ClientID: "app", Next: rt.TokenID{0xFF}, KeyID: "k1", Now: t0})
+		if err != nil || out.Kind != rt.OutcomeReuse {
+			t.Fatalf("spent token of generation %d: %v %v", gen+1, out.Kind, err)
+		}
+	}
+}
