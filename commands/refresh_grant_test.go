@@ -315,3 +315,26 @@ func TestTwoInstancesNeverTrustAStaleFamilyCache(t *testing.T) {
 		t.Fatalf("revoked family on the other instance: %v", err)
 	}
 }
+
+func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); !in.Active {
+		t.Fatal("a fresh token is inactive")
+	}
+	active, ok := f.jwks.ActiveKey()
+	if !ok {
+		t.Fatal("no active key")
+	}
+	if _, err := f.keys.Revoke(ctx, commands.RevokeKey{KID: active.KID, Reason: "compromise"}, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jwks.Reload(ctx, f.store); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+		t.Fatalf("a token signed by revoked key %s introspects active", active.KID)
+	}
+}

@@ -39,6 +39,7 @@ func (c *tokClock) Add(d time.Duration) {
 // tokenFixture is the real stack on one ledger: key ring, JWKS model,
 // signer, verifier, revocation set, session store and the token service.
 type tokenFixture struct {
+	keys     *commands.Keys
 	store    eventstore.Store
 	clock    *tokClock
 	codec    *refreshtoken.Codec
@@ -116,7 +117,7 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokenFixture{store: store, clock: clk, codec: codec, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
+	return &tokenFixture{keys: keys, store: store, clock: clk, codec: codec, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
 }
 
 // VerifierAdapter is how cmd/authledger plugs client/verifier into the
