@@ -105,6 +105,16 @@ type SQLProjection interface {
 	Apply(ctx context.Context, tx *sql.Tx, t Tables, r eventstore.Record) error
 }
 
+// BatchApplier is an optional extension of SQLProjection for rebuilds: the
+// runner hands it a whole batch of handled records (in position order, in
+// the transaction that stores the rebuild checkpoint), so it can write with
+// multi-row statements instead of a round trip per event. The result must
+// equal calling Apply for each record; the property test of a projection
+// should compare the two.
+type BatchApplier interface {
+	ApplyBatch(ctx context.Context, tx *sql.Tx, t Tables, recs []eventstore.Record) error
+}
+
 // MemoryProjection keeps its state in process. Every instance runs its own
 // copy, built from position 0 at start; it has no stored checkpoint.
 type MemoryProjection interface {

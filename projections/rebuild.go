@@ -235,13 +235,23 @@ func (b *builder) step(ctx context.Context) (int, error) {
 		}
 	}
 	p := b.progress()
+	handled := recs[:0:0]
+	for _, r := range recs {
+		if w.handles[r.Type] {
+			handled = append(handled, r)
+		}
+	}
+	batcher, _ := b.sp.(BatchApplier)
 	apply := func(tx *sql.Tx) error {
-		for _, r := range recs {
-			if !w.handles[r.Type] {
-				continue
+		if batcher != nil && len(handled) > 0 {
+			if err := batcher.ApplyBatch(ctx, tx, b.shadow, handled); err != nil {
+				return fmt.Errorf("apply batch %d..%d: %w", handled[0].Position, handled[len(handled)-1].Position, err)
 			}
-			if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
-				return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
+		} else {
+			for _, r := range handled {
+				if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
+					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_checkpoint = $2, rebuild_total = $3, rebuild_rate = $4 WHERE name = $1`,
