@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -183,6 +184,12 @@ func credentialsFrom(req *http.Request) (commands.ClientCredentials, error) {
 			return commands.ClientCredentials{}, oauth.ErrInvalidClient.WithDebug("unsupported client_assertion_type")
 		}
 		methods = append(methods, commands.ClientCredentials{Method: commands.AuthPrivateKeyJWT, ClientID: form.Get("client_id"), Assertion: form.Get("client_assertion")})
+		if methods[len(methods)-1].ClientID == "" {
+			// client_id is optional with an assertion (RFC 7523 §3); the
+			// unverified sub names the client for rate limiting only, and
+			// authentication checks it against the signature.
+			methods[len(methods)-1].ClientID = assertionSubject(form.Get("client_assertion"))
+		}
 	}
 	switch len(methods) {
 	case 0:
@@ -196,6 +203,29 @@ func credentialsFrom(req *http.Request) (commands.ClientCredentials, error) {
 		return commands.ClientCredentials{}, oauth.ErrInvalidRequest.WithHint("client_id differs from the authenticated client")
 	}
 	return cred, nil
+}
+
+// assertionSubject returns the sub of a compact JWS without verifying it,
+// or "" when it cannot be read.
+func assertionSubject(raw string) string {
+	if len(raw) > commands.MaxAssertionBytes {
+		return ""
+	}
+	parts := strings.SplitN(raw, ".", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var p struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(b, &p) != nil || len(p.Sub) > 256 {
+		return ""
+	}
+	return p.Sub
 }
 
 // parseBasic decodes RFC 6749 §2.3.1 Basic credentials: the id and secret

@@ -105,3 +105,18 @@ func TestRateLimiterCapsRequestsPerClient(t *testing.T) {
 		t.Fatalf("%d admitted, want the burst of 5", n)
 	}
 }
+
+func TestAnAssertionNamesItsClientForRateLimiting(t *testing.T) {
+	t.Parallel()
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"svc-a","iss":"svc-a"}`))
+	body := url.Values{"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"e30." + payload + ".sig"}}
+	req, _ := http.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := parseOAuthForm(req); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := credentialsFrom(req)
+	if err != nil || cred.ClientID != "svc-a" {
+		t.Fatalf("client id %q, err %v", cred.ClientID, err)
+	}
+}
