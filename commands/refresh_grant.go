@@ -60,8 +60,11 @@ func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadat
 	// the token is dropped undelivered (its issuance stays in the ledger,
 	// marked with the family, as evidence rather than a credential).
 	var early chan signed
-	if f := s.families.get(cl.Family); f != nil {
-		if info := f.Info(); info.ClientID == g.ClientID {
+	if f := s.families.peek(cl.Family); f != nil {
+		// Only for the presentation that is likely to win: the cached
+		// current token, by its own client, of a live family.
+		cur, _ := f.Current()
+		if info := f.Info(); info.ClientID == g.ClientID && cur == cl.Token {
 			if revoked, _ := f.Revoked(); !revoked {
 				early = make(chan signed, 1)
 				go func() {

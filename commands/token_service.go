@@ -310,6 +310,13 @@ func (c *familyCache) get(id refreshtoken.FamilyID) *refreshtoken.Family {
 	return f.Clone()
 }
 
+// peek returns the cached family itself, for reading only.
+func (c *familyCache) peek(id refreshtoken.FamilyID) *refreshtoken.Family {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
 func (c *familyCache) put(f *refreshtoken.Family) {
 	f = f.Committed()
 	c.mu.Lock()

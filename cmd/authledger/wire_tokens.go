@@ -15,6 +15,8 @@ import (
 	"authledger/client/verifier"
 	cmds "authledger/commands"
 	"authledger/domain/token"
+	"authledger/projections"
+	"authledger/readmodels/families"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/sessions"
@@ -150,6 +152,14 @@ func wireTokens(ctx context.Context, a *app) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Read models for operators and dashboards; decisions never read them.
+	if a.runner != nil {
+		for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
+			if err := a.runner.Register(p); err != nil {
+				return fmt.Errorf("tokens: %w", err)
+			}
+		}
 	}
 	a.routes = append(a.routes, api.NewSessions(svc, tc.AllowedOrigins, absolute), api.NewRevocations(revs))
 	if a.clientAuth != nil {
