@@ -320,7 +320,7 @@ func (w *worker) catchUpExternal(ctx context.Context) error {
 			}
 		}
 		last := recs[len(recs)-1]
-		if err := w.inTx(ctx, func(tx *sql.Tx) error { return w.storeCheckpoint(ctx, tx, last) }); err != nil {
+		if _, err := w.storeCheckpoint(ctx, w.db().DB, last); err != nil {
 			return err
 		}
 		after = last.Position

@@ -309,19 +309,19 @@ func (w *worker) applySQL(ctx context.Context, rec eventstore.Record, skip bool)
 	defer w.mu.Unlock()
 	t := w.live()
 	return w.inTx(ctx, func(tx *sql.Tx) error {
-		cp, err := w.lockCheckpoint(ctx, tx)
-		if err != nil {
+		// The checkpoint update comes first: it locks the state row and
+		// tells whether the record is already applied (by a rebuild swap or
+		// a previous owner), in one round trip.
+		fresh, err := w.storeCheckpoint(ctx, tx, rec)
+		if err != nil || !fresh {
 			return err
-		}
-		if rec.Position <= cp {
-			return nil // already applied (e.g. by a rebuild swap or a previous owner)
 		}
 		if !skip {
 			if err := w.p.(SQLProjection).Apply(ctx, tx, t, rec); err != nil {
 				return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
 			}
 		}
-		return w.storeCheckpoint(ctx, tx, rec)
+		return nil
 	})
 }
 
@@ -334,37 +334,28 @@ func (w *worker) applyExternal(ctx context.Context, rec eventstore.Record, skip 
 			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
 		}
 	}
-	return w.inTx(ctx, func(tx *sql.Tx) error { return w.storeCheckpoint(ctx, tx, rec) })
-}
-
-func (w *worker) lockCheckpoint(ctx context.Context, tx *sql.Tx) (uint64, error) {
-	q := `SELECT checkpoint FROM projection_state WHERE name = $1`
-	if w.db().Dialect == readmodels.Postgres {
-		q += ` FOR UPDATE`
-	}
-	var cp uint64
-	err := tx.QueryRowContext(ctx, q, w.name).Scan(&cp)
-	return cp, err
-}
-
-func (w *worker) storeCheckpoint(ctx context.Context, tx *sql.Tx, rec eventstore.Record) error {
-	_, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $2`,
-		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro())
+	_, err := w.storeCheckpoint(ctx, w.db().DB, rec)
 	return err
 }
 
-// inTx runs fn in a transaction. On PostgreSQL the commit does not wait
-// for the WAL flush: a read model is rebuildable and rows and checkpoint
-// still commit together, so a crash loses only a suffix that is re-applied.
+// storeCheckpoint advances the stored checkpoint to rec and reports
+// whether it moved (false: rec was applied before).
+func (w *worker) storeCheckpoint(ctx context.Context, tx execer, rec eventstore.Record) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $2`,
+		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// inTx runs fn in a transaction. (On PostgreSQL the read-model pool
+// commits without waiting for the WAL flush; see readmodels.Open.)
 func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := w.db().BeginTx(ctx, nil)
 	if err != nil {
 		return err
-	}
-	if w.db().Dialect == readmodels.Postgres {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return errors.Join(err, tx.Rollback())
-		}
 	}
 	if err := fn(tx); err != nil {
 		return errors.Join(err, tx.Rollback())
@@ -497,4 +488,9 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 		case <-poll:
 		}
 	}
+}
+
+// execer is a *sql.Tx or *sql.DB.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }

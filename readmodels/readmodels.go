@@ -8,7 +8,8 @@ import (
 	"net/url"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
@@ -57,10 +58,20 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		db = &DB{DB: sdb, Dialect: SQLite, DSN: dsn}
 	case "postgres", "postgresql":
-		pdb, err := sql.Open("pgx", rawURL)
+		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("readmodels: open postgres: %w", err)
+			// pgx's parse error may echo the DSN, password included.
+			return nil, fmt.Errorf("%w: invalid postgres URL", ErrUnsupportedURL)
 		}
+		// Read models are rebuildable from the ledger and each transaction
+		// still commits atomically, so commits need not wait for the WAL
+		// flush: a crash loses at most a suffix that is applied again. This
+		// pool only; the ledger has its own.
+		if cfg.RuntimeParams == nil {
+			cfg.RuntimeParams = map[string]string{}
+		}
+		cfg.RuntimeParams["synchronous_commit"] = "off"
+		pdb := stdlib.OpenDB(*cfg)
 		pdb.SetMaxOpenConns(32)
 		pdb.SetMaxIdleConns(8)
 		db = &DB{DB: pdb, Dialect: Postgres, DSN: rawURL}

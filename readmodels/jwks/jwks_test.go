@@ -10,9 +10,13 @@ import (
 	"authledger/client/verifier"
 	"authledger/commands"
 	"authledger/eventstore/memstore"
+	"authledger/projections"
 	"authledger/readmodels/jwks"
 	"authledger/secrets/local"
 )
+
+// The runner feeds the model as an in-process projection.
+var _ projections.MemoryProjection = (*jwks.Model)(nil)
 
 func TestModelFollowsTheLedger(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
