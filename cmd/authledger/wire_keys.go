@@ -119,10 +119,16 @@ func wireKeys(ctx context.Context, a *app) error {
 			return fmt.Errorf("keys: %w", err)
 		}
 	}
-	// Until the projection runner is wired on the app, the model follows
-	// the ledger feed itself (it is a projections.MemoryProjection and can
-	// be registered on the runner unchanged).
-	a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
+	// The model is a projections.MemoryProjection: the runner feeds it
+	// (Apply skips what Reload already folded). Without a runner it
+	// follows the ledger feed itself.
+	if a.runner != nil {
+		if err := a.runner.Register(model); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+	} else {
+		a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
+	}
 	if rdb != nil {
 		a.background = append(a.background, func(ctx context.Context) error {
 			// Redis only speeds delivery up; an outage must not stop serving.
