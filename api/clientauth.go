@@ -1,18 +1,23 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"authledger/commands"
@@ -79,7 +84,7 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 	now := time.Now()
 	addr := sourceAddress(c)
 	if a.limits != nil {
-		if wait, ok := a.limits.admit(cred.ClientID, addr, now); !ok {
+		if wait, ok := a.limits.admit(req.Context(), cred.ClientID, addr, now); !ok {
 			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}
@@ -87,7 +92,7 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 	ac, err := a.auth.Authenticate(req.Context(), cred)
 	if err != nil {
 		if a.limits != nil && isInvalidClient(err) {
-			a.limits.failed(cred.ClientID, addr, now)
+			a.limits.failed(req.Context(), cred.ClientID, addr, now)
 		}
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
@@ -294,12 +299,21 @@ func (l RateLimits) withDefaults() RateLimits {
 	return l
 }
 
-// RateLimiter applies RateLimits in process (golang.org/x/time/rate).
+// RateLimiter applies RateLimits: in process (golang.org/x/time/rate) by
+// default, or shared by every instance through Redis.
 type RateLimiter struct {
-	perClient, failClient, failAddr *keyedLimiter
+	perClient, failClient, failAddr buckets
 }
 
-// NewRateLimiter builds the limiters.
+// buckets is one keyed limit.
+type buckets interface {
+	// take spends a token for key, or says how long until one is free.
+	take(ctx context.Context, key string, now time.Time) (time.Duration, bool)
+	// hasToken reports whether take would succeed, spending nothing.
+	hasToken(ctx context.Context, key string, now time.Time) (time.Duration, bool)
+}
+
+// NewRateLimiter builds in-process limiters.
 func NewRateLimiter(l RateLimits) *RateLimiter {
 	l = l.withDefaults()
 	return &RateLimiter{
@@ -309,26 +323,111 @@ func NewRateLimiter(l RateLimits) *RateLimiter {
 	}
 }
 
+// NewRedisRateLimiter shares the limits between instances: each key is a
+// GCRA "theoretical arrival time" in Redis under prefix, updated by one Lua
+// script (atomic, one round trip). If Redis fails, the instance falls back
+// to its own in-process limits rather than refusing every client.
+func NewRedisRateLimiter(l RateLimits, rdb redis.UniversalClient, prefix string) *RateLimiter {
+	l = l.withDefaults()
+	mk := func(name string, limit rate.Limit, burst int) buckets {
+		return &redisBuckets{rdb: rdb, prefix: prefix + name + ":", limit: limit, burst: burst, fallback: newKeyedLimiter(limit, burst, l.MaxKeys)}
+	}
+	return &RateLimiter{
+		perClient:  mk("client", l.PerClient, l.PerClientBurst),
+		failClient: mk("fail-client", l.FailuresPerClient, l.FailuresPerClientBurst),
+		failAddr:   mk("fail-addr", l.FailuresPerAddress, l.FailuresPerAddressBurst),
+	}
+}
+
 // admit spends one request for the client id and refuses an address or a
 // client id whose failure budget is exhausted.
-func (r *RateLimiter) admit(clientID, addr string, now time.Time) (time.Duration, bool) {
-	if w, ok := r.failAddr.hasToken(addr, now); !ok {
+func (r *RateLimiter) admit(ctx context.Context, clientID, addr string, now time.Time) (time.Duration, bool) {
+	if w, ok := r.failAddr.hasToken(ctx, addr, now); !ok {
 		return w, false
 	}
 	if clientID == "" {
 		return 0, true
 	}
-	if w, ok := r.failClient.hasToken(clientID, now); !ok {
+	if w, ok := r.failClient.hasToken(ctx, clientID, now); !ok {
 		return w, false
 	}
-	return r.perClient.take(clientID, now)
+	return r.perClient.take(ctx, clientID, now)
 }
 
-func (r *RateLimiter) failed(clientID, addr string, now time.Time) {
-	r.failAddr.take(addr, now)
+func (r *RateLimiter) failed(ctx context.Context, clientID, addr string, now time.Time) {
+	r.failAddr.take(ctx, addr, now)
 	if clientID != "" {
-		r.failClient.take(clientID, now)
+		r.failClient.take(ctx, clientID, now)
 	}
+}
+
+// gcraScript is GCRA over one key holding the theoretical arrival time in
+// microseconds. ARGV: now µs, emission interval µs, burst, spend (1 or 0).
+// Returns {allowed, retry µs}.
+var gcraScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if now < allow_at then
+  return {0, allow_at - now}
+end
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+end
+return {1, 0}
+`)
+
+var errRedisDown = errors.New("api: rate limit: redis marked down")
+
+type redisBuckets struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	limit    rate.Limit
+	burst    int
+	fallback *keyedLimiter
+	// downUntil (unix ns, wall clock) skips Redis for a while after an
+	// error, so an outage does not add a dial timeout to every request.
+	downUntil atomic.Int64
+}
+
+// redisRetryAfter is how long a failed Redis limiter stays on the local one.
+const redisRetryAfter = 2 * time.Second
+
+func (b *redisBuckets) run(ctx context.Context, key string, now time.Time, spend bool) (time.Duration, bool, error) {
+	if time.Now().UnixNano() < b.downUntil.Load() {
+		return 0, false, errRedisDown
+	}
+	interval := int64(float64(time.Second/time.Microsecond) / float64(b.limit))
+	sp := "0"
+	if spend {
+		sp = "1"
+	}
+	res, err := gcraScript.Run(ctx, b.rdb, []string{b.prefix + key}, now.UnixMicro(), interval, b.burst, sp).Int64Slice()
+	if err != nil || len(res) != 2 {
+		b.downUntil.Store(time.Now().Add(redisRetryAfter).UnixNano())
+		return 0, false, fmt.Errorf("api: rate limit: %w", err)
+	}
+	return time.Duration(res[1]) * time.Microsecond, res[0] == 1, nil
+}
+
+func (b *redisBuckets) take(ctx context.Context, key string, now time.Time) (time.Duration, bool) {
+	w, ok, err := b.run(ctx, key, now, true)
+	if err != nil {
+		return b.fallback.take(ctx, key, now)
+	}
+	return w, ok
+}
+
+func (b *redisBuckets) hasToken(ctx context.Context, key string, now time.Time) (time.Duration, bool) {
+	w, ok, err := b.run(ctx, key, now, false)
+	if err != nil {
+		return b.fallback.hasToken(ctx, key, now)
+	}
+	return w, ok
 }
 
 type keyedLimiter struct {
@@ -365,7 +464,7 @@ func (k *keyedLimiter) get(key string, now time.Time) *rate.Limiter {
 	return l
 }
 
-func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
+func (k *keyedLimiter) take(_ context.Context, key string, now time.Time) (time.Duration, bool) {
 	l := k.get(key, now)
 	res := l.ReserveN(now, 1)
 	if !res.OK() {
@@ -378,7 +477,7 @@ func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-func (k *keyedLimiter) hasToken(key string, now time.Time) (time.Duration, bool) {
+func (k *keyedLimiter) hasToken(_ context.Context, key string, now time.Time) (time.Duration, bool) {
 	k.mu.Lock()
 	l := k.m[key]
 	k.mu.Unlock()

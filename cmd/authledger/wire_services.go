@@ -41,6 +41,7 @@ func wireServices(ctx context.Context, a *app) error {
 	}})
 
 	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
+	limiter := api.NewRateLimiter(api.DefaultRateLimits())
 	if a.cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(a.cfg.RedisURL)
 		if err != nil {
@@ -49,6 +50,7 @@ func wireServices(ctx context.Context, a *app) error {
 		rdb := redis.NewClient(opt)
 		a.onClose(rdb.Close)
 		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
+		limiter = api.NewRedisRateLimiter(api.DefaultRateLimits(), rdb, "authledger:rl:")
 	}
 
 	issuer := strings.TrimRight(a.cfg.Issuer, "/")
@@ -60,7 +62,7 @@ func wireServices(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	a.clientAuth = api.NewClientAuthenticator(auth, api.NewRateLimiter(api.DefaultRateLimits()))
+	a.clientAuth = api.NewClientAuthenticator(auth, limiter)
 	if err := a.clientAuth.Instrument(a.metrics); err != nil {
 		return fmt.Errorf("services: metrics: %w", err)
 	}
