@@ -75,14 +75,13 @@ func TestTwoInstancesShareReplayProtectionAndDisables(t *testing.T) {
 	}
 
 	// Both instances know the client (each through its own feed).
-	for i, srv := range []*e2eharness.Server{a, b} {
+	for _, srv := range []*e2eharness.Server{a, b} {
 		eventually(t, "instance sees the client", func() error {
 			if st, code := post(srv, form(assertion(newJTI(t))), "", ""); st != 200 {
 				return errString(code)
 			}
 			return nil
 		})
-		_ = i
 	}
 	// One assertion, accepted once across the two instances.
 	once := assertion(newJTI(t))
