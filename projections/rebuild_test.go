@@ -54,7 +54,7 @@ func TestRequestedRebuildSwapsInAShadowCopyWhileTheLiveOneServes(t *testing.T) {
 				}
 			}()
 			for range 5 {
-				head = appendRandom(t, store, rng, 20)
+				appendRandom(t, store, rng, 20)
 			}
 			eventually(t, "the rebuild swaps in a new generation", func() bool {
 				s := statusOf(t, db, store, "counter.v1")
