@@ -28,6 +28,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"authledger/api"
 	"authledger/commands"
 	"authledger/eventstore/memstore"
@@ -61,13 +63,14 @@ type Result struct {
 
 func run(url string, conc int, dur time.Duration, conditional bool, client string, out io.Writer) error {
 	var model *jwks.Model
+	var server *serverTimes
 	if url == "" {
-		u, m, stop, err := startInProcess()
+		u, m, st, stop, err := startInProcess()
 		if err != nil {
 			return err
 		}
 		defer stop()
-		url, model = u, m
+		url, model, server = u, m, st
 	}
 	res, err := Load(context.Background(), url, conc, dur, conditional, client == "raw")
 	if err != nil {
@@ -80,8 +83,43 @@ func run(url string, conc int, dur time.Duration, conditional bool, client strin
 	fmt.Fprintf(out, "GET %s  c=%d  d=%s  conditional=%v  client=%s\n", url, conc, dur, conditional, client)
 	fmt.Fprintf(out, "requests %d  errors %d  304 %d  %.0f req/s\n", res.Requests, res.Errors, res.NotModified, res.RequestsPerSec)
 	fmt.Fprintf(out, "latency p50 %s  p95 %s  p99 %s\n", res.P50, res.P95, res.P99)
+	if server != nil {
+		p50, p95, p99 := server.percentiles()
+		fmt.Fprintf(out, "server-side (handler incl. middleware) p50 %s  p95 %s  p99 %s\n", p50, p95, p99)
+	}
 	fmt.Fprintf(out, "cache hit rate %.2f %%\n", 100*res.HitRate)
 	return nil
+}
+
+// serverTimes records how long the server spent on each request, from the
+// first middleware to the written response: the endpoint's own cost,
+// without the client's share of a CPU it shares with the server.
+type serverTimes struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *serverTimes) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t0 := time.Now()
+		err := next(c)
+		d := time.Since(t0)
+		s.mu.Lock()
+		s.d = append(s.d, d)
+		s.mu.Unlock()
+		return err
+	}
+}
+
+func (s *serverTimes) percentiles() (p50, p95, p99 time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.d) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(s.d)
+	q := func(p float64) time.Duration { return s.d[int(p*float64(len(s.d)-1))] }
+	return q(0.50), q(0.95), q(0.99)
 }
 
 // Load drives conc connections against url for dur.
@@ -183,36 +221,37 @@ func do(ctx context.Context, client *http.Client, rc *rawConn, url, ifNoneMatch 
 
 // startInProcess serves the real JWKS route from a read model fed by a
 // real key ring, on a loopback port.
-func startInProcess() (string, *jwks.Model, func(), error) {
+func startInProcess() (string, *jwks.Model, *serverTimes, func(), error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "jwks-load-*")
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	sp, err := local.Open(dir, local.Options{MasterKey: make([]byte, 32)})
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	store := memstore.New(nil)
 	keys, err := commands.NewKeys(commands.KeysConfig{Store: store, Secrets: sp})
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	if _, err := keys.Tick(ctx, commands.Metadata{Actor: "load"}); err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	if _, err := keys.Rotate(ctx, commands.RotateKeys{}, commands.Metadata{Actor: "load"}); err != nil {
-		return "", nil, nil, err // a realistic set: active + pre-published next key
+		return "", nil, nil, nil, err // a realistic set: active + pre-published next key
 	}
 	model := jwks.New()
 	if err := model.Reload(ctx, store); err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	p := keys.Policy()
-	e := api.New(api.Config{Logger: slog.New(slog.DiscardHandler)}, api.JWKS{Source: model, MaxAge: p.JWKSMaxAge, StaleWhileRevalidate: p.StaleWhileRevalidate})
+	st := &serverTimes{}
+	e := api.New(api.Config{Logger: slog.New(slog.DiscardHandler), Middleware: []echo.MiddlewareFunc{st.middleware}}, api.JWKS{Source: model, MaxAge: p.JWKSMaxAge, StaleWhileRevalidate: p.StaleWhileRevalidate})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -220,5 +259,5 @@ func startInProcess() (string, *jwks.Model, func(), error) {
 		_ = srv.Close()
 		_ = os.RemoveAll(dir)
 	}
-	return "http://" + ln.Addr().String() + api.JWKSPath, model, stop, nil
+	return "http://" + ln.Addr().String() + api.JWKSPath, model, st, stop, nil
 }
