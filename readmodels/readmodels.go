@@ -50,8 +50,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 			return nil, fmt.Errorf("%w: sqlite URL without a path", ErrUnsupportedURL)
 		}
 		// IMMEDIATE transactions take the write lock at BEGIN, so two
-		// writers wait on busy_timeout instead of failing on upgrade.
-		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+		// writers wait on busy_timeout instead of failing on upgrade. A
+		// 32 MiB page cache per connection keeps rebuild index inserts off
+		// the disk.
+		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)"
 		sdb, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("readmodels: open sqlite: %w", err)
