@@ -17,6 +17,7 @@ import (
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
 	"authledger/eventstore"
+	"authledger/projections"
 )
 
 // Kind names what an entry revokes.
@@ -64,6 +65,10 @@ type Set struct {
 	now          func() time.Time
 	applies      int
 }
+
+// The set has the shape of a runner memory projection; it follows the feed
+// itself (Follow) so a revocation reaches it with one notification hop.
+var _ projections.MemoryProjection = (*Set)(nil)
 
 // New returns an empty set; now (nil: time.Now) drives expiry.
 func New(now func() time.Time) *Set {
