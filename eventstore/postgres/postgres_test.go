@@ -26,6 +26,7 @@ func appendOne(ctx context.Context, s eventstore.Store, stream string, expected 
 }
 
 func TestTwoInstancesOnOneDatabaseKeepOneChain(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -72,6 +73,7 @@ func TestTwoInstancesOnOneDatabaseKeepOneChain(t *testing.T) {
 }
 
 func TestTwoInstancesSeeEachOthersConflicts(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	a, b := open(t, dsn, postgres.Options{}), open(t, dsn, postgres.Options{})
@@ -117,6 +119,7 @@ func subscribe(t *testing.T, s eventstore.Store) <-chan eventstore.Record {
 }
 
 func TestAnAppendOnOneInstanceWakesAFeedOnAnotherByNotify(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	a := open(t, dsn, postgres.Options{})
 	b := open(t, dsn, postgres.Options{FeedWake: feedWakeNever})
@@ -131,6 +134,7 @@ func TestAnAppendOnOneInstanceWakesAFeedOnAnotherByNotify(t *testing.T) {
 }
 
 func TestTheListenerReconnectsAfterItsConnectionIsKilled(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	a := open(t, dsn, postgres.Options{})
@@ -186,6 +190,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -224,6 +229,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 }
 
 func TestALedgerFromANewerBinaryIsRefused(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	s := open(t, dsn, postgres.Options{})
 	_ = s.Close()
@@ -244,6 +250,7 @@ func TestALedgerFromANewerBinaryIsRefused(t *testing.T) {
 }
 
 func TestAnInvalidDSNIsNotEchoed(t *testing.T) {
+	t.Parallel()
 	_, err := postgres.Open(context.Background(), "postgres://u:sekrit@127.0.0.1:5432/db?sslmode=bogus", postgres.Options{})
 	if err == nil || strings.Contains(err.Error(), "sekrit") {
 		t.Fatalf("err = %v, want an error without the password", err)

@@ -60,6 +60,7 @@ func open(t *testing.T, dsn string, opt postgres.Options) *postgres.Store {
 }
 
 func TestContract(t *testing.T) {
+	t.Parallel()
 	dbs := newLedgers(t)
 	storetest.Run(t, storetest.Features{Durable: true, UniqueIDs: true}, storetest.Factory{
 		Open: func(t *testing.T, name string) eventstore.Store {

@@ -38,6 +38,7 @@ func appendOne(ctx context.Context, s eventstore.Store, stream string, expected 
 // Two stores on one file stand for the server and a CLI command running
 // beside it: BEGIN IMMEDIATE serializes their transactions.
 func TestTwoStoresOnOneFileKeepOneChain(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -77,6 +78,7 @@ func TestTwoStoresOnOneFileKeepOneChain(t *testing.T) {
 }
 
 func TestAFeedSeesAnotherStoresAppendsOnItsWakeUp(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	writer := open(t, path, sqlite.Options{})
 	reader := open(t, path, sqlite.Options{FeedWake: 20 * time.Millisecond})
@@ -114,6 +116,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 }
 
 func TestMigrationsAreRecordedAndAppliedOnce(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	s := open(t, path, sqlite.Options{})
 	if err := appendOne(context.Background(), s, "s", eventstore.NoStream()); err != nil {
@@ -150,6 +153,7 @@ func TestMigrationsAreRecordedAndAppliedOnce(t *testing.T) {
 }
 
 func TestALedgerFromANewerBinaryIsRefused(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	_ = open(t, path, sqlite.Options{}).Close()
 	if _, err := rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')`); err != nil {
@@ -164,6 +168,7 @@ func TestALedgerFromANewerBinaryIsRefused(t *testing.T) {
 }
 
 func TestAMissingDirectoryIsCreated(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "fresh #1", "100% data?", "ledger.db")
 	s := open(t, path, sqlite.Options{})
 	if err := appendOne(context.Background(), s, "s", eventstore.NoStream()); err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestContract(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	openAt := func(t *testing.T, name string, now func() time.Time) eventstore.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now})
@@ -30,6 +31,7 @@ func TestContract(t *testing.T) {
 // The same contract with a flush window and tiny batches, so the writer's
 // other batching paths are exercised too.
 func TestContractWithAFlushWindowAndSmallBatches(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	openAt := func(t *testing.T, name string, now func() time.Time) eventstore.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now, FlushWindow: time.Millisecond, MaxBatch: 3})
