@@ -131,8 +131,9 @@ func (r *Runner) acquireLease(ctx context.Context, name string) (context.Context
 	}
 }
 
-// watchLease keeps the lease only as long as this instance is still its
-// owner; the worker heartbeat renews it.
+// watchLease renews the lease every heartbeat (also while the CLI
+// rebuilds, when no worker heartbeat runs) and ends the run when another
+// process has taken it over.
 func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, func(), error) {
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -146,10 +147,13 @@ func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, 
 				return
 			case <-t.C:
 			}
-			var owner string
-			err := r.cfg.DB.QueryRowContext(lctx, `SELECT owner FROM projection_state WHERE name = $1`, name).Scan(&owner)
-			if err == nil && owner != r.cfg.Instance {
-				r.log.Error("projection lease lost", "projection", name, "owner", owner)
+			res, err := r.cfg.DB.ExecContext(lctx, `UPDATE projection_state SET heartbeat_at = $3 WHERE name = $1 AND owner = $2`,
+				name, r.cfg.Instance, r.cfg.Now().UnixMicro())
+			if err != nil {
+				continue // a busy file: the lease outlives a few missed renewals
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				r.log.Error("projection lease lost", "projection", name)
 				cancel()
 				return
 			}
