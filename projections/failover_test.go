@@ -1,7 +1,9 @@
 package projections_test
 
 import (
+	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +44,18 @@ func TestTwoInstancesOnPostgresRunEachProjectionOnceAndFailOver(t *testing.T) {
 		if s := statusOf(t, db, store, name); s.Owner != "instance-a" {
 			t.Fatalf("%s owner %q, want instance-a (it started first)", name, s.Owner)
 		}
+	}
+
+	// A projection stopped on its owner makes the standby unready too: it
+	// serves the same stale read model.
+	if _, err := db.Exec(`UPDATE projection_state SET state = 'stopped', error = 'boom', error_position = 7 WHERE name = 'one.v1'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "one.v1 stopped at position 7 on another instance") {
+		t.Fatalf("standby ready = %v, want the remote stop", err)
+	}
+	if _, err := db.Exec(`UPDATE projection_state SET state = 'running', error = '', error_position = 0 WHERE name = 'one.v1'`); err != nil {
+		t.Fatal(err)
 	}
 
 	a.stop() // the instance dies; its sessions and locks end

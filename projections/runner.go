@@ -178,6 +178,13 @@ func (r *Runner) Names() []string {
 	return out
 }
 
+func (r *Runner) lookup(name string) (*worker, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w, ok := r.workers[name]
+	return w, ok
+}
+
 func (r *Runner) worker(name string) (*worker, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -233,8 +240,9 @@ func (r *Runner) WaitFor(ctx context.Context, name string, position uint64) erro
 }
 
 // Ready reports an error while a projection is stopped at a poisoned event
-// or a memory projection has not caught up with the ledger head it saw at
-// start. It is meant for /readyz.
+// (on this instance or, from projection_state, on the instance that runs
+// it) or a memory projection has not caught up with the ledger head it saw
+// at start. It is meant for /readyz.
 func (r *Runner) Ready(ctx context.Context) error {
 	r.mu.Lock()
 	ws := make([]*worker, 0, len(r.workers))
@@ -247,6 +255,23 @@ func (r *Runner) Ready(ctx context.Context) error {
 	for _, w := range ws {
 		if err := w.ready(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	// A projection another instance runs is stale here too when it is
+	// stopped there: report it from projection_state.
+	rows, err := r.cfg.DB.QueryContext(ctx, `SELECT name, error, error_position FROM projection_state WHERE state = $1`, StateStopped)
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("projection state: %w", err))...)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, msg string
+		var pos uint64
+		if err := rows.Scan(&name, &msg, &pos); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if w, ok := r.lookup(name); ok && !w.owned.Load() && w.kind != kindMemory {
+			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", name, pos, msg))
 		}
 	}
 	return errors.Join(errs...)
