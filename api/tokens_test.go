@@ -266,6 +266,9 @@ func (s *switchableSessions) Get(ctx context.Context, id string) (session.Record
 func (s *switchableSessions) Save(ctx context.Context, r session.Record, ttl time.Duration) error {
 	return s.get().Save(ctx, r, ttl)
 }
+func (s *switchableSessions) Touch(ctx context.Context, r session.Record, at time.Time, ttl time.Duration) error {
+	return s.get().Touch(ctx, r, at, ttl)
+}
 func (s *switchableSessions) Delete(ctx context.Context, id string) error {
 	return s.get().Delete(ctx, id)
 }

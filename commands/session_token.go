@@ -34,7 +34,7 @@ func (s *TokenService) ResolveSession(ctx context.Context, rawToken string) (ses
 		return session.Record{}, session.ErrEnded
 	}
 	rec.LastSeen = now
-	if err := s.cfg.Sessions.Save(ctx, rec, s.sessionTTL(rec, now)); err != nil {
+	if err := s.cfg.Sessions.Touch(ctx, rec, now, s.sessionTTL(rec, now)); err != nil {
 		return session.Record{}, err
 	}
 	return rec, nil

@@ -25,6 +25,7 @@ type SessionStore interface {
 	Lookup(ctx context.Context, tokenHash string) (session.Record, error)
 	Get(ctx context.Context, id string) (session.Record, error)
 	Save(ctx context.Context, rec session.Record, ttl time.Duration) error
+	Touch(ctx context.Context, rec session.Record, lastSeen time.Time, ttl time.Duration) error
 	Delete(ctx context.Context, id string) error
 	ListBySubject(ctx context.Context, subject string) ([]session.Record, error)
 	Ping(ctx context.Context) error

@@ -87,6 +87,21 @@ func (m *Memory) Get(_ context.Context, id string) (session.Record, error) {
 	return m.getLocked(id)
 }
 
+func (m *Memory) Touch(_ context.Context, rec session.Record, lastSeen time.Time, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.byID[rec.ID]
+	if !ok || e.rec.TokenHash != rec.TokenHash {
+		return nil // rotated or gone meanwhile: nothing to extend
+	}
+	if lastSeen.After(e.rec.LastSeen) {
+		e.rec.LastSeen = lastSeen
+	}
+	e.deadline = m.now().Add(ttl)
+	m.byID[rec.ID] = e
+	return nil
+}
+
 func (m *Memory) Delete(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +19,10 @@ import (
 //	tok:<token sha-256 hex>  → session id             (ttl)
 //	sid:<id>                 → JSON session.Record     (ttl)
 //	sub:<subject>            → set of session ids      (absolute lifetime)
+//	seen:<id>                → last use, Unix µs       (ttl)
 //
+// Touches write only seen: and extend ttls (EXPIRE never creates a key), so
+// a touch that races a step-up cannot resurrect the rotated-out token.
 // The record names its current token hash, so a lookup through a stale
 // tok: key (a lost race with a rotation) is refused.
 type Redis struct {
@@ -35,9 +39,10 @@ func NewRedis(c redis.UniversalClient, prefix string, absolute time.Duration) *R
 	return &Redis{c: c, prefix: prefix, absolute: absolute}
 }
 
-func (r *Redis) tokKey(h string) string  { return r.prefix + "tok:" + h }
-func (r *Redis) sidKey(id string) string { return r.prefix + "sid:" + id }
-func (r *Redis) subKey(s string) string  { return r.prefix + "sub:" + s }
+func (r *Redis) tokKey(h string) string   { return r.prefix + "tok:" + h }
+func (r *Redis) sidKey(id string) string  { return r.prefix + "sid:" + id }
+func (r *Redis) subKey(s string) string   { return r.prefix + "sub:" + s }
+func (r *Redis) seenKey(id string) string { return r.prefix + "seen:" + id }
 
 func unavailable(err error) error {
 	if errors.Is(err, session.ErrNotFound) {
@@ -72,18 +77,39 @@ func (r *Redis) write(ctx context.Context, rec session.Record, ttl time.Duration
 }
 
 func (r *Redis) Get(ctx context.Context, id string) (session.Record, error) {
-	b, err := r.c.Get(ctx, r.sidKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return session.Record{}, session.ErrNotFound
-	}
+	vals, err := r.c.MGet(ctx, r.sidKey(id), r.seenKey(id)).Result()
 	if err != nil {
 		return session.Record{}, unavailable(err)
 	}
+	raw, ok := vals[0].(string)
+	if !ok {
+		return session.Record{}, session.ErrNotFound
+	}
 	var rec session.Record
-	if err := json.Unmarshal(b, &rec); err != nil {
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		return session.Record{}, fmt.Errorf("sessions: corrupt record %s: %w", id, err)
 	}
+	if seen, ok := vals[1].(string); ok {
+		if us, err := strconv.ParseInt(seen, 10, 64); err == nil {
+			if t := time.UnixMicro(us).UTC(); t.After(rec.LastSeen) {
+				rec.LastSeen = t
+			}
+		}
+	}
 	return rec, nil
+}
+
+func (r *Redis) Touch(ctx context.Context, rec session.Record, lastSeen time.Time, ttl time.Duration) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, r.seenKey(rec.ID), strconv.FormatInt(lastSeen.UnixMicro(), 10), ttl)
+		p.Expire(ctx, r.tokKey(rec.TokenHash), ttl)
+		p.Expire(ctx, r.sidKey(rec.ID), ttl)
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
 }
 
 func (r *Redis) Lookup(ctx context.Context, tokenHash string) (session.Record, error) {
@@ -121,7 +147,7 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, r.tokKey(rec.TokenHash), r.sidKey(id))
+		p.Del(ctx, r.tokKey(rec.TokenHash), r.sidKey(id), r.seenKey(id))
 		p.SRem(ctx, r.subKey(rec.Subject), id)
 		return nil
 	})

@@ -23,6 +23,10 @@ type Store interface {
 	// Save replaces the session's record (touch, step-up). When the token
 	// hash changed, the old hash stops resolving at once.
 	Save(ctx context.Context, rec session.Record, ttl time.Duration) error
+	// Touch records a use at lastSeen and extends the ttl, for the token
+	// hash it was looked up by only: a touch racing a rotation never brings
+	// the old token back.
+	Touch(ctx context.Context, rec session.Record, lastSeen time.Time, ttl time.Duration) error
 	// Delete removes the session by id; a missing one is not an error.
 	Delete(ctx context.Context, id string) error
 	// ListBySubject returns the subject's sessions still held.

@@ -90,10 +90,30 @@ func runContract(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		s := newStore(t)
 		r := rec("s1", "alice", "h1")
 		_ = s.Create(ctx, r, time.Hour)
-		r.LastSeen = t0.Add(time.Minute)
-		_ = s.Save(ctx, r, time.Hour)
+		if err := s.Touch(ctx, r, t0.Add(time.Minute), time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := s.Lookup(ctx, "h1"); err != nil || !got.LastSeen.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("after touch: %+v %v", got, err)
+		}
+	})
+	t.Run("a touch racing a rotation never brings the old token back", func(t *testing.T) {
+		s := newStore(t)
+		r := rec("s1", "alice", "h1")
+		_ = s.Create(ctx, r, time.Hour)
+		stale, _ := s.Lookup(ctx, "h1")
+		r.TokenHash, r.ACR = "h2", "aal2"
+		if err := s.Save(ctx, r, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Touch(ctx, stale, t0.Add(time.Minute), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, "h1"); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("the rotated-out token resolves again: %v", err)
+		}
+		if got, err := s.Lookup(ctx, "h2"); err != nil || got.ACR != "aal2" {
+			t.Fatalf("the new token after a stale touch: %+v %v", got, err)
 		}
 	})
 	t.Run("a deleted session stops resolving and deleting twice is fine", func(t *testing.T) {
