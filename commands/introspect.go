@@ -33,7 +33,7 @@ type Introspection struct {
 // tokens, which only the family's own client may introspect.
 func (s *TokenService) Introspect(ctx context.Context, raw, hint, callerClientID string) (Introspection, error) {
 	now := s.clockNow()
-	if cl, err := s.cfg.Codec.Open(raw); err == nil {
+	if cl, err := s.openRefresh(ctx, raw); err == nil {
 		f, err := s.loadFamily(ctx, cl.Family)
 		if err != nil {
 			return Introspection{}, err

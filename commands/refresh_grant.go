@@ -40,7 +40,7 @@ type TokenPair struct {
 // and revokes the family before refusing.
 func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
 	now := s.clockNow()
-	cl, err := s.cfg.Codec.Open(g.RefreshToken)
+	cl, err := s.openRefresh(ctx, g.RefreshToken)
 	if err != nil {
 		return TokenPair{}, s.reject(ctx, "malformed", g.ClientID, nil, meta)
 	}
@@ -79,7 +79,7 @@ func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadat
 	err = s.updateFamily(ctx, cl.Family, meta, func(f *refreshtoken.Family) error {
 		var err error
 		out, err = f.Rotate(refreshtoken.RotateInput{
-			Presented: cl, ClientID: g.ClientID, Next: next, KeyID: s.cfg.Codec.ActiveKeyID(),
+			Presented: cl, ClientID: g.ClientID, Next: next, KeyID: s.codec().ActiveKeyID(),
 			ExpiresAt: exp, Now: now, Grace: s.cfg.Grace, AccessLifetime: s.policy.Class(token.Access).Lifetime,
 		})
 		info = f.Info()
@@ -122,7 +122,7 @@ func (s *TokenService) signFamilyAccess(ctx context.Context, info refreshtoken.S
 // issuePair signs an access token for the family (or takes the one signed
 // early) and seals its refresh token.
 func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
-	rt, err := s.cfg.Codec.Seal(succ)
+	rt, err := s.codec().Seal(succ)
 	if err != nil {
 		// The successor's sealing key is gone (rotated out): refuse rather
 		// than mint a second successor, which would fork the family.

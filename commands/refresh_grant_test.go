@@ -338,3 +338,39 @@ func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
 		t.Fatalf("a token signed by revoked key %s introspects active", active.KID)
 	}
 }
+
+func TestAnInstanceReloadsSealingKeysItHasNotSeen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := newTokenFixture(t, nil)
+	newer, err := refreshtoken.NewCodec("r2", map[string][]byte{"r1": a.codecKey, "r2": make32(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newTokenFixture(t, a.store, withCodec(newer))
+	s := b.start(t, "login", "alice")
+	if !strings.HasPrefix(s.RefreshToken, "rt1.r2.") {
+		t.Fatalf("b sealed with %q", s.RefreshToken[:7])
+	}
+	if _, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("without reloading, a token of an unknown key must be refused: %v", err)
+	}
+	reloads := 0
+	c := newTokenFixture(t, a.store, withCodec(a.codec), func(cfg *commands.TokenServiceConfig) {
+		cfg.ReloadCodec = func(context.Context) (*refreshtoken.Codec, error) { reloads++; return newer, nil }
+	})
+	if _, err := c.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+		t.Fatalf("after reloading: %v", err)
+	}
+	if reloads != 1 {
+		t.Fatalf("%d reloads", reloads)
+	}
+}
+
+func make32(b byte) []byte {
+	k := make([]byte, refreshtoken.KeyBytes)
+	for i := range k {
+		k[i] = b
+	}
+	return k
+}

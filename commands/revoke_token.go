@@ -38,7 +38,7 @@ func (s *TokenService) Revoke(ctx context.Context, r RevokeToken, meta Metadata)
 }
 
 func (s *TokenService) revokeRefresh(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
-	cl, err := s.cfg.Codec.Open(r.Token)
+	cl, err := s.openRefresh(ctx, r.Token)
 	if err != nil {
 		return false, nil
 	}

@@ -92,7 +92,7 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 	}
 	rtExp := now.Add(s.policy.Class(token.Refresh).Lifetime).Truncate(time.Second)
 	famEv := refreshtoken.Started{Family: fam, ClientID: cmd.ClientID, Subject: cmd.Subject, SessionID: sid,
-		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: s.cfg.Codec.ActiveKeyID(), ExpiresAt: rtExp, At: now}
+		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: s.codec().ActiveKeyID(), ExpiresAt: rtExp, At: now}
 	f := refreshtoken.New(fam)
 	if err := f.Start(famEv); err != nil {
 		return StartedSession{}, fmt.Errorf("%w: %w", session.ErrInvalid, err)

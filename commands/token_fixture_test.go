@@ -43,6 +43,7 @@ type tokenFixture struct {
 	store    eventstore.Store
 	clock    *tokClock
 	codec    *refreshtoken.Codec
+	codecKey []byte
 	jwks     *jwks.Model
 	revs     *revocations.Set
 	sessions commands.SessionStore
@@ -117,7 +118,7 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokenFixture{keys: keys, store: store, clock: clk, codec: codec, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
+	return &tokenFixture{keys: keys, store: store, clock: clk, codec: codec, codecKey: key, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
 }
 
 // VerifierAdapter is how cmd/authledger plugs client/verifier into the

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"authledger/domain/refreshtoken"
@@ -78,6 +79,10 @@ type TokenServiceConfig struct {
 	Signer Signer
 	// Codec seals and opens refresh tokens (required).
 	Codec *refreshtoken.Codec
+	// ReloadCodec, if set, is called when a token names a sealing key the
+	// codec lacks (another instance rotated it, or generated the first key
+	// at the same moment); at most once per codecReloadEvery.
+	ReloadCodec func(ctx context.Context) (*refreshtoken.Codec, error)
 	// Sessions is the session store (required for the session commands).
 	Sessions SessionStore
 	// Verifier checks access JWTs for revocation and introspection.
@@ -124,6 +129,9 @@ func (c TokenServiceConfig) Validate() error {
 type TokenService struct {
 	cfg      TokenServiceConfig
 	families familyCache
+	codecP   atomic.Pointer[refreshtoken.Codec]
+	reloadMu sync.Mutex
+	reloaded time.Time
 	policy   token.Policy
 	now      func() time.Time
 	rand     io.Reader
@@ -144,7 +152,37 @@ func NewTokenService(cfg TokenServiceConfig) (*TokenService, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
+	s.codecP.Store(cfg.Codec)
 	return s, nil
+}
+
+// codecReloadEvery bounds reloads, so a flood of tokens naming unknown
+// key ids cannot hammer the secret provider.
+const codecReloadEvery = 10 * time.Second
+
+func (s *TokenService) codec() *refreshtoken.Codec { return s.codecP.Load() }
+
+// openRefresh opens a refresh token, reloading the sealing keys once when
+// the token names a key this instance has not loaded yet.
+func (s *TokenService) openRefresh(ctx context.Context, raw string) (refreshtoken.Claims, error) {
+	c := s.codec()
+	cl, err := c.Open(raw)
+	if err == nil || s.cfg.ReloadCodec == nil {
+		return cl, err
+	}
+	kid, ok := refreshtoken.KeyIDOf(raw)
+	if !ok || c.Has(kid) {
+		return cl, err
+	}
+	s.reloadMu.Lock()
+	if s.codec() == c && time.Since(s.reloaded) >= codecReloadEvery {
+		s.reloaded = time.Now()
+		if fresh, rerr := s.cfg.ReloadCodec(ctx); rerr == nil {
+			s.codecP.Store(fresh)
+		}
+	}
+	s.reloadMu.Unlock()
+	return s.codec().Open(raw)
 }
 
 // ErrSessionsUnavailable: the session commands were built without a

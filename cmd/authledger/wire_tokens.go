@@ -14,6 +14,7 @@ import (
 	"authledger/api"
 	"authledger/client/verifier"
 	cmds "authledger/commands"
+	"authledger/domain/refreshtoken"
 	"authledger/domain/token"
 	"authledger/projections"
 	"authledger/readmodels/families"
@@ -149,6 +150,7 @@ func wireTokens(ctx context.Context, a *app) error {
 		Store: a.store, Signer: a.signer, Codec: codec, Sessions: store,
 		Verifier: accessVerifier(v), Revocations: revs, Publisher: publisher,
 		Issuer: a.cfg.Issuer, Grace: tc.RefreshGrace,
+		ReloadCodec: func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) },
 	})
 	if err != nil {
 		return err

@@ -183,3 +183,18 @@ func (c *Codec) Open(raw string) (Claims, error) {
 
 // Expired reports whether the token has expired at now.
 func (cl Claims) Expired(now time.Time) bool { return !now.Before(cl.ExpiresAt) }
+
+// KeyIDOf returns the key id a token names, without opening it, so a caller
+// holding an older key set knows to reload. ok is false for a value that
+// is not shaped like a token.
+func KeyIDOf(raw string) (kid string, ok bool) {
+	rest, ok := strings.CutPrefix(raw, prefix)
+	if !ok {
+		return "", false
+	}
+	kid, _, ok = strings.Cut(rest, ".")
+	return kid, ok && validKeyID(kid)
+}
+
+// Has reports whether the codec holds key id kid.
+func (c *Codec) Has(kid string) bool { _, ok := c.keys[kid]; return ok }
