@@ -98,7 +98,7 @@ func NewAdminServices(cmds *commands.Services, dir ServiceDirectory, guard echo.
 
 // Register implements Routes.
 func (a *AdminServices) Register(e *echo.Echo) {
-	g := e.Group("/v1/admin/services", a.guard)
+	g := e.Group("/v1/admin/services", a.guard, a.callerActive)
 	g.POST("", a.register)
 	g.GET("", a.list)
 	g.GET("/:id", a.show)
@@ -106,6 +106,27 @@ func (a *AdminServices) Register(e *echo.Echo) {
 	g.POST("/:id/keys", a.addKeys)
 	g.DELETE("/:id/keys/:kid", a.removeKey)
 	g.POST("/:id/disable", a.disable)
+}
+
+// callerActive refuses an admin whose client has been disabled since its
+// token was minted: M2M tokens are stateless for 30 minutes, but the power
+// to register and disable services should end with the client.
+func (a *AdminServices) callerActive(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, ok := PrincipalFrom(c)
+		if !ok {
+			return next(c) // a guard that sets no principal decides alone
+		}
+		v, found, err := a.dir.Client(c.Request().Context(), client.ID(p.ClientID))
+		if err != nil {
+			return err
+		}
+		if !found || v.Disabled {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
+			return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the calling client is not active")
+		}
+		return next(c)
+	}
 }
 
 // ServiceResponse is a client as the admin API shows it: no secret hash.

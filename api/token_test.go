@@ -416,4 +416,14 @@ func TestAdminServicesAPI(t *testing.T) {
 	if st, out := call("GET", "/v1/admin/services", adminTok, ""); st != 200 || len(out["services"].([]any)) != 3 {
 		t.Fatalf("list: %d %v", st, out)
 	}
+	// Disabling the admin client ends its admin power though its token
+	// has not expired.
+	dis, err := env.cmds.Disable(context.Background(), commands.DisableService{ClientID: admin.Client.ID}, commands.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.settle(t, dis.Position)
+	if st, _ := call("GET", "/v1/admin/services", adminTok, ""); st != 401 {
+		t.Fatalf("a disabled admin's token: %d", st)
+	}
 }
