@@ -45,9 +45,45 @@ func NewSessions(svc *commands.TokenService, allowedOrigins []string, absolute t
 func (s *Sessions) Register(e *echo.Echo) {
 	e.POST("/v1/sessions", s.start)
 	e.POST("/v1/sessions/:id/elevate", s.elevate)
-	e.GET("/v1/sessions", s.list)
-	e.DELETE("/v1/sessions/:id", s.end)
-	e.POST("/v1/session/token", s.token)
+	e.GET("/v1/sessions", s.list, s.cors)
+	e.DELETE("/v1/sessions/:id", s.end, s.cors)
+	e.POST("/v1/session/token", s.token, s.cors)
+	for _, p := range []string{"/v1/sessions", "/v1/sessions/:id", "/v1/session/token"} {
+		e.OPTIONS(p, s.preflight)
+	}
+}
+
+// cors lets the configured browser origins read the cookie endpoints'
+// answers with credentials (Fetch standard); other origins get no CORS
+// headers, so their scripts cannot read anything.
+func (s *Sessions) cors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s.allowOrigin(c)
+		return next(c)
+	}
+}
+
+func (s *Sessions) allowOrigin(c echo.Context) bool {
+	h := c.Response().Header()
+	h.Add("Vary", "Origin")
+	o := c.Request().Header.Get("Origin")
+	if o == "" || !slices.Contains(s.origins, o) {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", o)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	return true
+}
+
+func (s *Sessions) preflight(c echo.Context) error {
+	if !s.allowOrigin(c) {
+		return c.NoContent(http.StatusNoContent)
+	}
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	return c.NoContent(http.StatusNoContent)
 }
 
 // startRequest is the POST /v1/sessions body.

@@ -159,6 +159,19 @@ func TestSessionCookieEndpoints(t *testing.T) {
 		if r.status != 200 || r.body["expires_in"] != float64(600) || r.header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
+		if r.header.Get("Access-Control-Allow-Origin") != tokOrigin || r.header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("CORS headers %v", r.header)
+		}
+	})
+	t.Run("CORS preflight admits only the configured origins", func(t *testing.T) {
+		ok := e.do(t, nil, http.MethodOptions, "/v1/session/token", nil, map[string]string{"Origin": tokOrigin, "Access-Control-Request-Method": "POST"})
+		if ok.status != http.StatusNoContent || ok.header.Get("Access-Control-Allow-Origin") != tokOrigin || !strings.Contains(ok.header.Get("Access-Control-Allow-Methods"), "POST") {
+			t.Fatalf("allowed origin preflight: %d %v", ok.status, ok.header)
+		}
+		bad := e.do(t, nil, http.MethodOptions, "/v1/session/token", nil, map[string]string{"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"})
+		if bad.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("foreign origin got CORS headers %v", bad.header)
+		}
 	})
 	for name, origin := range map[string]string{"a foreign origin": "https://evil.test", "no origin": ""} {
 		t.Run("CSRF: "+name+" is refused", func(t *testing.T) {
