@@ -245,4 +245,3 @@ func followRebuild(ctx context.Context, db *readmodels.DB, store eventstore.Stor
 		}
 	}
 }
-
