@@ -24,7 +24,11 @@ func TestSchedulerRotatesDailyOverSimulatedDays(t *testing.T) {
 		After: func(d time.Duration) <-chan time.Time {
 			f.clock.Add(d)
 			if !f.clock.Now().Before(end) {
+				// A timer that never fires: Run's select must see only the
+				// cancellation, or it may start one more tick on a cancelled
+				// context at random.
 				cancel()
+				return nil
 			}
 			ch := make(chan time.Time, 1)
 			ch <- f.clock.Now()
