@@ -34,7 +34,7 @@ func TestContractWithAFlushWindowAndSmallBatches(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	openAt := func(t *testing.T, name string, now func() time.Time) eventstore.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now, FlushWindow: time.Millisecond, MaxBatch: 3})
+		s, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"), sqlite.Options{Now: now, FlushWindow: 500 * time.Microsecond, MaxBatch: 8})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
