@@ -16,6 +16,7 @@ import (
 	cmds "authledger/commands"
 	"authledger/eventstore"
 	"authledger/projections"
+	"authledger/readmodels/revocations"
 	"authledger/readmodels/services"
 	"authledger/secrets"
 )
@@ -50,6 +51,9 @@ type app struct {
 	tokenEndpoint *api.TokenEndpoint
 	clientAuth    *api.ClientAuthenticator
 	requireScope  func(scope string) echo.MiddlewareFunc
+	// Set by wireRevocations (wire_revocations.go), before any verifier is
+	// built: every bearer check of the service consults it.
+	revocations *revocations.Set
 	// Set by wireProjections (wire_projections.go), the first step: later
 	// steps Register their projections on it; runner.DB() is the read-model
 	// database. It starts after every step has run.
@@ -60,6 +64,7 @@ type app struct {
 // steps before it added to the app.
 var wiringSteps = []func(ctx context.Context, a *app) error{
 	wireProjections, // first: sets a.runner for the steps that register projections
+	wireRevocations, // sets a.revocations, which the verifiers below consult
 	wireKeys,        // sets a.signer, a.bearer, a.secrets, a.keySource
 	wireServices,
 	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth

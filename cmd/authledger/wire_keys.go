@@ -85,7 +85,8 @@ func newKeys(cfg Config, store eventstore.Store, sp secrets.Provider, p keyring.
 
 // wireKeys builds the secret provider, key commands, rotation scheduler,
 // JWKS read model, signer, bearer verifier and the JWKS/metadata routes.
-// It runs first: later steps need a.signer and a.bearer.
+// It runs after the revocations step (a.revocations) and before the steps
+// that need a.signer and a.bearer.
 func wireKeys(ctx context.Context, a *app) error {
 	kc, policy, err := loadKeysConfig()
 	if err != nil {
@@ -157,8 +158,13 @@ func wireKeys(ctx context.Context, a *app) error {
 	a.signer = signer
 	a.keySource = model
 
-	// authledger's own APIs accept tokens whose aud holds the issuer URL.
-	own, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, Audiences: []string{a.cfg.Issuer}, Keys: model, Leeway: 5 * time.Second})
+	// authledger's own APIs accept tokens whose aud holds the issuer URL,
+	// unless revoked (by jti, sid or family): the revocations step runs
+	// before this one.
+	if a.revocations == nil {
+		return errors.New("keys: no revocation set wired; refusing to build a bearer verifier that ignores revocations")
+	}
+	own, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, Audiences: []string{a.cfg.Issuer}, Keys: model, Leeway: 5 * time.Second, Revocation: a.revocations})
 	if err != nil {
 		return err
 	}

@@ -23,22 +23,34 @@ import (
 func wireServices(ctx context.Context, a *app) error {
 	reg := services.New()
 	a.services = reg
-	// The registry is in memory on every instance: it catches up from
-	// position 0 and follows the ledger feed, so a change made by any
-	// instance or by the CLI reaches it within the feed delay. Until the
-	// projection runner is wired on the app it follows the feed itself; it
-	// is a projections.MemoryProjection and can be registered unchanged.
-	a.background = append(a.background, func(ctx context.Context) error { return reg.Follow(ctx, a.store) })
-	head, err := a.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("services: ledger head: %w", err)
-	}
-	a.ready = append(a.ready, api.ReadyCheck{Name: "services", Check: func(context.Context) error {
-		if reg.Position() < head.Position {
-			return errors.New("service registry catching up")
+	// The registry is in memory on every instance: it builds from position
+	// 0 and follows the ledger, so a change made by any instance or by the
+	// CLI reaches it within the feed delay. On the runner (a memory
+	// projection runs on every instance, one store notification behind the
+	// ledger) it shows in status, metrics and /readyz, whose projections
+	// check holds readiness until it has reached the head seen at start.
+	// It is not caught up before the server answers: until it is, an
+	// unknown client is refused (fail closed), and WaitFor only needs the
+	// position of a client event, which the runner delivers.
+	if a.runner != nil {
+		if err := a.runner.Register(reg); err != nil {
+			return fmt.Errorf("services: %w", err)
 		}
-		return nil
-	}})
+	} else {
+		a.background = append(a.background, func(ctx context.Context) error { return reg.Follow(ctx, a.store) })
+		head, err := a.store.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("services: ledger head: %w", err)
+		}
+		// Follow also advances past other aggregates' records, so the
+		// position reaches the head.
+		a.ready = append(a.ready, api.ReadyCheck{Name: "services", Check: func(context.Context) error {
+			if reg.Position() < head.Position {
+				return errors.New("service registry catching up")
+			}
+			return nil
+		}})
+	}
 
 	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
 	limiter := api.NewRateLimiter(api.DefaultRateLimits())

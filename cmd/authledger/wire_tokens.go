@@ -71,8 +71,9 @@ func openTokenSecrets(raw string) (secrets.Provider, error) {
 }
 
 // wireTokens adds sessions, the refresh_token grant, revocation,
-// introspection and the revocation feed. It runs after the keys step
-// (a.signer) and the services step (a.tokenEndpoint, a.clientAuth).
+// introspection and the revocation feed. It runs after the revocations step
+// (a.revocations), the keys step (a.signer) and the services step
+// (a.tokenEndpoint, a.clientAuth).
 func wireTokens(ctx context.Context, a *app) error {
 	tc, err := loadTokensConfig()
 	if err != nil {
@@ -106,15 +107,18 @@ func wireTokens(ctx context.Context, a *app) error {
 		keys = m
 	}
 
-	revs := revocations.New(nil)
-	if err := revs.CatchUp(ctx, a.store); err != nil {
-		return fmt.Errorf("tokens: revocations: %w", err)
+	// The revocations step built, caught up and registered the set.
+	revs := a.revocations
+	if revs == nil {
+		return errors.New("tokens: no revocation set wired")
 	}
-	a.background = append(a.background, func(ctx context.Context) error { return revs.Follow(ctx, a.store) })
 
 	absolute := token.Classes[token.Session].Lifetime
 	var store cmds.SessionStore = sessions.NewMemory(nil)
-	var publisher cmds.RevocationPublisher
+	// Without Redis the set itself is the publisher, so this instance
+	// refuses a token it revoked from the next request on; the fan-out
+	// below does the same and also tells the other instances.
+	var publisher cmds.RevocationPublisher = revs
 	if a.cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(a.cfg.RedisURL)
 		if err != nil {

@@ -66,8 +66,9 @@ type Set struct {
 	applies      int
 }
 
-// The set has the shape of a runner memory projection; it follows the feed
-// itself (Follow) so a revocation reaches it with one notification hop.
+// The set is a runner memory projection (serve registers it after a
+// CatchUp); Follow runs it straight off the ledger feed where no runner is
+// wired.
 var _ projections.MemoryProjection = (*Set)(nil)
 
 // New returns an empty set; now (nil: time.Now) drives expiry.
@@ -92,8 +93,14 @@ func (*Set) Handles() []string {
 	return []string{session.TypeEnded, session.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, typeTokenIssued}
 }
 
-// Apply folds one ledger record. Unknown types are ignored.
+// Apply folds one ledger record. Unknown types are ignored, and so are
+// records at or below the last position applied: the runner replays from
+// position 0 after serve's CatchUp, and a replayed entry would be logged
+// twice (and out of order) in the feed.
 func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
+	if applied := s.Applied(); applied > 0 && r.Position <= applied {
+		return nil
+	}
 	var add []Entry
 	var track *issued
 	switch r.Type {
@@ -235,6 +242,34 @@ func (s *Set) FamilyRevoked(family string, now time.Time) bool {
 	return ok && now.Before(until)
 }
 
+// PublishRevocation is commands.RevocationPublisher for an instance without
+// Redis: the revocation enters this instance's set at once, so the
+// instance that revoked refuses the token from its next request instead of
+// after the feed delivers the event.
+func (s *Set) PublishRevocation(_ context.Context, kind, id string, until time.Time) error {
+	switch k := Kind(kind); k {
+	case KindJTI, KindSession, KindFamily:
+		s.Add(Entry{Kind: k, ID: id, Until: until})
+		return nil
+	}
+	return fmt.Errorf("revocations: unknown kind %q", kind)
+}
+
+// SweepEvery sweeps expired entries every d until ctx ends, because a quiet
+// ledger never reaches Apply's periodic sweep.
+func (s *Set) SweepEvery(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
 // Sweep drops everything that has expired at now.
 func (s *Set) Sweep() {
 	s.mu.Lock()
@@ -342,18 +377,7 @@ func (s *Set) Follow(ctx context.Context, store eventstore.Store) error {
 	for _, t := range s.Handles() {
 		handled[t] = true
 	}
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.Sweep()
-			}
-		}
-	}()
+	go s.SweepEvery(ctx, time.Minute)
 	return store.Subscribe(ctx, s.Applied(), func(ctx context.Context, r eventstore.Record) error {
 		if !handled[r.Type] {
 			s.mu.Lock()

@@ -194,3 +194,38 @@ func TestRedisFanoutReachesAnotherSet(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestAReplayFromPositionZeroAfterACatchUpLogsNothingTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := revocations.New(func() time.Time { return t0 })
+	recs := []eventstore.Record{
+		rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Hour)}),
+		rec(2, session.TypeEnded, session.Ended{ID: "s1", AccessUntil: t0.Add(time.Hour)}),
+	}
+	// First the start-up catch-up, then the runner's replay from 0.
+	for range 2 {
+		for _, r := range recs {
+			if err := s.Apply(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if p := s.Since(ctx, 0, 10, 0); len(p.Entries) != 2 {
+		t.Fatalf("feed after replay has %d entries, want 2: %+v", len(p.Entries), p.Entries)
+	}
+}
+
+func TestPublishRevocationRevokesOnThisInstanceAtOnce(t *testing.T) {
+	t.Parallel()
+	s := revocations.New(func() time.Time { return t0 })
+	if err := s.PublishRevocation(context.Background(), "jti", "j1", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.IsRevoked("j1", "", "") {
+		t.Fatal("a published jti is not revoked")
+	}
+	if err := s.PublishRevocation(context.Background(), "bogus", "x", t0.Add(time.Minute)); err == nil {
+		t.Fatal("an unknown kind was accepted")
+	}
+}

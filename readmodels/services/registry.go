@@ -109,7 +109,9 @@ func (r *Registry) Position() uint64 {
 }
 
 // WaitFor blocks until the registry has folded position pos, giving a
-// command's caller read-your-writes.
+// command's caller read-your-writes. On the projection runner only client
+// events reach Apply, so pos must be the position of one (as a services
+// command returns); under Follow any ledger position works.
 func (r *Registry) WaitFor(ctx context.Context, pos uint64) error {
 	for {
 		wake := r.advanced.Wait()
