@@ -22,6 +22,10 @@ const (
 	metaSkip = "skip"
 	// metaAt is the skipped record's recorded time (Unix µs) for lag.
 	metaAt = "recorded_at"
+	// metaBatch marks a message whose payload is a JSON array of handled
+	// records; its position (and recorded_at) is the last ledger record it
+	// covers, which may be an unhandled one after the last handled record.
+	metaBatch = "batch"
 )
 
 // skipFlushEvery and skipFlushIdle bound how far the stored checkpoint
@@ -34,13 +38,22 @@ const (
 // feed is the ledger exposed as a Watermill message.Subscriber for one
 // projection: one message per handled record, each acked before the next,
 // starting after the checkpoint that from returns at Subscribe time. A
-// nacked message is redelivered (as a new message for the same record)
+// nacked message is redelivered (as a new message for the same records)
 // only after resume fires, so a poisoned record is never skipped.
+//
+// With batch > 1 (SQL projections) the ledger subscription reads ahead
+// into a buffer of that many records while the handler works, and a
+// message carries every handled record already waiting there (up to
+// batch), so a backlog costs one read-model transaction instead of one per
+// event. Watermill handlers take one message at a time, so the batch is a
+// message rather than a handler option; nothing waits for a batch to fill,
+// so an idle ledger still gets one record per message and no added delay.
 type feed struct {
 	store   eventstore.Store
 	handles map[string]bool
 	from    func(ctx context.Context) (uint64, error)
 	resume  func() <-chan struct{}
+	batch   int
 
 	mu     sync.Mutex
 	closed bool
@@ -63,7 +76,11 @@ func (f *feed) Subscribe(ctx context.Context, _ string) (<-chan *message.Message
 	ctx, cancel := context.WithCancel(ctx)
 	f.cancel = append(f.cancel, cancel)
 	out := make(chan *message.Message)
-	recs := make(chan eventstore.Record)
+	buffered := 0
+	if f.batch > 1 {
+		buffered = f.batch
+	}
+	recs := make(chan eventstore.Record, buffered)
 	f.wg.Add(2)
 	go func() {
 		defer f.wg.Done()
@@ -114,7 +131,13 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record, out chan
 				continue
 			}
 			pending = 0
-			msg, err := recordMessage(r)
+			var msg *message.Message
+			var err error
+			if f.batch > 1 {
+				msg, err = batchMessage(f.drain(r, recs))
+			} else {
+				msg, err = recordMessage(r)
+			}
 			if err != nil {
 				return
 			}
@@ -153,6 +176,27 @@ func (f *feed) deliver(ctx context.Context, out chan<- *message.Message, msg *me
 	}
 }
 
+// drain returns first and the handled records already waiting behind it
+// (up to f.batch), and the last record taken, handled or not: the batch
+// covers the ledger up to it. It never waits.
+func (f *feed) drain(first eventstore.Record, recs <-chan eventstore.Record) ([]eventstore.Record, eventstore.Record) {
+	batch, through := []eventstore.Record{first}, first
+	// Bounded in records taken too, so a flood of unhandled records
+	// cannot keep a batch open.
+	for taken := 0; len(batch) < f.batch && taken < skipFlushEvery; taken++ {
+		select {
+		case r := <-recs:
+			through = r
+			if f.handles[r.Type] {
+				batch = append(batch, r)
+			}
+		default:
+			return batch, through
+		}
+	}
+	return batch, through
+}
+
 func (f *feed) Close() error {
 	f.mu.Lock()
 	f.closed = true
@@ -172,6 +216,27 @@ func recordMessage(r eventstore.Record) (*message.Message, error) {
 	m := message.NewMessage(r.ID, b)
 	m.Metadata.Set(metaPosition, strconv.FormatUint(r.Position, 10))
 	m.Metadata.Set(metaType, r.Type)
+	return m, nil
+}
+
+// batchMessage encodes handled records covering the ledger up to through;
+// a lone record keeps the one-record form.
+func batchMessage(recs []eventstore.Record, through eventstore.Record) (*message.Message, error) {
+	if len(recs) == 1 && recs[0].Position == through.Position {
+		return recordMessage(recs[0])
+	}
+	ws := make([]wireRecord, len(recs))
+	for i, r := range recs {
+		ws[i] = wireRecord(r)
+	}
+	b, err := json.Marshal(ws)
+	if err != nil {
+		return nil, err
+	}
+	m := message.NewMessage("batch-"+strconv.FormatUint(recs[0].Position, 10)+"-"+strconv.FormatUint(through.Position, 10), b)
+	m.Metadata.Set(metaPosition, strconv.FormatUint(through.Position, 10))
+	m.Metadata.Set(metaAt, strconv.FormatInt(through.RecordedAt.UnixMicro(), 10))
+	m.Metadata.Set(metaBatch, strconv.Itoa(len(recs)))
 	return m, nil
 }
 
@@ -198,9 +263,39 @@ func decode(m *message.Message) (r eventstore.Record, skip bool, err error) {
 		at, _ := strconv.ParseInt(m.Metadata.Get(metaAt), 10, 64)
 		return eventstore.Record{Position: pos, RecordedAt: time.UnixMicro(at).UTC()}, true, nil
 	}
+	if m.Metadata.Get(metaBatch) != "" {
+		return r, false, errors.New("projections: batch message where one record was expected")
+	}
 	var w wireRecord
 	if err := json.Unmarshal(m.Payload, &w); err != nil {
 		return r, false, err
 	}
 	return eventstore.Record(w), false, nil
+}
+
+// decodeAll returns the handled records of any message (none for a
+// checkpoint-only one) and the last ledger record it covers (only its
+// Position and RecordedAt are meaningful).
+func decodeAll(m *message.Message) (recs []eventstore.Record, through eventstore.Record, err error) {
+	if m.Metadata.Get(metaBatch) == "" {
+		r, skip, err := decode(m)
+		if err != nil || skip {
+			return nil, r, err
+		}
+		return []eventstore.Record{r}, r, nil
+	}
+	pos, err := strconv.ParseUint(m.Metadata.Get(metaPosition), 10, 64)
+	if err != nil {
+		return nil, through, errors.New("projections: message without position")
+	}
+	at, _ := strconv.ParseInt(m.Metadata.Get(metaAt), 10, 64)
+	var ws []wireRecord
+	if err := json.Unmarshal(m.Payload, &ws); err != nil {
+		return nil, through, err
+	}
+	recs = make([]eventstore.Record, len(ws))
+	for i, w := range ws {
+		recs[i] = eventstore.Record(w)
+	}
+	return recs, eventstore.Record{Position: pos, RecordedAt: time.UnixMicro(at).UTC()}, nil
 }

@@ -10,7 +10,10 @@
 //
 // Rows live in the read-model database (SQLite or PostgreSQL through
 // database/sql). The runner commits Apply's rows and the checkpoint in one
-// transaction, so an event is never lost or applied twice. Name every table
+// transaction, so an event is never lost or applied twice. When records
+// are already waiting (a backlog), up to 256 of them share one
+// transaction and one checkpoint update; Apply sees each in order either
+// way. Name every table
 // and index through the Tables value the runner passes in: during a rebuild
 // it resolves to the shadow copy, otherwise to the live one.
 //
@@ -105,12 +108,14 @@ type SQLProjection interface {
 	Apply(ctx context.Context, tx *sql.Tx, t Tables, r eventstore.Record) error
 }
 
-// BatchApplier is an optional extension of SQLProjection for rebuilds: the
-// runner hands it a whole batch of handled records (in position order, in
-// the transaction that stores the rebuild checkpoint), so it can write with
-// multi-row statements instead of a round trip per event. The result must
-// equal calling Apply for each record; the property test of a projection
-// should compare the two.
+// BatchApplier is an optional extension of SQLProjection for rebuilds and
+// for a live backlog: the runner hands it a whole batch of handled records
+// (in position order, in the transaction that stores the checkpoint or the
+// rebuild checkpoint), so it can write with multi-row statements instead of
+// a round trip per event. The result must equal calling Apply for each
+// record; the property test of a projection should compare the two. When a
+// live batch fails, the runner rolls it back and applies its records one by
+// one with Apply, so the projection stops exactly at the failing record.
 type BatchApplier interface {
 	ApplyBatch(ctx context.Context, tx *sql.Tx, t Tables, recs []eventstore.Record) error
 }

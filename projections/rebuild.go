@@ -320,7 +320,7 @@ func (w *worker) catchUpExternal(ctx context.Context) error {
 			}
 		}
 		last := recs[len(recs)-1]
-		if _, err := w.storeCheckpoint(ctx, w.db().DB, last); err != nil {
+		if _, err := w.storeCheckpoint(ctx, w.db().DB, last.Position, last); err != nil {
 			return err
 		}
 		after = last.Position

@@ -255,6 +255,9 @@ func (w *worker) ensureRow(ctx context.Context) error {
 // runRouter runs the Watermill router for this projection until ctx ends.
 func (w *worker) runRouter(ctx context.Context, from func(context.Context) (uint64, error)) error {
 	f := &feed{store: w.r.cfg.Store, handles: w.handles, from: from, resume: w.resume.Wait}
+	if w.kind == kindSQL {
+		f.batch = liveBatch
+	}
 	router, err := w.newRouter(f, w.poisoned)
 	if err != nil {
 		return err
@@ -271,26 +274,58 @@ func (w *worker) runRouter(ctx context.Context, from func(context.Context) (uint
 	}
 }
 
-// handle is the Watermill handler: apply one record (or advance past
-// unhandled ones) and store the checkpoint.
+// liveBatch bounds how many waiting records one live transaction of an
+// SQL projection covers (see feed).
+const liveBatch = 256
+
+// errOverlap rolls back a batch whose first record the stored checkpoint
+// has already passed; it is then applied one record at a time, each with
+// its own check.
+var errOverlap = errors.New("projections: batch overlaps the stored checkpoint")
+
+// applyError is an Apply failure at one record, so a failed batch is
+// reported (and stops the projection) at that record, not at the batch.
+type applyError struct {
+	rec eventstore.Record
+	err error
+}
+
+func (e *applyError) Error() string {
+	return fmt.Sprintf("apply %s at position %d: %v", e.rec.Type, e.rec.Position, e.err)
+}
+
+func (e *applyError) Unwrap() error { return e.err }
+
+// handle is the Watermill handler: apply one record or a batch of them (or
+// advance past unhandled ones) and store the checkpoint.
 func (w *worker) handle(msg *message.Message) error {
 	ctx := msg.Context()
-	rec, skip, err := decode(msg)
-	if err != nil {
-		return err
-	}
-	switch w.kind {
-	case kindSQL:
-		err = w.applySQL(ctx, rec, skip)
-	case kindMemory:
-		if rec.Position <= w.checkpoint.Load() {
-			return nil
+	var rec eventstore.Record
+	var err error
+	if w.kind == kindSQL {
+		var recs []eventstore.Record
+		recs, rec, err = decodeAll(msg)
+		if err != nil {
+			return err
 		}
-		if !skip {
-			err = w.p.(MemoryProjection).Apply(ctx, rec)
+		err = w.applySQL(ctx, recs, rec)
+	} else {
+		var skip bool
+		rec, skip, err = decode(msg)
+		if err != nil {
+			return err
 		}
-	case kindExternal:
-		err = w.applyExternal(ctx, rec, skip)
+		switch w.kind {
+		case kindMemory:
+			if rec.Position <= w.checkpoint.Load() {
+				return nil
+			}
+			if !skip {
+				err = w.p.(MemoryProjection).Apply(ctx, rec)
+			}
+		case kindExternal:
+			err = w.applyExternal(ctx, rec, skip)
+		}
 	}
 	if err != nil {
 		return err
@@ -299,26 +334,95 @@ func (w *worker) handle(msg *message.Message) error {
 		w.setState(StateRunning, "", 0)
 		w.r.log.Info("projection resumed", "projection", w.name, "position", rec.Position)
 	}
-	w.advance(rec.Position)
-	w.r.metrics.lagAt(w.name, rec.RecordedAt, w.r.cfg.Now())
+	w.applied(rec)
 	return nil
 }
 
-func (w *worker) applySQL(ctx context.Context, rec eventstore.Record, skip bool) error {
+func (w *worker) applied(rec eventstore.Record) {
+	w.advance(rec.Position)
+	w.r.metrics.lagAt(w.name, rec.RecordedAt, w.r.cfg.Now())
+}
+
+// applySQL applies recs (handled records in position order) and moves the
+// checkpoint to through, in one transaction when that succeeds. When a
+// batch fails it is rolled back; the records before the failing one are
+// committed together, then the rest go one per transaction, so a poisoned
+// record stops the projection exactly at itself with everything before it
+// committed once. A redelivered batch (Retry, resume) skips the prefix
+// already committed.
+func (w *worker) applySQL(ctx context.Context, recs []eventstore.Record, through eventstore.Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// The in-memory checkpoint only moves after a commit of this owned run
+	// (or a swap, under w.mu), so it never runs ahead of the stored one.
+	cp := w.checkpoint.Load()
+	for len(recs) > 0 && recs[0].Position <= cp {
+		recs = recs[1:]
+	}
+	if through.Position <= cp {
+		return nil
+	}
 	t := w.live()
-	return w.inTx(ctx, func(tx *sql.Tx) error {
-		// The checkpoint update comes first: it locks the state row and
-		// tells whether the record is already applied (by a rebuild swap or
-		// a previous owner), in one round trip.
-		fresh, err := w.storeCheckpoint(ctx, tx, rec)
-		if err != nil || !fresh {
+	err := w.commit(ctx, t, recs, through)
+	if err == nil || ctx.Err() != nil || len(recs) == 0 || (len(recs) == 1 && recs[0].Position == through.Position) {
+		return err
+	}
+	var ae *applyError
+	if errors.As(err, &ae) {
+		for k, r := range recs {
+			if r.Position != ae.rec.Position {
+				continue
+			}
+			if k > 0 && w.commit(ctx, t, recs[:k], recs[k-1]) == nil {
+				w.applied(recs[k-1])
+				recs = recs[k:]
+			}
+			break
+		}
+	}
+	for _, r := range recs {
+		if err := w.commit(ctx, t, []eventstore.Record{r}, r); err != nil {
 			return err
 		}
-		if !skip {
-			if err := w.p.(SQLProjection).Apply(ctx, tx, t, rec); err != nil {
-				return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
+		w.applied(r)
+	}
+	if through.Position > recs[len(recs)-1].Position {
+		return w.commit(ctx, t, nil, through)
+	}
+	return nil
+}
+
+// commit applies recs and stores the checkpoint at through in one
+// transaction. The checkpoint update comes first: it locks the state row
+// and tells whether the first record is already applied (by a rebuild swap
+// or a previous owner), in one round trip.
+func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record, through eventstore.Record) error {
+	first := through.Position
+	if len(recs) > 0 {
+		first = recs[0].Position
+	}
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		fresh, err := w.storeCheckpoint(ctx, tx, first, through)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			if len(recs) > 1 || (len(recs) == 1 && first != through.Position) {
+				return errOverlap
+			}
+			return nil
+		}
+		sp := w.p.(SQLProjection)
+		if ba, ok := sp.(BatchApplier); ok && len(recs) > 1 {
+			// No record to blame: applySQL then retries one by one.
+			if err := ba.ApplyBatch(ctx, tx, t, recs); err != nil {
+				return fmt.Errorf("apply batch %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
+			}
+			return nil
+		}
+		for _, r := range recs {
+			if err := sp.Apply(ctx, tx, t, r); err != nil {
+				return &applyError{rec: r, err: err}
 			}
 		}
 		return nil
@@ -334,15 +438,16 @@ func (w *worker) applyExternal(ctx context.Context, rec eventstore.Record, skip 
 			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
 		}
 	}
-	_, err := w.storeCheckpoint(ctx, w.db().DB, rec)
+	_, err := w.storeCheckpoint(ctx, w.db().DB, rec.Position, rec)
 	return err
 }
 
-// storeCheckpoint advances the stored checkpoint to rec and reports
-// whether it moved (false: rec was applied before).
-func (w *worker) storeCheckpoint(ctx context.Context, tx execer, rec eventstore.Record) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $2`,
-		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro())
+// storeCheckpoint advances the stored checkpoint to rec if it is below
+// first, and reports whether it moved (false: the record at first was
+// applied before).
+func (w *worker) storeCheckpoint(ctx context.Context, tx execer, first uint64, rec eventstore.Record) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $6`,
+		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro(), first)
 	if err != nil {
 		return false, err
 	}
@@ -363,10 +468,11 @@ func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// poisoned records that the projection stopped at msg's record. The feed
-// holds the record until a resume, so nothing after it is applied.
+// poisoned records that the projection stopped at msg's failing record
+// (the first not yet applied when the error names none). The feed holds
+// the message until a resume, so nothing after it is applied.
 func (w *worker) poisoned(msg *message.Message, err error) {
-	rec, _, _ := decode(msg)
+	rec := w.poisonedAt(msg, err)
 	text := err.Error()
 	if len(text) > 1000 {
 		text = text[:1000]
@@ -382,6 +488,21 @@ func (w *worker) poisoned(msg *message.Message, err error) {
 		w.name, StateStopped, text, rec.Position, w.r.cfg.Now().UnixMicro()); dbErr != nil {
 		w.r.log.Error("projection stop not recorded", "projection", w.name, "err", dbErr)
 	}
+}
+
+func (w *worker) poisonedAt(msg *message.Message, err error) eventstore.Record {
+	var ae *applyError
+	if errors.As(err, &ae) {
+		return ae.rec
+	}
+	recs, through, _ := decodeAll(msg)
+	cp := w.checkpoint.Load()
+	for _, r := range recs {
+		if r.Position > cp {
+			return r
+		}
+	}
+	return through
 }
 
 // heartbeat refreshes ownership, and picks up resume and rebuild requests.
