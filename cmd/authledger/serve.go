@@ -42,9 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	metrics := api.NewMetrics(a.metrics)
-	e := api.New(api.Config{Logger: log, ReadyChecks: a.ready, Middleware: []echo.MiddlewareFunc{metrics.Middleware}},
-		append([]api.Routes{metrics}, a.routes...)...)
+	e := a.server()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -93,4 +91,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("stopped cleanly")
 	}
 	return runErr
+}
+
+// server builds the HTTP handler with every route group the wiring steps
+// added; tests build it the same way to compare the routes with the
+// OpenAPI document.
+func (a *app) server() *echo.Echo {
+	metrics := api.NewMetrics(a.metrics)
+	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: []echo.MiddlewareFunc{metrics.Middleware}},
+		append([]api.Routes{metrics}, a.routes...)...)
 }

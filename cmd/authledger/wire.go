@@ -68,6 +68,7 @@ var wiringSteps = []func(ctx context.Context, a *app) error{
 	wireKeys,        // sets a.signer, a.bearer, a.secrets, a.keySource
 	wireServices,
 	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
+	wireOpenAPI,
 }
 
 func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
