@@ -26,4 +26,7 @@ var (
 	ErrInvalidJWKS     = errors.New("verifier: invalid JWKS")
 	ErrDuplicateKID    = errors.New("verifier: JWKS has duplicate kids")
 	ErrJWKSUnavailable = errors.New("verifier: JWKS unavailable")
+	// ErrJWKSStale: the cached JWKS is older than max-age + MaxStale and
+	// could not be refreshed, so no key from it is trusted any more.
+	ErrJWKSStale = errors.New("verifier: cached JWKS too stale to trust")
 )

@@ -80,7 +80,7 @@ func bearer(h string) (string, bool) {
 func sentinelText(err error) string {
 	for _, s := range []error{ErrTokenTooLarge, ErrMalformed, ErrUnsupportedAlg, ErrWrongType, ErrInvalidKID, ErrUnknownKey,
 		ErrKeyRevoked, ErrBadSignature, ErrMissingClaim, ErrWrongIssuer, ErrWrongAudience, ErrExpired, ErrNotYetValid,
-		ErrIssuedInFuture, ErrRevoked, ErrNoToken} {
+		ErrIssuedInFuture, ErrRevoked, ErrJWKSStale, ErrNoToken} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

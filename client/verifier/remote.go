@@ -36,13 +36,21 @@ type RemoteConfig struct {
 	UnknownKIDEvery time.Duration
 	// MaxBodyBytes bounds the JWKS response. Default 256 KiB.
 	MaxBodyBytes int64
+	// MaxStale is how long past its max-age a cached set may still be
+	// served while every refresh fails. Past it, Key fails closed with
+	// ErrJWKSStale: an issuer that stays unreachable must not keep a key it
+	// has since revoked trusted forever. Default 1 h, so a key revoked at
+	// the issuer stops being trusted at most max-age + 1 h later even when
+	// the JWKS endpoint is down. A successful fetch or a 304 resets it.
+	MaxStale time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Remote is a KeySource over an issuer's JWKS endpoint. Keys are served
 // from memory; a stale set is refreshed in the background while the cached
-// keys keep working, and an unknown kid triggers at most one rate-limited
+// keys keep working (for at most MaxStale past max-age, then every key
+// fails closed with ErrJWKSStale until a refresh succeeds), and an unknown kid triggers at most one rate-limited
 // refetch (singleflight) before it fails closed with ErrUnknownKey.
 type Remote struct {
 	cfg     RemoteConfig
@@ -85,6 +93,9 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 256 << 10
 	}
+	if cfg.MaxStale <= 0 {
+		cfg.MaxStale = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -103,12 +114,25 @@ func (r *Remote) Key(ctx context.Context, kid string) (ed25519.PublicKey, error)
 			return nil, fmt.Errorf("%w: %w", ErrUnknownKey, err)
 		}
 		st = r.state.Load()
-	} else if now := r.cfg.Now(); !now.Before(st.expires) {
+	} else if now := r.cfg.Now(); !now.Before(st.expires.Add(r.cfg.MaxStale)) {
+		// Too stale to vouch for any key: only a successful refresh helps.
+		// The refresh is gated like the background one, so while the
+		// endpoint is down verifications fail fast instead of each one
+		// waiting on a fetch.
+		if !r.claimRefreshSlot(now) {
+			return nil, ErrJWKSStale
+		}
+		if err := r.refresh(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrJWKSStale, err)
+		}
+		if st = r.state.Load(); !r.cfg.Now().Before(st.expires.Add(r.cfg.MaxStale)) {
+			return nil, ErrJWKSStale
+		}
+	} else if !now.Before(st.expires) {
 		// Stale: keep serving the cached keys and refresh in the background,
 		// at most once per MinMaxAge whatever the outcome, so an endpoint
 		// that is down is not hammered by every verification.
-		next := r.nextBG.Load()
-		if now.UnixNano() >= next && r.nextBG.CompareAndSwap(next, now.Add(r.cfg.MinMaxAge).UnixNano()) {
+		if r.claimRefreshSlot(now) {
 			go func() { _ = r.refresh(context.WithoutCancel(ctx)) }()
 		}
 	}
@@ -122,6 +146,13 @@ func (r *Remote) Key(ctx context.Context, kid string) (ed25519.PublicKey, error)
 		return nil, fmt.Errorf("%w: %w", ErrUnknownKey, err)
 	}
 	return r.state.Load().set.Key(ctx, kid)
+}
+
+// claimRefreshSlot reports whether this caller may start a refresh of a
+// stale set: at most one per MinMaxAge whatever the outcome.
+func (r *Remote) claimRefreshSlot(now time.Time) bool {
+	next := r.nextBG.Load()
+	return now.UnixNano() >= next && r.nextBG.CompareAndSwap(next, now.Add(r.cfg.MinMaxAge).UnixNano())
 }
 
 // Refresh fetches the JWKS now (e.g. at start-up, to fail fast).
