@@ -37,6 +37,11 @@ type Started struct {
 	KeyID     string    `json:"key_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 	At        time.Time `json:"at"`
+	// NotAfter is the family's absolute bound (see AbsoluteBound): no token
+	// of the family lives past it, however often it rotates. Families
+	// recorded before the field existed get the bound Family.NotAfter
+	// derives from At.
+	NotAfter time.Time `json:"not_after,omitempty"`
 }
 
 // Rotated spends From and makes To (generation Generation) current. KeyID and

@@ -89,8 +89,14 @@ func (f *Family) Revoked() (bool, string) { return f.revoked, f.reason }
 // Generation is the current token's generation.
 func (f *Family) Generation() uint64 { return f.generation }
 
-// Current is the one token that may be presented now.
-func (f *Family) Current() (TokenID, time.Time) { return f.current, f.expiresAt }
+// Current is the one token that may be presented now, and when it expires
+// (never after NotAfter).
+func (f *Family) Current() (TokenID, time.Time) {
+	if b := f.NotAfter(); f.started && b.Before(f.expiresAt) {
+		return f.current, b
+	}
+	return f.current, f.expiresAt
+}
 
 // Pending returns the events decided since loading.
 func (f *Family) Pending() []Event { return f.pending }
@@ -129,13 +135,19 @@ func (f *Family) Start(s Started) error {
 	if s.Family != f.id || s.Token.IsZero() || s.ClientID == "" || s.Subject == "" {
 		return fmt.Errorf("refreshtoken: start needs family, token, client and subject")
 	}
+	if !s.NotAfter.IsZero() && s.NotAfter.After(AbsoluteBound(s.At, 0, time.Time{})) {
+		return fmt.Errorf("refreshtoken: a family's bound may not exceed the refresh class lifetime")
+	}
+	if !s.NotAfter.IsZero() && s.ExpiresAt.After(s.NotAfter) {
+		return fmt.Errorf("refreshtoken: the first token may not outlive the family's bound")
+	}
 	f.record(s)
 	return nil
 }
 
 // RotateInput is one presentation. Next is the id the successor gets if one
 // is minted, sealed with KeyID and expiring at ExpiresAt (whole seconds, as
-// the token carries them). Grace is the retry window (0 disables it);
+// the token carries them), cut at the family's NotAfter. Grace is the retry window (0 disables it);
 // AccessLifetime bounds the access tokens minted from the family, so a
 // revocation says when sets may forget it.
 type RotateInput struct {
@@ -165,8 +177,12 @@ func (f *Family) Rotate(in RotateInput) (Outcome, error) {
 		return Outcome{}, ErrFamilyRevoked
 	}
 	if p.Token == f.current && p.Generation == f.generation {
-		if !now.Before(f.expiresAt) {
+		bound := f.NotAfter()
+		if !now.Before(f.expiresAt) || !now.Before(bound) {
 			return Outcome{}, ErrExpired
+		}
+		if expiresAt.After(bound) {
+			expiresAt = bound
 		}
 		if next.IsZero() || next == f.current {
 			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
@@ -207,7 +223,8 @@ func (f *Family) Revoke(reason string, now, accessUntil time.Time) bool {
 // Active reports whether the token p is the family's current, unexpired
 // token at now (RFC 7662 "active").
 func (f *Family) Active(p Presented, now time.Time) bool {
-	return f.started && !f.revoked && p.Token == f.current && p.Generation == f.generation && now.Before(f.expiresAt)
+	return f.started && !f.revoked && p.Token == f.current && p.Generation == f.generation &&
+		now.Before(f.expiresAt) && now.Before(f.NotAfter())
 }
 
 func (f *Family) spentGeneration(t TokenID) (uint64, bool) {
