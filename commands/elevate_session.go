@@ -32,6 +32,7 @@ func (s *TokenService) ElevateSession(ctx context.Context, cmd ElevateSession, m
 	if s.cfg.Sessions == nil {
 		return ElevatedSession{}, ErrSessionsUnavailable
 	}
+	meta = meta.as(ClientActor(cmd.ClientID))
 	rec, err := s.cfg.Sessions.Get(ctx, cmd.SessionID)
 	if err != nil {
 		return ElevatedSession{}, err

@@ -33,6 +33,7 @@ func (s *TokenService) EndSession(ctx context.Context, cmd EndSession, meta Meta
 	if cmd.Reason == "" {
 		cmd.Reason = "logout"
 	}
+	meta = meta.as(SubjectActor(cmd.Subject))
 	for attempt := 0; ; attempt++ {
 		err := s.endOnce(ctx, cmd, meta)
 		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt+1 < maxConflictRetries {
@@ -55,7 +56,7 @@ func (s *TokenService) endOnce(ctx context.Context, cmd EndSession, meta Metadat
 	}
 	now := s.clockNow()
 	accessUntil := now.Add(s.policy.Class(token.Access).Lifetime)
-	ended, err := sess.End(cmd.Reason, cmd.Subject, now, accessUntil)
+	ended, err := sess.End(cmd.Reason, meta.Actor, now, accessUntil)
 	if err != nil || !ended {
 		return err
 	}

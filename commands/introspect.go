@@ -12,7 +12,9 @@ import (
 // Introspection is an RFC 7662 §2.2 answer. Inactive answers carry nothing
 // but Active=false, so introspection never says why a token failed.
 type Introspection struct {
-	Active    bool     `json:"active"`
+	Active bool `json:"active"`
+	// TokenType is the RFC 6749 §7.1 type (RFC 7662 §2.2): "Bearer" for
+	// access and M2M tokens, absent for refresh tokens.
 	TokenType string   `json:"token_type,omitempty"`
 	Scope     string   `json:"scope,omitempty"`
 	ClientID  string   `json:"client_id,omitempty"`
@@ -43,7 +45,9 @@ func (s *TokenService) Introspect(ctx context.Context, raw, hint, callerClientID
 		}
 		info := f.Info()
 		_, exp := f.Current()
-		return Introspection{Active: true, TokenType: "refresh_token", Scope: strings.Join(info.Scope, " "), ClientID: info.ClientID,
+		// No token_type: RFC 7662 §2.2 means the RFC 6749 §7.1 access token
+		// type, which a refresh token does not have.
+		return Introspection{Active: true, Scope: strings.Join(info.Scope, " "), ClientID: info.ClientID,
 			Subject: info.Subject, SessionID: info.SessionID, ACR: info.ACR, Exp: exp.Unix()}, nil
 	}
 	if s.cfg.Verifier == nil {
@@ -59,7 +63,7 @@ func (s *TokenService) Introspect(ctx context.Context, raw, hint, callerClientID
 	if s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, c.SessionID, "") {
 		return Introspection{}, nil
 	}
-	return Introspection{Active: true, TokenType: "access_token", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
+	return Introspection{Active: true, TokenType: "Bearer", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
 		Audience: c.Audience, Issuer: c.Issuer, JTI: c.JTI, SessionID: c.SessionID, ACR: c.ACR,
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix()}, nil
 }

@@ -37,8 +37,10 @@ type TokenPair struct {
 // debug text names the reason for the log; a presentation that cannot touch
 // a family (malformed, forged, expired, another client's) appends only a
 // refreshtoken.Rejected audit event. Presenting a spent token records reuse
-// and revokes the family before refusing.
+// and revokes the family before refusing; the family's session, if any, is
+// ended in the same append (see appendFamily).
 func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
+	meta = meta.as(ClientActor(g.ClientID))
 	now := s.clockNow()
 	cl, err := s.openRefresh(ctx, g.RefreshToken)
 	if err != nil {
@@ -101,7 +103,7 @@ func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadat
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	}
 	if out.Kind == refreshtoken.OutcomeReuse {
-		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: reuse of a spent token; family " + cl.Family.String() + " revoked")
+		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: reuse of a spent token; family " + cl.Family.String() + " revoked and its session ended")
 	}
 	return s.issuePair(ctx, info, out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
 }

@@ -269,8 +269,13 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "refresh_token", "login"); !in.Active || in.TokenType != "refresh_token" || in.Subject != "alice" {
+	// RFC 7662 §2.2: token_type is an RFC 6749 §7.1 access token type,
+	// which a refresh token has none of.
+	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "refresh_token", "login"); !in.Active || in.TokenType != "" || in.Subject != "alice" {
 		t.Fatalf("own client: %+v", in)
+	}
+	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); !in.Active || in.TokenType != "Bearer" {
+		t.Fatalf("access token: %+v, want active with token_type Bearer", in)
 	}
 	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "", "other"); in.Active {
 		t.Fatal("another client learns about the refresh token")

@@ -23,6 +23,7 @@ type RevokeToken struct {
 // not errors (§2.2: the server answers 200). A token issued to another
 // client is refused with unauthorized_client and left alone.
 func (s *TokenService) Revoke(ctx context.Context, r RevokeToken, meta Metadata) error {
+	meta = meta.as(ClientActor(r.ClientID))
 	if r.Hint == "access_token" {
 		if done, err := s.revokeAccess(ctx, r, meta); done || err != nil {
 			return err

@@ -50,7 +50,7 @@ func (s *TokenService) SessionAccessToken(ctx context.Context, rawToken string, 
 	at, err := s.cfg.Signer.Sign(ctx, token.Claims{
 		Class: token.Access, Subject: rec.Subject, ClientID: rec.ClientID, Audience: s.accessAudience(),
 		SessionID: rec.ID, AuthTime: rec.AuthTime, ACR: rec.ACR, AMR: rec.AMR,
-	}, meta)
+	}, meta.as(SubjectActor(rec.Subject)))
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("session token: %w", err)
 	}

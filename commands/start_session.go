@@ -66,6 +66,7 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 	if s.cfg.Sessions == nil {
 		return StartedSession{}, ErrSessionsUnavailable
 	}
+	meta = meta.as(ClientActor(cmd.ClientID))
 	now := s.clockNow()
 	sc := s.policy.Class(token.Session)
 	sid := uuid.NewString()
@@ -90,9 +91,16 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 	if err := sess.Start(sessEv); err != nil {
 		return StartedSession{}, err
 	}
-	rtExp := now.Add(s.policy.Class(token.Refresh).Lifetime).Truncate(time.Second)
+	// The family dies with the session (docs/refresh-tokens.md): its bound
+	// is the session's absolute expiry, the refresh lifetime at most.
+	rtLifetime := s.policy.Class(token.Refresh).Lifetime
+	notAfter := refreshtoken.AbsoluteBound(now, rtLifetime, sessEv.ExpiresAt)
+	rtExp := now.Add(rtLifetime).Truncate(time.Second)
+	if rtExp.After(notAfter) {
+		rtExp = notAfter
+	}
 	famEv := refreshtoken.Started{Family: fam, ClientID: cmd.ClientID, Subject: cmd.Subject, SessionID: sid,
-		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: s.codec().ActiveKeyID(), ExpiresAt: rtExp, At: now}
+		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: s.codec().ActiveKeyID(), ExpiresAt: rtExp, At: now, NotAfter: notAfter}
 	f := refreshtoken.New(fam)
 	if err := f.Start(famEv); err != nil {
 		return StartedSession{}, fmt.Errorf("%w: %w", session.ErrInvalid, err)

@@ -317,16 +317,76 @@ func (s *TokenService) appendFamily(ctx context.Context, f *refreshtoken.Family,
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: f.ID().Stream(), Expected: eventstore.Exact(f.Version()), Events: evs}); err != nil {
+	appends := []eventstore.StreamAppend{{Stream: f.ID().Stream(), Expected: eventstore.Exact(f.Version()), Events: evs}}
+	ended, err := s.endFamilySession(ctx, f, meta)
+	if err != nil {
+		return err
+	}
+	if ended != nil {
+		appends = append(appends, *ended)
+	}
+	if _, err := s.cfg.Store.Append(ctx, appends...); err != nil {
 		return err
 	}
 	s.families.put(f.Committed())
 	for _, e := range f.Pending() {
 		if r, ok := e.(refreshtoken.Revoked); ok {
 			s.publish(ctx, "family", r.Family.String(), r.AccessUntil)
+			if ended != nil {
+				s.publish(ctx, "sid", r.SessionID, r.AccessUntil)
+				if s.cfg.Sessions != nil {
+					// Best effort: with the store down the cookie still
+					// dies, because ResolveSession consults the sid the
+					// ledger event put in the revocation set.
+					_ = s.cfg.Sessions.Delete(context.WithoutCancel(ctx), r.SessionID)
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// endFamilySession decides session.Ended for the session a pending family
+// revocation belongs to, so the revocation and the session's end are one
+// append: after reuse (or an RFC 7009 revocation) of a session's refresh
+// token the cookie and every token bound to the session (sid) die too, and
+// every read model and auditor sees why. A revocation caused by the session
+// ending, a family without a session, or a session already ended decides
+// nothing.
+func (s *TokenService) endFamilySession(ctx context.Context, f *refreshtoken.Family, meta Metadata) (*eventstore.StreamAppend, error) {
+	var rev *refreshtoken.Revoked
+	for _, e := range f.Pending() {
+		if r, ok := e.(refreshtoken.Revoked); ok {
+			rev = &r
+		}
+	}
+	if rev == nil || rev.SessionID == "" || rev.Reason == "session_ended" {
+		return nil, nil
+	}
+	sess, err := s.loadSession(ctx, rev.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Exists() {
+		return nil, nil
+	}
+	ended, err := sess.End(sessionEndReason(rev.Reason), meta.Actor, rev.At, rev.AccessUntil)
+	if err != nil || !ended {
+		return nil, err
+	}
+	evs, err := encodeTyped(sess.Pending(), meta)
+	if err != nil {
+		return nil, err
+	}
+	return &eventstore.StreamAppend{Stream: session.Stream(rev.SessionID), Expected: eventstore.Exact(sess.Version()), Events: evs}, nil
+}
+
+// sessionEndReason is the session.Ended reason for a family revocation.
+func sessionEndReason(familyReason string) string {
+	if familyReason == "reuse" {
+		return "refresh_reuse"
+	}
+	return "refresh_revoked"
 }
 
 // familyCache holds families as this instance last saw them committed.

@@ -49,7 +49,10 @@ type Elevated struct {
 	At       time.Time `json:"at"`
 }
 
-// Ended closes the session. Reason is "logout", "revoked" or "expired".
+// Ended closes the session. Reason is "logout", "revoked", "expired",
+// "refresh_reuse" (a spent refresh token of its family came back) or
+// "refresh_revoked" (its family was revoked under RFC 7009). Actor is the
+// metadata actor of whoever ended it ("subject:<id>", "client:<id>").
 // AccessUntil is when the last access token bound to it (sid) expires.
 type Ended struct {
 	ID          string    `json:"id"`

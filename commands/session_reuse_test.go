@@ -1,0 +1,213 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"authledger/commands"
+	"authledger/domain/refreshtoken"
+	"authledger/domain/session"
+	"authledger/eventstore"
+)
+
+func TestRefreshReuseEndsTheSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	sat, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("reuse: err = %v", err)
+	}
+	if got := countTypes(t, f.store, session.Stream(s.SessionID)); got[session.TypeEnded] != 1 {
+		t.Fatalf("session events %v, want one ended", got)
+	}
+	// The end is in the same append as the revocation: adjacent positions.
+	fam, err := f.store.ReadStream(ctx, s.Family.Stream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := f.store.ReadStream(ctx, session.Stream(s.SessionID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, end := fam[len(fam)-1], sess[len(sess)-1]; rev.Type != refreshtoken.TypeRevoked || end.Position != rev.Position+1 {
+		t.Fatalf("revocation at %d (%s), session end at %d", rev.Position, rev.Type, end.Position)
+	}
+	var ended session.Ended
+	if err := json.Unmarshal(sess[len(sess)-1].Data, &ended); err != nil || ended.Reason != "refresh_reuse" {
+		t.Fatalf("ended %+v err %v", ended, err)
+	}
+	// The cookie is dead at once, on this instance.
+	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrEnded) {
+		t.Fatalf("cookie after reuse: err = %v", err)
+	}
+	if _, err := f.svc.ResolveSession(ctx, s.SessionToken); err == nil {
+		t.Fatal("the session still resolves after reuse")
+	}
+	// Tokens bound to the session (sid) die through the ledger feed.
+	f.catchUp(t)
+	if in, _ := f.svc.Introspect(ctx, sat.AccessToken, "", "login"); in.Active {
+		t.Fatal("the session's access token is still active after reuse")
+	}
+}
+
+func TestRefreshReuseEndsTheSessionEvenWhenTheStoreKeepsIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	rec, err := f.sessions.Get(ctx, s.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("reuse: err = %v", err)
+	}
+	// Another instance's session store that missed the delete: the
+	// revocation set, fed by the ledger, still refuses the cookie.
+	if err := f.sessions.Create(ctx, rec, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	f.catchUp(t)
+	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrEnded) {
+		t.Fatalf("cookie after reuse: err = %v, want session ended", err)
+	}
+}
+
+func TestRevokingTheRefreshTokenEndsItsSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+		t.Fatal(err)
+	}
+	if got := countTypes(t, f.store, session.Stream(s.SessionID)); got[session.TypeEnded] != 1 {
+		t.Fatalf("session events %v", got)
+	}
+	if _, err := f.svc.ResolveSession(ctx, s.SessionToken); err == nil {
+		t.Fatal("the session outlives its revoked refresh family")
+	}
+	// Logging out afterwards is still a quiet success.
+	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestASessionFamilyDiesWithItsSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	rt := s.RefreshToken
+	// Refresh every 11 hours: each rotation asks for 14 more days, but
+	// nothing outlives the session's 12-hour absolute expiry.
+	f.clock.Add(11 * time.Hour)
+	p, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: rt, ClientID: "login"}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := f.codec.Open(p.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := s.ExpiresAt.Truncate(time.Second); !cl.ExpiresAt.Equal(want) {
+		t.Fatalf("successor expires %s, want the session's end %s", cl.ExpiresAt, want)
+	}
+	f.clock.Add(time.Hour)
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("refresh past the session's end: err = %v", err)
+	}
+}
+
+func TestEveryAppendedEventNamesItsActor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	none := commands.Metadata{RequestID: "r1"} // what the API passes: no actor
+	s, err := f.svc.StartSession(ctx, commands.StartSession{ClientID: "login", Subject: "alice", ACR: "aal1"}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ElevateSession(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "login", ACR: "aal2"}, none); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none) // reuse
+	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: "garbage", ClientID: "login"}, none)     // rejected
+	s2 := f.start(t, "login", "bob")
+	if _, err := f.svc.SessionAccessToken(ctx, s2.SessionToken, none); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s2.AccessToken, ClientID: "login"}, none); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s2.SessionID, Subject: "bob"}, none); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := f.store.ReadAll(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		session.TypeStarted: "client:login", session.TypeElevated: "client:login",
+		refreshtoken.TypeStarted: "client:login", refreshtoken.TypeRotated: "client:login",
+		refreshtoken.TypeReuseDetected: "client:login", refreshtoken.TypeRejected: "client:login",
+		session.TypeAccessTokenRevoked: "client:login",
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		var md commands.Metadata
+		if err := json.Unmarshal(r.Metadata, &md); err != nil {
+			t.Fatalf("%s at %d: metadata %s", r.Type, r.Position, r.Metadata)
+		}
+		if md.Actor == "" {
+			t.Errorf("%s at %d (%s) has no actor", r.Type, r.Position, r.Stream)
+			continue
+		}
+		seen[r.Type] = true
+		exp, ok := want[r.Type]
+		switch {
+		case r.Type == session.TypeEnded || r.Type == refreshtoken.TypeRevoked:
+			exp, ok = endActor(t, r), true
+		case r.Type == commands.TypeTokenIssued && r.Stream != "" && md.Actor != "client:login":
+			exp, ok = "subject:bob", true // minted through bob's cookie
+		}
+		if ok && md.Actor != exp {
+			t.Errorf("%s at %d: actor %q, want %q", r.Type, r.Position, md.Actor, exp)
+		}
+	}
+	for typ := range want {
+		if !seen[typ] {
+			t.Errorf("no %s was appended; the test did not exercise it", typ)
+		}
+	}
+}
+
+// endActor is who ended a session or revoked a family: bob logged out, the
+// login client's reuse ended alice's.
+func endActor(t *testing.T, r eventstore.Record) string {
+	t.Helper()
+	var v struct {
+		ID     string `json:"id"`
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(r.Data, &v)
+	if v.Reason == "logout" || v.Reason == "session_ended" {
+		return "subject:bob"
+	}
+	return "client:login"
+}
