@@ -147,7 +147,7 @@ func TestEveryAppendedEventNamesItsActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none) // reuse
-	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: "garbage", ClientID: "login"}, none)     // rejected
+	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: "garbage", ClientID: "login"}, none)      // rejected
 	s2 := f.start(t, "login", "bob")
 	if _, err := f.svc.SessionAccessToken(ctx, s2.SessionToken, none); err != nil {
 		t.Fatal(err)
