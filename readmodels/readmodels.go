@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		// writers wait on busy_timeout instead of failing on upgrade. A
 		// 32 MiB page cache per connection keeps rebuild index inserts off
 		// the disk.
+		// Created 0600 here, as the ledger is: SQLite would follow the umask.
+		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			_ = f.Close()
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("readmodels: create sqlite file: %w", err)
+		}
 		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)"
 		sdb, err := sql.Open("sqlite", dsn)
 		if err != nil {

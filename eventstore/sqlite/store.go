@@ -81,6 +81,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: ledger directory: %w", err)
 	}
+	// Create the file 0600 ourselves: SQLite would use the umask (often
+	// 0644), and an existing data dir may not be 0700. SQLite gives its
+	// -wal and -shm files the database file's mode.
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: ledger file: %w", err)
+	}
 	w, err := sql.Open("sqlite", dsn(path, opt, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -312,4 +318,16 @@ func (t sqlTx) Rollback(context.Context) error {
 		return fmt.Errorf("sqlite: rollback: %w", err)
 	}
 	return nil
+}
+
+// createPrivate creates path with mode 0600 if it does not exist yet.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
