@@ -27,6 +27,9 @@ type Options struct {
 	Checkpoint *Checkpoint
 	// PageSize is the ReadAll page size of Verify (default DefaultPageSize).
 	PageSize int
+	// Keys, when set, collects the signing keys the ledger publishes (from
+	// events that verified), to check a checkpoint without a JWKS file.
+	Keys *LedgerKeys
 }
 
 // Verifier checks records fed in ledger order against format v1. It keeps
@@ -39,6 +42,7 @@ type Verifier struct {
 	lastAt     time.Time
 	versions   map[string]uint64
 	checkpoint *Checkpoint
+	keys       *LedgerKeys
 	err        error
 	hashers    []hasher // one per worker of AddBatch; hashers[0] serves Add
 	sums       []hashed
@@ -52,7 +56,7 @@ type hashed struct {
 
 // NewVerifier returns a Verifier expecting position 1 and the genesis hash.
 func NewVerifier(opt Options) *Verifier {
-	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint, hashers: make([]hasher, 1)}
+	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint, keys: opt.Keys, hashers: make([]hasher, 1)}
 }
 
 // Add checks r as the next event of the ledger.
@@ -118,6 +122,9 @@ func (v *Verifier) add(r eventstore.Record, h hashed) error {
 		return v.err
 	}
 	v.versions[r.Stream] = r.Version
+	if v.keys != nil {
+		v.keys.observe(r)
+	}
 	v.prev = r.Hash
 	v.lastAt = r.RecordedAt
 	v.next++
