@@ -31,8 +31,10 @@ type app struct {
 	metrics *prometheus.Registry
 	routes  []api.Routes
 	ready   []api.ReadyCheck
-	// background tasks run until ctx ends; an error stops the service.
+	// background tasks run until ctx ends; supervisor restarts a failed one
+	// with backoff and reports it in /readyz.
 	background []func(ctx context.Context) error
+	supervisor *supervisor
 	closers    []func() error
 
 	// signer mints access and M2M JWTs (set by the keys step). bearer
@@ -76,6 +78,7 @@ func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
 func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.supervisor = newSupervisor(log, a.metrics)
 	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -85,7 +88,7 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := store.Head(ctx)
 		return err
-	}})
+	}}, api.ReadyCheck{Name: "background", Check: a.supervisor.ready})
 	for _, step := range wiringSteps {
 		if err := step(ctx, a); err != nil {
 			return nil, errors.Join(err, a.close())
