@@ -180,6 +180,11 @@ func (w *worker) runOwned(ctx context.Context) error {
 				return w.endOfRun(ctx)
 			}
 			cancel(nil)
+			if err == nil {
+				// The router ended on its own (its subscriber closed, e.g. the
+				// ledger feed failed): the caller retries the run.
+				err = errors.New("router stopped unexpectedly")
+			}
 			return fmt.Errorf("router stopped: %w", err)
 		case <-tick.C:
 		}
