@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"authledger/domain/refreshtoken"
@@ -64,6 +65,9 @@ type Set struct {
 	changed      *eventstore.Signal
 	now          func() time.Time
 	applies      int
+	// parked counts Since calls waiting for a change, so a test can know
+	// a long poll is really waiting before it makes the change.
+	parked atomic.Int64
 }
 
 // The set is a runner memory projection (serve registers it after a
@@ -335,15 +339,23 @@ func (s *Set) Since(ctx context.Context, after uint64, limit int, wait time.Dura
 		if len(p.Entries) > 0 || wait <= 0 {
 			return p
 		}
+		s.parked.Add(1)
 		select {
 		case <-ch:
+			s.parked.Add(-1)
 		case <-deadline.C:
+			s.parked.Add(-1)
 			return s.page(after, limit)
 		case <-ctx.Done():
+			s.parked.Add(-1)
 			return p
 		}
 	}
 }
+
+// Parked is the number of Since calls waiting for a change now (for
+// metrics and tests).
+func (s *Set) Parked() int { return int(s.parked.Load()) }
 
 func (s *Set) page(after uint64, limit int) Page {
 	s.mu.RLock()

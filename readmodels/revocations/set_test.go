@@ -3,6 +3,7 @@ package revocations_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -143,15 +144,30 @@ func TestFeedPagesByPositionAndLongPolls(t *testing.T) {
 		t.Fatalf("second page %+v", p)
 	}
 	got := make(chan revocations.Page, 1)
-	go func() { got <- s.Since(ctx, 5, 10, 10*time.Second) }()
+	go func() { got <- s.Since(ctx, 5, 10, 30*time.Second) }()
+	// Apply only once the poll is parked, so the test exercises the wake-up
+	// rather than a poll that started after the entry was already there.
+	for s.Parked() == 0 {
+		select {
+		case p := <-got:
+			t.Fatalf("the long poll returned before any change: %+v", p)
+		default:
+			runtime.Gosched()
+		}
+	}
 	_ = s.Apply(ctx, rec(6, session.TypeEnded, session.Ended{ID: "s9", AccessUntil: t0.Add(time.Hour)}))
 	select {
 	case p := <-got:
 		if len(p.Entries) != 1 || p.Entries[0].ID != "s9" || p.Cursor != 6 {
 			t.Fatalf("long poll %+v", p)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
+		// Well before the poll's own 30 s deadline, which would answer
+		// with the entry too and hide a missed wake-up.
 		t.Fatal("the long poll did not wake on a new entry")
+	}
+	if n := s.Parked(); n != 0 {
+		t.Fatalf("%d polls still parked after the answer", n)
 	}
 }
 
