@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -19,16 +20,25 @@ import (
 
 const auditUsage = `usage:
   authledger audit export [--out FILE]
-  authledger audit verify [--file EXPORT] [--checkpoint FILE --jwks FILE]
+  authledger audit verify [--file EXPORT] [--checkpoint FILE [--jwks FILE]]
 
 export writes the ledger as JSON lines (docs/ledger-format.md), to standard
 output unless --out is given. verify checks positions, versions, links and
 hashes of the configured ledger (or of an export with --file; - reads
 standard input), prints the head position and hash and exits 0, or prints
-"position N: what is wrong" for the first bad event and exits 1. With --checkpoint (a signed checkpoint:
-the compact JWS or the JSON answer of GET /v1/audit/checkpoint) and --jwks
-(the JWK Set to verify it with), it also proves the ledger still holds
-exactly the prefix that checkpoint signed.
+"position N: what is wrong" for the first bad event and exits 1.
+
+With --checkpoint (a signed checkpoint: the compact JWS or the JSON answer
+of GET /v1/audit/checkpoint), it also proves the ledger still holds exactly
+the prefix that checkpoint signed. The signing key is taken from the ledger
+itself (the public JWK of its keyring key_published events, published at or
+before the checkpoint's position), so a checkpoint signed by a key since
+retired or dropped from the JWKS still verifies. A key revoked at or before
+the checkpoint's iat is refused; a key revoked later verifies the checkpoint
+as of its iat only, and verify says so. Keys from the ledger cannot tell the
+issuer from someone who replaced both the ledger and the checkpoint: to pin
+the issuer's keys, pass --jwks FILE (a JWK Set or a JWK kept elsewhere),
+which is then used instead of the ledger's keys.
 `
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,15 +113,28 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	file := fs.String("file", "", "verify the export in `EXPORT` (- for standard input) instead of the configured ledger")
 	cpFile := fs.String("checkpoint", "", "signed checkpoint `FILE` the ledger must still hold")
-	jwksFile := fs.String("jwks", "", "JWK Set `FILE` that verifies the checkpoint (required with --checkpoint)")
+	jwksFile := fs.String("jwks", "", "verify the checkpoint with the JWK Set in `FILE` instead of the keys the ledger published")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return exitError{2}
 	}
-	var opt audit.Options
+	var (
+		opt        audit.Options
+		fromLedger *audit.SignedCheckpoint // checked once the ledger's keys are collected
+	)
 	switch {
 	case *cpFile != "" && *jwksFile == "":
-		fmt.Fprintln(stderr, "authledger audit verify: --checkpoint needs --jwks FILE to verify its signature")
-		return exitError{2}
+		raw, err := os.ReadFile(*cpFile)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		// The claims are compared with the ledger while it is read, but
+		// nothing is reported as verified before the signature is checked
+		// with the keys that same pass collects.
+		if fromLedger, err = audit.ReadCheckpoint(raw); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		opt.Checkpoint = &fromLedger.Claims
+		opt.Keys = &audit.LedgerKeys{}
 	case *cpFile != "":
 		cp, err := loadCheckpoint(*cpFile, *jwksFile)
 		if err != nil {
@@ -153,10 +176,23 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case err != nil:
 		return err
 	}
+	keySource := "JWKS " + *jwksFile
+	if fromLedger != nil {
+		if _, err := opt.Keys.Verify(fromLedger); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		keySource = "key published in the ledger"
+	}
 	fmt.Fprintf(stdout, "ok: head position %d hash %s\n", head.Position, head.Hash)
 	if cp := opt.Checkpoint; cp != nil {
-		fmt.Fprintf(stdout, "ok: checkpoint position %d hash %s (key %q, issued %s) is a prefix of the ledger\n",
-			cp.Position, cp.Hash, cp.KeyID, cp.IssuedAt.Format("2006-01-02T15:04:05Z"))
+		fmt.Fprintf(stdout, "ok: checkpoint position %d hash %s (key %q from the %s, issued %s) is a prefix of the ledger\n",
+			cp.Position, cp.Hash, cp.KeyID, keySource, cp.IssuedAt.Format(time.RFC3339))
+		if fromLedger != nil {
+			if at, revoked := opt.Keys.Revocation(cp.KeyID); revoked {
+				fmt.Fprintf(stdout, "warning: key %q was revoked at %s, after the checkpoint was issued: it is verified as of its iat only, and whoever stole the key could have back-dated it\n",
+					cp.KeyID, at.UTC().Format(time.RFC3339))
+			}
+		}
 	}
 	return nil
 }
