@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -79,5 +80,59 @@ func TestMemoryProjectionBuildsFromZeroOnEveryInstance(t *testing.T) {
 			}
 		}
 		x.m.mu.Unlock()
+	}
+}
+
+// feedDropStore fails one subscription after it delivered dropAfter
+// records, as a dropped database connection does.
+type feedDropStore struct {
+	eventstore.Store
+	mu        sync.Mutex
+	dropAfter int
+	dropped   bool
+}
+
+var errFeedDropped = errors.New("feed: connection reset by peer")
+
+func (s *feedDropStore) Subscribe(ctx context.Context, after uint64, h eventstore.Handler) error {
+	s.mu.Lock()
+	drop := !s.dropped
+	s.dropped = true
+	s.mu.Unlock()
+	if !drop {
+		return s.Store.Subscribe(ctx, after, h)
+	}
+	n := 0
+	return s.Store.Subscribe(ctx, after, func(ctx context.Context, r eventstore.Record) error {
+		if n == s.dropAfter {
+			return errFeedDropped
+		}
+		n++
+		return h(ctx, r)
+	})
+}
+
+func TestMemoryProjectionResumesAfterTheFeedFailsWithoutApplyingTwice(t *testing.T) {
+	t.Parallel()
+	inner := memstore.New(nil)
+	rng := rand.New(rand.NewPCG(11, 12))
+	head := appendRandom(t, inner, rng, 40)
+	store := &feedDropStore{Store: inner, dropAfter: 15}
+	db := openDB(t, engines[0].open(t))
+	m := &memCounter{name: "mem.v1"} // panics on a double apply
+	r := startRunner(t, testConfig(store, db), m)
+	waitFor(t, r, "mem.v1", head)
+	more := appendRandom(t, inner, rng, 10)
+	waitFor(t, r, "mem.v1", more)
+	store.mu.Lock()
+	dropped := store.dropped
+	store.mu.Unlock()
+	if !dropped {
+		t.Fatal("the feed was never dropped: the test did not exercise a resume")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last != more {
+		t.Fatalf("model at position %d, ledger head %d", m.last, more)
 	}
 }

@@ -148,7 +148,24 @@ func (w *worker) runMemory(ctx context.Context) {
 	w.startHead = head.Position
 	w.smu.Unlock()
 	w.setState(StateRunning, "", 0)
-	_ = w.runRouter(ctx, func(context.Context) (uint64, error) { return 0, nil })
+	// The first run folds the ledger from position 1 into the empty model;
+	// a rerun after the feed failed (a dropped database connection) resumes
+	// after the last applied record, so the model never freezes silently
+	// and nothing is applied twice.
+	from := func(context.Context) (uint64, error) { return 0, nil }
+	for {
+		err := w.runRouter(ctx, from)
+		if ctx.Err() != nil {
+			return
+		}
+		w.r.log.Error("memory projection feed stopped; resuming", "projection", w.name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.r.cfg.LockRetry):
+		}
+		from = func(context.Context) (uint64, error) { return w.checkpoint.Load(), nil }
+	}
 }
 
 // runOwned runs a lock-holding projection until ctx ends (lock lost or
