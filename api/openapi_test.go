@@ -1,20 +1,29 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"authledger/domain/client"
+	"authledger/readmodels/revocations"
 )
 
 func mustOpenAPI(t *testing.T) *OpenAPI {
@@ -414,4 +423,166 @@ func TestOpenAPIIsServedWithAnETag(t *testing.T) {
 			}
 		})
 	}
+}
+
+// docValidator compiles the document's schemas (JSON Schema 2020-12, the
+// OpenAPI 3.1 dialect) and checks answers against the documented ones.
+type docValidator struct {
+	t   *testing.T
+	doc map[string]any
+	c   *jsonschema.Compiler
+}
+
+const docURL = "file:///authledger/openapi.json"
+
+func newDocValidator(t *testing.T) *docValidator {
+	t.Helper()
+	raw, err := jsonschema.UnmarshalJSON(bytes.NewReader(mustOpenAPI(t).JSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(docURL, raw); err != nil {
+		t.Fatal(err)
+	}
+	return &docValidator{t: t, doc: openAPIDoc(t), c: c}
+}
+
+func jsonPointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// check validates body against the schema documented for method, path and
+// status; it fails when that status is not documented at all.
+func (v *docValidator) check(method, path string, status int, contentType string, body []byte) {
+	v.t.Helper()
+	if err := v.validate(method, path, status, contentType, body); err != nil {
+		v.t.Errorf("%s %s %d: %v\n%s", method, path, status, err, body)
+	}
+}
+
+func (v *docValidator) validate(method, path string, status int, contentType string, body []byte) error {
+	ptr := "#/paths/" + jsonPointerEscape(path) + "/" + strings.ToLower(method) + "/responses/" + strconv.Itoa(status)
+	resp, ok := resolvePointer(v.doc, ptr)
+	if !ok {
+		return errors.New("status not documented")
+	}
+	if ref, ok := resp.(map[string]any)["$ref"].(string); ok {
+		ptr = ref
+		resp, _ = resolvePointer(v.doc, ref)
+	}
+	mt, _, _ := strings.Cut(contentType, ";")
+	content, _ := resp.(map[string]any)["content"].(map[string]any)
+	if _, ok := content[mt]; !ok {
+		if len(body) > 0 {
+			return fmt.Errorf("content type %q not documented", mt)
+		}
+		return nil
+	}
+	return v.validatePointer(ptr+"/content/"+jsonPointerEscape(mt)+"/schema", body)
+}
+
+func (v *docValidator) validatePointer(ptr string, body []byte) error {
+	sch, err := v.c.Compile(docURL + ptr)
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("body is not JSON: %w", err)
+	}
+	return sch.Validate(inst)
+}
+
+func TestOpenAPISchemasCompileAsJSONSchema(t *testing.T) {
+	v := newDocValidator(t)
+	n := 0
+	var walk func(x any, ptr string)
+	walk = func(x any, ptr string) {
+		switch m := x.(type) {
+		case map[string]any:
+			for k, y := range m {
+				p := ptr + "/" + jsonPointerEscape(k)
+				if k == "schema" || ptr == "#/components/schemas" {
+					if _, err := v.c.Compile(docURL + p); err != nil {
+						t.Errorf("%s: %v", p, err)
+					}
+					n++
+					continue
+				}
+				walk(y, p)
+			}
+		case []any:
+			for i, y := range m {
+				walk(y, ptr+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(v.doc, "#")
+	if n < 50 {
+		t.Fatalf("compiled only %d schemas", n)
+	}
+}
+
+func TestOpenAPISchemasAcceptWhatTheCodeAnswers(t *testing.T) {
+	v := newDocValidator(t)
+	body := func(x any) []byte {
+		b, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, r := range problemRules {
+		if err := v.validatePointer("#/components/schemas/Problem", body(problemFor(r.Err))); err != nil {
+			t.Errorf("problem for %v: %v", r.Err, err)
+		}
+	}
+	p := badBody(FieldError{Field: "subject", Detail: "must be 1-255 characters"})
+	v.check("POST", "/v1/sessions", 400, "application/problem+json", body(p))
+	v.check("POST", "/oauth2/token", 401, "application/json", body(OAuthErrorBody{Error: "invalid_client"}))
+	v.check("POST", "/oauth2/token", 200, "application/json", body(TokenResponse{AccessToken: "a", TokenType: "Bearer", ExpiresIn: 600, RefreshToken: "r"}))
+	v.check("POST", "/v1/sessions", 201, "application/json", body(StartSessionResponse{SessionToken: "s", SessionID: "i", AccessToken: "a", RefreshToken: "r", TokenType: "Bearer", ExpiresIn: 600}))
+	v.check("POST", "/v1/sessions/{id}/elevate", 200, "application/json", body(ElevateResponse{SessionID: "i", SessionToken: "s", ACR: "aal2"}))
+	v.check("POST", "/v1/session/token", 200, "application/json", body(SessionTokenResponse{AccessToken: "a", TokenType: "Bearer", ExpiresIn: 600}))
+	v.check("GET", "/v1/sessions", 200, "application/json", body(map[string]any{"sessions": []SessionView{{ID: "i", ClientID: "c", AMR: []string{"pwd"}, Current: true}}}))
+	svc := ToServiceResponse(client.View{ID: "c1", Name: "billing", Secrets: []client.Secret{{ID: "s1", Hash: "never shown"}},
+		Keys: []client.PublicKey{{KeyID: "k", KTY: "OKP", CRV: "Ed25519", X: "AAAA"}}})
+	svc.ClientSecret = "once"
+	v.check("POST", "/v1/admin/services", 201, "application/json", body(svc))
+	v.check("GET", "/v1/admin/services", 200, "application/json", body(map[string]any{"services": []ServiceResponse{svc}}))
+	v.check("GET", "/v1/admin/projections", 200, "application/json", body(map[string]any{"projections": []ProjectionInfo{
+		{Name: "families", Kind: "sql", State: "rebuilding", Rebuild: &RebuildProgress{Done: 1, Total: 2}}}}))
+	v.check("GET", "/.well-known/oauth-authorization-server", 200, "application/json", body(NewAuthServerMetadata("https://issuer.example")))
+
+	// Answers of handlers that run without dependencies.
+	e := New(Config{ReadyChecks: []ReadyCheck{{Name: "ledger", Check: func(context.Context) error { return errors.New("down") }}}},
+		NewRevocations(emptyFeed{}), NewAdminProjections(projectionAdminStub{}, func(next echo.HandlerFunc) echo.HandlerFunc { return next }))
+	for _, c := range []struct{ method, target, path string }{
+		{"GET", "/healthz", "/healthz"},
+		{"GET", "/readyz", "/readyz"},
+		{"GET", "/v1/revocations?after=3", "/v1/revocations"},
+		{"GET", "/v1/revocations?limit=0", "/v1/revocations"},
+		{"GET", "/v1/admin/projections", "/v1/admin/projections"},
+		{"POST", "/v1/admin/projections/families/rebuild", "/v1/admin/projections/{name}/rebuild"},
+	} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(c.method, c.target, nil))
+		v.check(c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes())
+	}
+
+	// A schema that accepted anything would pass all of the above.
+	if v.validate("POST", "/oauth2/token", 200, "application/json", []byte(`{"access_token": 1}`)) == nil {
+		t.Error("a token response without token_type and with a numeric access_token passed the schema")
+	}
+	if v.validate("GET", "/healthz", 418, "application/json", nil) == nil {
+		t.Error("an undocumented status passed")
+	}
+}
+
+type emptyFeed struct{}
+
+func (emptyFeed) Since(context.Context, uint64, int, time.Duration) revocations.Page {
+	return revocations.Page{Entries: []revocations.Entry{{Position: 4, Kind: revocations.KindJTI, ID: "j", Until: time.Now()}}, Cursor: 4}
 }
