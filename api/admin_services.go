@@ -117,16 +117,31 @@ func (a *AdminServices) callerActive(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c) // a guard that sets no principal decides alone
 		}
-		v, found, err := a.dir.Client(c.Request().Context(), client.ID(p.ClientID))
-		if err != nil {
+		if err := requireActiveClient(c, a.dir, p.ClientID); err != nil {
 			return err
-		}
-		if !found || v.Disabled {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
-			return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the calling client is not active")
 		}
 		return next(c)
 	}
+}
+
+// ClientLookup finds a registered client; ServiceDirectory is one.
+type ClientLookup interface {
+	Client(ctx context.Context, id client.ID) (client.View, bool, error)
+}
+
+// requireActiveClient answers 401 invalid_token when the client a bearer
+// token was minted for is unknown or disabled now. Every API that gives a
+// client's token powers beyond reading (admin, starting sessions) uses it.
+func requireActiveClient(c echo.Context, dir ClientLookup, clientID string) error {
+	v, found, err := dir.Client(c.Request().Context(), client.ID(clientID))
+	if err != nil {
+		return err
+	}
+	if !found || v.Disabled {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
+		return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the calling client is not active")
+	}
+	return nil
 }
 
 // ServiceResponse is a client as the admin API shows it: no secret hash.
@@ -159,7 +174,7 @@ func nonNil[T any](s []T) []T {
 func (a *AdminServices) meta(c echo.Context) commands.Metadata {
 	m := RequestMetadata(c)
 	if p, ok := PrincipalFrom(c); ok {
-		m.Actor = "client:" + p.ClientID
+		m.Actor = commands.ClientActor(p.ClientID)
 	}
 	return m
 }

@@ -30,6 +30,7 @@ const SessionsCreateScope = "sessions:create"
 //	POST   /v1/session/token         session cookie → 10-minute access JWT (CSRF: Origin allow-list)
 type Sessions struct {
 	svc     *commands.TokenService
+	clients ClientLookup
 	origins []string
 	// Absolute is the cookie's Max-Age: the session's absolute lifetime.
 	absolute time.Duration
@@ -39,6 +40,20 @@ type Sessions struct {
 // ("https://app.example.com") allowed to use the cookie on unsafe requests.
 func NewSessions(svc *commands.TokenService, allowedOrigins []string, absolute time.Duration) *Sessions {
 	return &Sessions{svc: svc, origins: slices.Clone(allowedOrigins), absolute: absolute}
+}
+
+// ErrNoClientDirectory: the sessions API was built without the service
+// registry, so it cannot tell whether a login service is still enabled and
+// refuses to act for one (fail closed).
+var ErrNoClientDirectory = errors.New("api: sessions: no client directory to check login services against")
+
+// RequireActiveClients makes the login-service endpoints check the calling
+// client against the service registry on every request: a login service
+// disabled after its 30-minute M2M token was minted can no longer start or
+// elevate sessions with it. Without it those endpoints refuse every call.
+func (s *Sessions) RequireActiveClients(dir ClientLookup) *Sessions {
+	s.clients = dir
+	return s
 }
 
 // Register implements Routes.
@@ -142,7 +157,8 @@ func decodeJSON(c echo.Context, v any) error {
 	return nil
 }
 
-// loginService admits a bearer token holding scope sessions:create.
+// loginService admits a bearer token holding scope sessions:create whose
+// client is still active.
 func (s *Sessions) loginService(c echo.Context) (commands.AccessClaims, error) {
 	cl, err := s.bearer(c)
 	if err != nil {
@@ -151,6 +167,12 @@ func (s *Sessions) loginService(c echo.Context) (commands.AccessClaims, error) {
 	if !slices.Contains(strings.Fields(cl.Scope), SessionsCreateScope) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="insufficient_scope", scope="`+SessionsCreateScope+`"`)
 		return cl, NewProblem(http.StatusForbidden, "insufficient-scope", "Forbidden", "scope "+SessionsCreateScope+" is required")
+	}
+	if s.clients == nil {
+		return cl, ErrNoClientDirectory
+	}
+	if err := requireActiveClient(c, s.clients, cl.ClientID); err != nil {
+		return cl, err
 	}
 	return cl, nil
 }
@@ -199,7 +221,7 @@ func (s *Sessions) start(c echo.Context) error {
 	if errs := req.check(); len(errs) > 0 {
 		return badBody(errs...)
 	}
-	out, err := s.svc.StartSession(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR}, callerMetadata(c, caller.ClientID))
+	out, err := s.svc.StartSession(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
@@ -209,12 +231,6 @@ func (s *Sessions) start(c echo.Context) error {
 		SessionToken: out.SessionToken, SessionID: out.SessionID, AccessToken: out.AccessToken,
 		RefreshToken: out.RefreshToken, TokenType: "Bearer", ExpiresIn: out.ExpiresIn,
 	})
-}
-
-func callerMetadata(c echo.Context, actor string) commands.Metadata {
-	m := RequestMetadata(c)
-	m.Actor = actor
-	return m
 }
 
 type elevateRequest struct {
@@ -241,7 +257,7 @@ func (s *Sessions) elevate(c echo.Context) error {
 	if req.ACR == "" || len(req.ACR) > 255 || len(req.AMR) > 16 {
 		return badBody(FieldError{Field: "acr", Detail: "acr is required (1-255 characters); amr holds at most 16 methods"})
 	}
-	out, err := s.svc.ElevateSession(c.Request().Context(), commands.ElevateSession{SessionID: c.Param("id"), ClientID: caller.ClientID, ACR: req.ACR, AMR: req.AMR}, callerMetadata(c, caller.ClientID))
+	out, err := s.svc.ElevateSession(c.Request().Context(), commands.ElevateSession{SessionID: c.Param("id"), ClientID: caller.ClientID, ACR: req.ACR, AMR: req.AMR}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
@@ -339,7 +355,7 @@ func (s *Sessions) end(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	if err := s.svc.EndSession(c.Request().Context(), commands.EndSession{SessionID: id, Subject: who.subject}, callerMetadata(c, who.subject)); err != nil {
+	if err := s.svc.EndSession(c.Request().Context(), commands.EndSession{SessionID: id, Subject: who.subject}, RequestMetadata(c)); err != nil {
 		return err
 	}
 	if who.cookie && who.sessionID == id {

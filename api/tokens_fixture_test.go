@@ -44,6 +44,8 @@ type tokEnv struct {
 	verifier *verifier.Verifier // a resource server's view, revocation hook on
 	login    commands.RegisteredService
 	other    commands.RegisteredService
+	services *commands.Services
+	registry *services.Registry
 }
 
 type tokEnvOpts struct {
@@ -96,7 +98,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 		}
 		return r
 	}
-	env := &tokEnv{store: store, revs: revs}
+	env := &tokEnv{store: store, revs: revs, services: svcCmds, registry: reg}
 	env.login = register("login", []string{api.SessionsCreateScope})
 	env.other = register("other", []string{"things:read"})
 
@@ -144,7 +146,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 		t.Fatal(err)
 	}
 	env.srv = httptest.NewServer(api.New(api.Config{}, te,
-		api.NewSessions(svc, []string{tokOrigin}, 12*time.Hour), api.NewRevoke(clientAuth, svc),
+		api.NewSessions(svc, []string{tokOrigin}, 12*time.Hour).RequireActiveClients(reg), api.NewRevoke(clientAuth, svc),
 		api.NewIntrospect(clientAuth, svc), api.NewRevocations(revs)))
 	t.Cleanup(env.srv.Close)
 	return env

@@ -167,7 +167,11 @@ func wireTokens(ctx context.Context, a *app) error {
 			}
 		}
 	}
-	a.routes = append(a.routes, api.NewSessions(svc, tc.AllowedOrigins, absolute), api.NewRevocations(revs))
+	sessAPI := api.NewSessions(svc, tc.AllowedOrigins, absolute)
+	if a.services != nil { // nil: login-service calls are refused (fail closed)
+		sessAPI.RequireActiveClients(a.services)
+	}
+	a.routes = append(a.routes, sessAPI, api.NewRevocations(revs))
 	if a.clientAuth != nil {
 		a.routes = append(a.routes, api.NewRevoke(a.clientAuth, svc), api.NewIntrospect(a.clientAuth, svc))
 	} else {
