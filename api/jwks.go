@@ -28,6 +28,9 @@ type JWKS struct {
 	StaleWhileRevalidate time.Duration
 }
 
+// JWKSContentType is the JWK Set media type of RFC 7517 §8.5.1.
+const JWKSContentType = "application/jwk-set+json"
+
 // Register implements Routes.
 func (j JWKS) Register(e *echo.Echo) {
 	cc := "public, max-age=" + strconv.Itoa(int(j.MaxAge/time.Second))
@@ -47,7 +50,7 @@ func (j JWKS) Register(e *echo.Echo) {
 		if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
 			return c.NoContent(http.StatusNotModified)
 		}
-		return c.Blob(http.StatusOK, "application/json", body)
+		return c.Blob(http.StatusOK, JWKSContentType, body)
 	})
 	e.OPTIONS(JWKSPath, preflight)
 }

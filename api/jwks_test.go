@@ -60,6 +60,9 @@ func TestJWKSEndpoint(t *testing.T) {
 			if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
 				t.Fatal("no CORS header")
 			}
+			if ct := rec.Header().Get("Content-Type"); tt.wantStatus == 200 && ct != "application/jwk-set+json" {
+				t.Fatalf("Content-Type %q, want application/jwk-set+json (RFC 7517 §8.5.1)", ct)
+			}
 			if tt.wantStatus == 200 || tt.wantStatus == 304 {
 				if rec.Header().Get("ETag") != `"abc"` || rec.Header().Get("Cache-Control") != "public, max-age=300, stale-while-revalidate=60" {
 					t.Fatalf("headers = %v", rec.Header())
@@ -83,7 +86,7 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("%s: %v", p, m)
 		}
 		algs, _ := m["token_endpoint_auth_signing_alg_values_supported"].([]any)
-		if len(algs) != 1 || algs[0] != "EdDSA" {
+		if len(algs) != 2 || algs[0] != "EdDSA" || algs[1] != "Ed25519" {
 			t.Fatalf("algs = %v", algs)
 		}
 	}

@@ -39,7 +39,9 @@ func NewAuthServerMetadata(issuer string) AuthServerMetadata {
 		GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
 		ResponseTypesSupported:            []string{},
 		TokenEndpointAuthMethodsSupported: auth,
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"EdDSA"},
+		// Both names: RFC 8037 "EdDSA" and the fully-specified "Ed25519" of
+		// RFC 9864, which private_key_jwt accepts as well.
+		TokenEndpointAuthSigningAlgValuesSupported: []string{"EdDSA", "Ed25519"},
 		RevocationEndpointAuthMethodsSupported:     auth,
 		IntrospectionEndpointAuthMethodsSupported:  auth,
 	}
