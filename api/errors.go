@@ -46,7 +46,14 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if oe.Status == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", `Basic realm="authledger"`)
 			}
-			_ = c.JSON(oe.Status, OAuthErrorBody{Error: oe.Code, ErrorDescription: oe.Hint})
+			status := oe.Status
+			if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+				// RFC 9110 §15.5.6: a wrong method is 405 with the Allow
+				// header echo's router already set, not a malformed request;
+				// the body stays RFC 6749 for clients that parse it.
+				status = http.StatusMethodNotAllowed
+			}
+			_ = c.JSON(status, OAuthErrorBody{Error: oe.Code, ErrorDescription: oe.Hint})
 			return
 		}
 		var p *Problem
