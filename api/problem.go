@@ -74,6 +74,9 @@ var problemRules = []ProblemRule{
 	{ErrProjectionNotRebuildable, http.StatusConflict, "projection-not-rebuildable", "Projection Not Rebuildable"},
 	// Signing keys (commands/signer.go): no active key is an outage, not a bug.
 	{commands.ErrNoActiveKey, http.StatusServiceUnavailable, "signing-unavailable", "Signing Unavailable"},
+	// Webhooks (api/webhooks.go).
+	{ErrWebhookDisabled, http.StatusServiceUnavailable, "webhook-disabled", "Webhook Disabled"},
+	{ErrWebhookSignature, http.StatusUnauthorized, "webhook-signature-invalid", "Unauthorized"},
 }
 
 func problemFor(err error) *Problem {
