@@ -36,6 +36,9 @@ type Config struct {
 	RedisURL string `env:"REDIS_URL"`
 	// Secrets is the secret provider: local:///dir or infisical://… (default: local in DataDir).
 	Secrets string `env:"SECRETS"`
+	// InfisicalWebhookSecret is the secret key of the Infisical webhook;
+	// empty refuses every POST /v1/webhooks/infisical (see wire_webhooks.go).
+	InfisicalWebhookSecret redacted `env:"INFISICAL_WEBHOOK_SECRET"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 	// ShutdownTimeout bounds draining on SIGTERM.

@@ -71,6 +71,7 @@ var wiringSteps = []func(ctx context.Context, a *app) error{
 	wireServices,
 	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
 	wireOpenAPI,
+	wireWebhooks,
 }
 
 func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
