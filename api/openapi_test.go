@@ -76,6 +76,7 @@ func everyGroup(t *testing.T) *echo.Echo {
 		NewRevocations(nil),
 		NewAdminServices(nil, nil, pass),
 		NewAdminProjections(projectionAdminStub{}, pass),
+		InfisicalWebhook{},
 	)
 }
 
@@ -558,7 +559,7 @@ func TestOpenAPISchemasAcceptWhatTheCodeAnswers(t *testing.T) {
 
 	// Answers of handlers that run without dependencies.
 	e := New(Config{ReadyChecks: []ReadyCheck{{Name: "ledger", Check: func(context.Context) error { return errors.New("down") }}}},
-		NewRevocations(emptyFeed{}), NewAdminProjections(projectionAdminStub{}, func(next echo.HandlerFunc) echo.HandlerFunc { return next }))
+		NewRevocations(emptyFeed{}), InfisicalWebhook{}, NewAdminProjections(projectionAdminStub{}, func(next echo.HandlerFunc) echo.HandlerFunc { return next }))
 	for _, c := range []struct{ method, target, path string }{
 		{"GET", "/healthz", "/healthz"},
 		{"GET", "/readyz", "/readyz"},
@@ -566,6 +567,7 @@ func TestOpenAPISchemasAcceptWhatTheCodeAnswers(t *testing.T) {
 		{"GET", "/v1/revocations?limit=0", "/v1/revocations"},
 		{"GET", "/v1/admin/projections", "/v1/admin/projections"},
 		{"POST", "/v1/admin/projections/families/rebuild", "/v1/admin/projections/{name}/rebuild"},
+		{"POST", "/v1/webhooks/infisical", "/v1/webhooks/infisical"},
 	} {
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, httptest.NewRequest(c.method, c.target, nil))

@@ -184,6 +184,7 @@ func TestServedAnswersMatchTheOpenAPIDocument(t *testing.T) {
 		{method: "POST", target: "/oauth2/token", path: "/oauth2/token", body: "{}", contentType: "application/json"},
 		{method: "POST", target: "/oauth2/revoke", path: "/oauth2/revoke", body: "token=x&client_id=nobody&client_secret=x", contentType: "application/x-www-form-urlencoded"},
 		{method: "POST", target: "/oauth2/introspect", path: "/oauth2/introspect", body: "token=x", contentType: "application/x-www-form-urlencoded"},
+		{method: "POST", target: "/v1/webhooks/infisical", path: "/v1/webhooks/infisical", body: `{"timestamp":1}`, contentType: "application/json"},
 	} {
 		req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
 		if tc.contentType != "" {
