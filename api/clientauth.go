@@ -1,24 +1,16 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 
 	"authledger/commands"
 	"authledger/domain/oauth"
@@ -30,17 +22,20 @@ type AuthenticatedClient = commands.AuthenticatedClient
 // ClientAuthenticator authenticates clients at /oauth2/token,
 // /oauth2/introspect and /oauth2/revoke: client_secret_basic (RFC 6749
 // §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2), exactly
-// one per request, with the rate limits of DESIGN.md §5 applied first.
+// one per request, with the rate limits of DESIGN.md §5: the failure
+// budgets of the caller's address before the credentials are checked, the
+// client's request budget after.
 type ClientAuthenticator struct {
 	auth    *commands.ClientAuthenticator
 	limits  *RateLimiter
 	results *prometheus.CounterVec // nil until Instrument
+	now     func() time.Time       // the limiters' clock; tests pin it
 }
 
 // NewClientAuthenticator wraps the command-side checks with HTTP parsing and
 // rate limits; limits may be nil (no limits: tests and benchmarks only).
 func NewClientAuthenticator(auth *commands.ClientAuthenticator, limits *RateLimiter) *ClientAuthenticator {
-	return &ClientAuthenticator{auth: auth, limits: limits}
+	return &ClientAuthenticator{auth: auth, limits: limits, now: time.Now}
 }
 
 // Instrument counts authentications by method and result
@@ -81,21 +76,30 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
-	now := time.Now()
 	addr := sourceAddress(c)
+	var held *failureReservation
 	if a.limits != nil {
-		if wait, ok := a.limits.admit(req.Context(), cred.ClientID, addr, now); !ok {
+		res, wait, ok := a.limits.reserveFailure(req.Context(), cred.ClientID, addr, a.now())
+		if !ok {
 			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}
+		held = res
 	}
 	ac, err := a.auth.Authenticate(req.Context(), cred)
 	if err != nil {
-		if a.limits != nil && isInvalidClient(err) {
-			a.limits.failed(req.Context(), cred.ClientID, addr, now)
-		}
+		// Only invalid_client is a failed authentication; an internal
+		// error (the directory failed, say) is not the caller's fault.
+		held.done(req.Context(), isInvalidClient(err), a.now())
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
+	}
+	held.done(req.Context(), false, a.now())
+	if a.limits != nil {
+		if wait, ok := a.limits.spendRequest(req.Context(), string(ac.ID), a.now()); !ok {
+			a.count(cred.Method, "rate_limited")
+			return AuthenticatedClient{}, slowDown(c, wait)
+		}
 	}
 	a.count(cred.Method, "ok")
 	return ac, nil
@@ -117,17 +121,15 @@ func isInvalidClient(err error) bool {
 }
 
 func slowDown(c echo.Context, wait time.Duration) error {
-	secs := int(wait.Seconds() + 0.999)
-	if secs < 1 {
-		secs = 1
-	}
-	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	c.Response().Header().Set("Retry-After", retryAfter(wait))
 	return oauth.ErrSlowDown.WithHint("too many requests; retry later")
 }
 
-// sourceAddress is the peer address. Forwarded headers are only believed
-// when the server was configured with an IP extractor for its proxies;
-// otherwise a client could pick its own rate-limit bucket.
+// sourceAddress is the caller's address: the peer address, or the
+// X-Forwarded-For entry the server's IP extractor (api.Config.IPExtractor,
+// AUTHLEDGER_TRUSTED_PROXIES) derives from trusted proxies only. Without an
+// extractor forwarded headers are never believed, or a client could pick its
+// own rate-limit bucket.
 func sourceAddress(c echo.Context) string {
 	if c.Echo().IPExtractor != nil {
 		return c.RealIP()
@@ -256,236 +258,12 @@ func parseBasic(b64 string) (id, secret string, ok bool) {
 	return id, secret, true
 }
 
-// RateLimits are the token-endpoint limits of DESIGN.md §5. A zero field
-// takes its default.
-type RateLimits struct {
-	// PerClient limits every token-endpoint request naming one client id,
-	// authenticated or not. Default 100/s, burst 200.
-	PerClient      rate.Limit
-	PerClientBurst int
-	// FailuresPerClient limits failed authentications for one client id:
-	// default 1/s, burst 20, so a burst of a few hundred wrong secrets
-	// for one client gets 20 answers and then 429s.
-	FailuresPerClient      rate.Limit
-	FailuresPerClientBurst int
-	// FailuresPerAddress limits failed authentications from one source
-	// address, whatever client id it names: default 1/s, burst 20.
-	FailuresPerAddress      rate.Limit
-	FailuresPerAddressBurst int
-	// MaxKeys bounds each limiter's table; default 100 000.
-	MaxKeys int
-}
-
-// DefaultRateLimits returns the documented defaults.
-func DefaultRateLimits() RateLimits {
-	return RateLimits{PerClient: 100, PerClientBurst: 200, FailuresPerClient: 1, FailuresPerClientBurst: 20,
-		FailuresPerAddress: 1, FailuresPerAddressBurst: 20, MaxKeys: 100_000}
-}
-
-func (l RateLimits) withDefaults() RateLimits {
-	d := DefaultRateLimits()
-	if l.PerClient == 0 {
-		l.PerClient, l.PerClientBurst = d.PerClient, d.PerClientBurst
+// BearerRequestLimit is the per-client request limit for bearer-authenticated
+// /v1 requests (RateLimiter.BearerRequestLimit); without limits it does
+// nothing.
+func (a *ClientAuthenticator) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
+	if a.limits == nil {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	if l.FailuresPerClient == 0 {
-		l.FailuresPerClient, l.FailuresPerClientBurst = d.FailuresPerClient, d.FailuresPerClientBurst
-	}
-	if l.FailuresPerAddress == 0 {
-		l.FailuresPerAddress, l.FailuresPerAddressBurst = d.FailuresPerAddress, d.FailuresPerAddressBurst
-	}
-	if l.MaxKeys <= 0 {
-		l.MaxKeys = d.MaxKeys
-	}
-	return l
-}
-
-// RateLimiter applies RateLimits: in process (golang.org/x/time/rate) by
-// default, or shared by every instance through Redis.
-type RateLimiter struct {
-	perClient, failClient, failAddr buckets
-}
-
-// buckets is one keyed limit.
-type buckets interface {
-	// take spends a token for key, or says how long until one is free.
-	take(ctx context.Context, key string, now time.Time) (time.Duration, bool)
-	// hasToken reports whether take would succeed, spending nothing.
-	hasToken(ctx context.Context, key string, now time.Time) (time.Duration, bool)
-}
-
-// NewRateLimiter builds in-process limiters.
-func NewRateLimiter(l RateLimits) *RateLimiter {
-	l = l.withDefaults()
-	return &RateLimiter{
-		perClient:  newKeyedLimiter(l.PerClient, l.PerClientBurst, l.MaxKeys),
-		failClient: newKeyedLimiter(l.FailuresPerClient, l.FailuresPerClientBurst, l.MaxKeys),
-		failAddr:   newKeyedLimiter(l.FailuresPerAddress, l.FailuresPerAddressBurst, l.MaxKeys),
-	}
-}
-
-// NewRedisRateLimiter shares the limits between instances: each key is a
-// GCRA "theoretical arrival time" in Redis under prefix, updated by one Lua
-// script (atomic, one round trip). If Redis fails, the instance falls back
-// to its own in-process limits rather than refusing every client.
-func NewRedisRateLimiter(l RateLimits, rdb redis.UniversalClient, prefix string) *RateLimiter {
-	l = l.withDefaults()
-	mk := func(name string, limit rate.Limit, burst int) buckets {
-		return &redisBuckets{rdb: rdb, prefix: prefix + name + ":", limit: limit, burst: burst, fallback: newKeyedLimiter(limit, burst, l.MaxKeys)}
-	}
-	return &RateLimiter{
-		perClient:  mk("client", l.PerClient, l.PerClientBurst),
-		failClient: mk("fail-client", l.FailuresPerClient, l.FailuresPerClientBurst),
-		failAddr:   mk("fail-addr", l.FailuresPerAddress, l.FailuresPerAddressBurst),
-	}
-}
-
-// admit spends one request for the client id and refuses an address or a
-// client id whose failure budget is exhausted.
-func (r *RateLimiter) admit(ctx context.Context, clientID, addr string, now time.Time) (time.Duration, bool) {
-	if w, ok := r.failAddr.hasToken(ctx, addr, now); !ok {
-		return w, false
-	}
-	if clientID == "" {
-		return 0, true
-	}
-	if w, ok := r.failClient.hasToken(ctx, clientID, now); !ok {
-		return w, false
-	}
-	return r.perClient.take(ctx, clientID, now)
-}
-
-func (r *RateLimiter) failed(ctx context.Context, clientID, addr string, now time.Time) {
-	r.failAddr.take(ctx, addr, now)
-	if clientID != "" {
-		r.failClient.take(ctx, clientID, now)
-	}
-}
-
-// gcraScript is GCRA over one key holding the theoretical arrival time in
-// microseconds. ARGV: now µs, emission interval µs, burst, spend (1 or 0).
-// Returns {allowed, retry µs}.
-var gcraScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst * interval
-if now < allow_at then
-  return {0, allow_at - now}
-end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
-end
-return {1, 0}
-`)
-
-var errRedisDown = errors.New("api: rate limit: redis marked down")
-
-type redisBuckets struct {
-	rdb      redis.UniversalClient
-	prefix   string
-	limit    rate.Limit
-	burst    int
-	fallback *keyedLimiter
-	// downUntil (unix ns, wall clock) skips Redis for a while after an
-	// error, so an outage does not add a dial timeout to every request.
-	downUntil atomic.Int64
-}
-
-// redisRetryAfter is how long a failed Redis limiter stays on the local one.
-const redisRetryAfter = 2 * time.Second
-
-func (b *redisBuckets) run(ctx context.Context, key string, now time.Time, spend bool) (time.Duration, bool, error) {
-	if time.Now().UnixNano() < b.downUntil.Load() {
-		return 0, false, errRedisDown
-	}
-	interval := int64(float64(time.Second/time.Microsecond) / float64(b.limit))
-	sp := "0"
-	if spend {
-		sp = "1"
-	}
-	res, err := gcraScript.Run(ctx, b.rdb, []string{b.prefix + key}, now.UnixMicro(), interval, b.burst, sp).Int64Slice()
-	if err != nil || len(res) != 2 {
-		b.downUntil.Store(time.Now().Add(redisRetryAfter).UnixNano())
-		return 0, false, fmt.Errorf("api: rate limit: %w", err)
-	}
-	return time.Duration(res[1]) * time.Microsecond, res[0] == 1, nil
-}
-
-func (b *redisBuckets) take(ctx context.Context, key string, now time.Time) (time.Duration, bool) {
-	w, ok, err := b.run(ctx, key, now, true)
-	if err != nil {
-		return b.fallback.take(ctx, key, now)
-	}
-	return w, ok
-}
-
-func (b *redisBuckets) hasToken(ctx context.Context, key string, now time.Time) (time.Duration, bool) {
-	w, ok, err := b.run(ctx, key, now, false)
-	if err != nil {
-		return b.fallback.hasToken(ctx, key, now)
-	}
-	return w, ok
-}
-
-type keyedLimiter struct {
-	mu    sync.Mutex
-	m     map[string]*rate.Limiter
-	limit rate.Limit
-	burst int
-	max   int
-}
-
-func newKeyedLimiter(limit rate.Limit, burst, max int) *keyedLimiter {
-	return &keyedLimiter{m: map[string]*rate.Limiter{}, limit: limit, burst: burst, max: max}
-}
-
-func (k *keyedLimiter) get(key string, now time.Time) *rate.Limiter {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	l := k.m[key]
-	if l == nil {
-		if len(k.m) >= k.max {
-			// Full buckets carry no information; dropping them bounds
-			// memory without forgiving anyone who is being limited.
-			for key, l := range k.m {
-				if l.TokensAt(now) >= float64(k.burst) {
-					delete(k.m, key)
-				}
-			}
-		}
-		l = rate.NewLimiter(k.limit, k.burst)
-		if len(k.m) < k.max {
-			k.m[key] = l
-		}
-	}
-	return l
-}
-
-func (k *keyedLimiter) take(_ context.Context, key string, now time.Time) (time.Duration, bool) {
-	l := k.get(key, now)
-	res := l.ReserveN(now, 1)
-	if !res.OK() {
-		return time.Second, false
-	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
-}
-
-func (k *keyedLimiter) hasToken(_ context.Context, key string, now time.Time) (time.Duration, bool) {
-	k.mu.Lock()
-	l := k.m[key]
-	k.mu.Unlock()
-	if l == nil {
-		return 0, true
-	}
-	if t := l.TokensAt(now); t < 1 {
-		return time.Duration((1 - t) / float64(k.limit) * float64(time.Second)), false
-	}
-	return 0, true
+	return a.limits.BearerRequestLimit(v)
 }

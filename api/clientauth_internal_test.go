@@ -1,17 +1,11 @@
 package api
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 func TestParseBasicDecodesFormEncodedParts(t *testing.T) {
@@ -64,114 +58,6 @@ func FuzzClientCredentialsFromRequest(f *testing.F) {
 		}
 		if n := len(req.PostForm["client_secret"]) + len(req.PostForm["client_assertion"]); n > 1 {
 			t.Fatalf("several methods accepted: %v", url.Values(req.PostForm))
-		}
-	})
-}
-
-// runRateLimiterContract is what every RateLimiter backend must do.
-func runRateLimiterContract(t *testing.T, newLimiter func(t *testing.T, l RateLimits) *RateLimiter) {
-	ctx := context.Background()
-	t.Run("a burst of failures for one client is stopped after the burst size", func(t *testing.T) {
-		r := newLimiter(t, DefaultRateLimits())
-		now := time.Unix(1000, 0)
-		admitted := 0
-		for range 300 {
-			if _, ok := r.admit(ctx, "svc-a", "10.0.0.1", now); ok {
-				admitted++
-				r.failed(ctx, "svc-a", "10.0.0.1", now)
-			}
-		}
-		if admitted != 20 {
-			t.Fatalf("%d of 300 failing attempts admitted in one instant, want the burst of 20", admitted)
-		}
-		// Another address naming the same client is still limited by the
-		// client's failure budget; an unrelated client from a fresh address is not.
-		if _, ok := r.admit(ctx, "svc-a", "10.0.0.2", now); ok {
-			t.Fatal("a fresh address got through for an attacked client")
-		}
-		if _, ok := r.admit(ctx, "svc-b", "10.0.0.3", now); !ok {
-			t.Fatal("an unrelated client was limited")
-		}
-		w, ok := r.admit(ctx, "svc-a", "10.0.0.1", now)
-		if ok || w <= 0 || w > 2*time.Second {
-			t.Fatalf("limited answer: wait %v ok %v", w, ok)
-		}
-		// The budget refills at 1/s.
-		if _, ok := r.admit(ctx, "svc-a", "10.0.0.1", now.Add(1500*time.Millisecond)); !ok {
-			t.Fatal("the failure budget did not refill")
-		}
-	})
-	t.Run("requests per client are capped at the burst", func(t *testing.T) {
-		r := newLimiter(t, RateLimits{PerClient: 10, PerClientBurst: 5})
-		now := time.Unix(1000, 0)
-		n := 0
-		for range 50 {
-			if _, ok := r.admit(ctx, "svc-a", "10.0.0.1", now); ok {
-				n++
-			}
-		}
-		if n != 5 {
-			t.Fatalf("%d admitted, want the burst of 5", n)
-		}
-	})
-}
-
-func TestMemoryRateLimiter(t *testing.T) {
-	t.Parallel()
-	runRateLimiterContract(t, func(t *testing.T, l RateLimits) *RateLimiter { return NewRateLimiter(l) })
-}
-
-func TestRedisRateLimiter(t *testing.T) {
-	t.Parallel()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at 127.0.0.1:6379 (run scripts/services.sh): %v", err)
-	}
-	runRateLimiterContract(t, func(t *testing.T, l RateLimits) *RateLimiter {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		prefix := "authledger:test:rl:" + hex.EncodeToString(b[:]) + ":"
-		t.Cleanup(func() {
-			keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
-			if len(keys) > 0 {
-				rdb.Del(context.Background(), keys...)
-			}
-		})
-		return NewRedisRateLimiter(l, rdb, prefix)
-	})
-	t.Run("two instances share one budget", func(t *testing.T) {
-		prefix := "authledger:test:rl-shared:" + time.Now().Format("150405.000000") + ":"
-		a := NewRedisRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
-		b := NewRedisRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
-		now := time.Unix(2000, 0)
-		n := 0
-		for i := range 20 {
-			r := a
-			if i%2 == 1 {
-				r = b
-			}
-			if _, ok := r.admit(context.Background(), "svc-a", "10.0.0.1", now); ok {
-				n++
-			}
-		}
-		if n != 4 {
-			t.Fatalf("%d admitted across two instances, want the shared burst of 4", n)
-		}
-	})
-	t.Run("a Redis outage falls back to in-process limits", func(t *testing.T) {
-		dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
-		t.Cleanup(func() { _ = dead.Close() })
-		r := NewRedisRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 3}, dead, "x:")
-		now := time.Unix(1000, 0)
-		n := 0
-		for range 10 {
-			if _, ok := r.admit(context.Background(), "svc-a", "10.0.0.1", now); ok {
-				n++
-			}
-		}
-		if n != 3 {
-			t.Fatalf("%d admitted during an outage, want the local burst of 3", n)
 		}
 	})
 }

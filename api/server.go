@@ -31,6 +31,10 @@ type Config struct {
 	ReadyChecks []ReadyCheck
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []echo.MiddlewareFunc
+	// IPExtractor derives the caller's address (rate limits) from a request;
+	// nil means the direct peer address, never a forwarded header. Behind
+	// proxies use echo.ExtractIPFromXFFHeader trusting only their ranges.
+	IPExtractor echo.IPExtractor
 }
 
 // New returns an Echo server with the common middleware, health endpoints,
@@ -46,6 +50,10 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	e.IPExtractor = cfg.IPExtractor
+	if e.IPExtractor == nil {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))

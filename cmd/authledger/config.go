@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,10 @@ type Config struct {
 	ReadModels string `env:"READMODELS"`
 	// RedisURL enables Redis for sessions, caches, rate limits and fan-out.
 	RedisURL string `env:"REDIS_URL"`
+	// TrustedProxies are the CIDRs of the load balancers in front of the
+	// service (comma-separated). Only from them is X-Forwarded-For believed
+	// for the caller's address (rate limits); empty: the peer address.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 	// Secrets is the secret provider: local:///dir or infisical://… (default: local in DataDir).
 	Secrets string `env:"SECRETS"`
 	// InfisicalWebhookSecret is the secret key of the Infisical webhook;
@@ -144,6 +149,11 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" && !hasScheme(c.RedisURL, "redis", "rediss") {
 		bad("REDIS_URL", "must be redis://… or rediss://…")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(strings.TrimSpace(p)); err != nil {
+			bad("TRUSTED_PROXIES", "must be comma-separated CIDRs (10.0.0.0/8), got %q", p)
+		}
 	}
 	if !hasScheme(c.Secrets, "local", "infisical") {
 		bad("SECRETS", "must be local:///dir or infisical://…, got %q", redactURL(c.Secrets))

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"authledger/commands"
+	"authledger/eventstore/memstore"
+	"authledger/readmodels/services"
+)
+
+// okGrant answers 200 to an authenticated client: these tests are about
+// who gets past client authentication.
+type okGrant struct{}
+
+func (okGrant) GrantType() string { return "client_credentials" }
+func (okGrant) Handle(c echo.Context, _ AuthenticatedClient) error {
+	return c.NoContent(http.StatusOK)
+}
+
+type limitEnv struct {
+	h          http.Handler
+	id, secret string
+}
+
+// newLimitEnv is the token endpoint with real client authentication over a
+// registry holding one client, the limiter r and a clock pinned at one
+// instant, so every budget count is exact.
+func newLimitEnv(t *testing.T, r *RateLimiter, ext echo.IPExtractor) *limitEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store := memstore.New(nil)
+	reg := services.New()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = reg.Follow(ctx, store) }()
+	t.Cleanup(func() { cancel(); <-done })
+	svcs, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svcs.Register(ctx, commands.RegisterService{Name: "victim", Scopes: []string{"read"}}, commands.Metadata{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := reg.WaitFor(wctx, res.Position); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{"https://issuer.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := NewClientAuthenticator(auth, r)
+	pinned := time.Unix(5000, 0)
+	ca.now = func() time.Time { return pinned }
+	te, err := NewTokenEndpoint(ca, okGrant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &limitEnv{h: New(Config{Logger: slog.New(slog.DiscardHandler), IPExtractor: ext}, te), id: string(res.Client.ID), secret: res.ClientSecret}
+}
+
+// phase is n token requests, par at a time, from one peer address (and
+// X-Forwarded-For when set), with the right secret or a wrong one, or
+// naming a different unregistered client id each time.
+type phase struct {
+	n, par     int
+	peer, xff  string
+	correct    bool
+	ghostIDs   bool
+	wantByCode map[int]int
+}
+
+func (e *limitEnv) run(t *testing.T, p phase) {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[int]int{}
+	sem := make(chan struct{}, max(p.par, 1))
+	var wg sync.WaitGroup
+	for i := range p.n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			id, secret := e.id, "wrong-secret"
+			if p.correct {
+				secret = e.secret
+			}
+			if p.ghostIDs {
+				id = fmt.Sprint("ghost-", i)
+			}
+			req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+			req.RemoteAddr = net.JoinHostPort(p.peer, "40000")
+			if p.xff != "" {
+				req.Header.Set("X-Forwarded-For", p.xff)
+			}
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			if rec.Code == http.StatusTooManyRequests {
+				var body struct{ Error string }
+				_ = json.Unmarshal(rec.Body.Bytes(), &body)
+				if body.Error != "slow_down" || rec.Header().Get("Retry-After") == "" {
+					t.Errorf("429 answer %s %v", rec.Body, rec.Header())
+				}
+			}
+			mu.Lock()
+			got[rec.Code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if fmt.Sprint(got) != fmt.Sprint(p.wantByCode) {
+		t.Fatalf("answers by status %v, want %v", got, p.wantByCode)
+	}
+}
+
+func TestTokenEndpointRateLimits(t *testing.T) {
+	t.Parallel()
+	rdb := testRedis(t)
+	trustLB := echo.ExtractIPFromXFFHeader(echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false),
+		echo.TrustIPRange(&net.IPNet{IP: net.IPv4(10, 9, 0, 0), Mask: net.CIDRMask(16, 32)}))
+	const lb = "10.9.0.1"
+	cases := []struct {
+		name   string
+		ext    echo.IPExtractor
+		limits RateLimits
+		phases []phase
+	}{
+		{name: "a flood of wrong secrets for a client from address A does not stop it authenticating from address B",
+			phases: []phase{
+				{n: 300, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}},
+				{n: 1, peer: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
+				// A's own failures for the client still hold A back.
+				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{429: 1}},
+			}},
+		{name: "a burst of 300 failures under 100-way parallelism gets exactly the burst of 20 answers",
+			phases: []phase{{n: 300, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}}}},
+		{name: "one address failing for many client ids is stopped at its address budget of 100",
+			phases: []phase{
+				{n: 300, par: 100, peer: "198.51.100.1", ghostIDs: true, wantByCode: map[int]int{401: 100, 429: 200}},
+				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{429: 1}},
+				{n: 1, peer: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
+			}},
+		{name: "correct secrets spend the request budget only, never the failure budget",
+			limits: RateLimits{PerClient: rate.Limit(0.001), PerClientBurst: 50},
+			phases: []phase{
+				{n: 80, par: 100, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{200: 50, 429: 30}},
+				{n: 30, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 10}},
+			}},
+		{name: "behind a trusted load balancer each X-Forwarded-For address has its own budget",
+			ext: trustLB,
+			phases: []phase{
+				{n: 300, par: 100, peer: lb, xff: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}},
+				{n: 1, peer: lb, xff: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
+			}},
+		{name: "X-Forwarded-For from an untrusted peer is ignored",
+			ext: trustLB,
+			phases: []phase{
+				{n: 300, par: 100, peer: "198.51.100.1", xff: "203.0.113.1", wantByCode: map[int]int{401: 20, 429: 280}},
+				{n: 1, peer: "198.51.100.1", xff: "203.0.113.2", correct: true, wantByCode: map[int]int{429: 1}},
+			}},
+		{name: "without trusted proxies X-Forwarded-For is ignored",
+			phases: []phase{
+				{n: 300, par: 100, peer: lb, xff: "203.0.113.1", wantByCode: map[int]int{401: 20, 429: 280}},
+				{n: 1, peer: lb, xff: "203.0.113.2", correct: true, wantByCode: map[int]int{429: 1}},
+			}},
+	}
+	backends := map[string]func(t *testing.T, l RateLimits) *RateLimiter{
+		"memory": func(_ *testing.T, l RateLimits) *RateLimiter { return NewRateLimiter(l) },
+		"redis": func(t *testing.T, l RateLimits) *RateLimiter {
+			return NewRedisRateLimiter(l, rdb, uniquePrefix(t, rdb))
+		},
+	}
+	for backend, newLimiter := range backends {
+		for _, tc := range cases {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := newLimitEnv(t, newLimiter(t, tc.limits), tc.ext)
+				for _, p := range tc.phases {
+					env.run(t, p)
+				}
+			})
+		}
+	}
+}
+
+func TestBearerRequestLimit(t *testing.T) {
+	t.Parallel()
+	v := BearerVerifierFunc(func(_ context.Context, raw string) (Principal, error) {
+		if id, ok := strings.CutPrefix(raw, "valid-"); ok {
+			return Principal{Subject: id, ClientID: id}, nil
+		}
+		return Principal{}, errors.New("bad token")
+	})
+	type call struct {
+		path, token string
+		want        int
+	}
+	repeat := func(n int, c call) []call {
+		out := make([]call, n)
+		for i := range out {
+			out[i] = c
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		calls []call
+	}{
+		{"a client's /v1 requests are capped at its burst, with problem+json 429 and Retry-After",
+			append(repeat(5, call{"/v1/thing", "valid-svc-a", 200}), repeat(3, call{"/v1/thing", "valid-svc-a", 429})...)},
+		{"another client keeps its own budget",
+			append(repeat(6, call{"/v1/thing", "valid-svc-a", 0}), repeat(5, call{"/v1/thing", "valid-svc-b", 200})...)},
+		{"a token that does not verify spends no client's budget (the route refuses it)",
+			append(repeat(20, call{"/v1/thing", "forged-svc-a", 200}), repeat(5, call{"/v1/thing", "valid-svc-a", 200})...)},
+		{"paths outside /v1 are not limited here",
+			append(repeat(5, call{"/v1/thing", "valid-svc-a", 200}), repeat(5, call{"/other", "valid-svc-a", 200})...)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRateLimiter(RateLimits{PerClient: rate.Limit(0.001), PerClientBurst: 5})
+			e := New(Config{Logger: slog.New(slog.DiscardHandler), Middleware: []echo.MiddlewareFunc{r.BearerRequestLimit(v)}})
+			ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
+			e.GET("/v1/thing", ok)
+			e.GET("/other", ok)
+			for i, c := range tc.calls {
+				req := httptest.NewRequest(http.MethodGet, c.path, nil)
+				req.Header.Set("Authorization", "Bearer "+c.token)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if c.want != 0 && rec.Code != c.want {
+					t.Fatalf("call %d %s %s: status %d, want %d", i, c.path, c.token, rec.Code, c.want)
+				}
+				if rec.Code == http.StatusTooManyRequests {
+					if rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "rate-limited") {
+						t.Fatalf("429 answer %s %v", rec.Body, rec.Header())
+					}
+				}
+			}
+		})
+	}
+}
