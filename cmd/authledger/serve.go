@@ -98,6 +98,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: []echo.MiddlewareFunc{metrics.Middleware}},
+	mw := []echo.MiddlewareFunc{metrics.Middleware}
+	if a.clientAuth != nil && a.bearer != nil {
+		mw = append(mw, a.clientAuth.BearerRequestLimit(a.bearer)) // per-client limit on /v1
+	}
+	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: mw, IPExtractor: ipExtractor(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }
