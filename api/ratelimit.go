@@ -194,7 +194,8 @@ func (r *RateLimiter) reserveFailure(ctx context.Context, clientID, addr string,
 	tag := "{" + addrKey(addr) + "}"
 	keys := []bucketKey{{r.failAddr, tag}, {r.failClientAddr, tag + idKey(clientID)}}
 	start := time.Now()
-	for {
+	// Backing off keeps a crowd of waiters from polling Redis in a loop.
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
 		st, wait, settle := r.store.hold(ctx, keys, now)
 		switch st {
 		case holdTaken:
@@ -205,7 +206,7 @@ func (r *RateLimiter) reserveFailure(ctx context.Context, clientID, addr string,
 		if ctx.Err() != nil || time.Since(start) > maxHoldWait {
 			return nil, time.Second, false
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
