@@ -10,10 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/errgroup"
 
 	"authledger/api"
 )
@@ -38,6 +38,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("data dir: %w", err)
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	// Adapters that log through slog.Default (the PostgreSQL listener, the
+	// projection runner's fallbacks) then write the same JSON at the same level.
+	slog.SetDefault(log)
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -48,18 +51,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), a.close())
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	// Bounded timeouts so slow clients cannot hold connections; the write
+	// timeout leaves room for the 30 s long poll of /v1/revocations.
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
 	log.Info("authledger serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "store", redactURL(cfg.Store))
 
 	bgCtx, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(bgCtx)
+	var bg sync.WaitGroup
 	for _, task := range a.background {
-		g.Go(func() error {
-			if err := task(gctx); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
-		})
+		bg.Go(func() { a.supervisor.run(bgCtx, taskName(task), task) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -70,8 +77,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("shutting down")
 	case err := <-serveErr:
 		runErr = fmt.Errorf("http server: %w", err)
-	case <-gctx.Done():
-		runErr = errors.New("a background task failed")
 	}
 	// Stop taking requests first, then stop background work, then close
 	// stores (the ledger last, after draining pending appends).
@@ -81,9 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
 	}
 	cancelBG()
-	if err := g.Wait(); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
+	bg.Wait()
 	if err := a.close(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
