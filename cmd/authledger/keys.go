@@ -52,12 +52,16 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	keys, rdb, err := newKeys(cfg, store, sp, policy)
+	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
 	if rdb != nil {
 		defer rdb.Close()
+	}
+	keys, err := newKeys(store, sp, policy, rdb)
+	if err != nil {
+		return err
 	}
 	meta := cmds.Metadata{Actor: "cli"}
 	switch args[0] {

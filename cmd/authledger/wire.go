@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,7 +36,9 @@ type app struct {
 	// with backoff and reports it in /readyz.
 	background []func(ctx context.Context) error
 	supervisor *supervisor
-	closers    []func() error
+	// redis is the one Redis client, nil without AUTHLEDGER_REDIS_URL.
+	redis   *redis.Client
+	closers []func() error
 
 	// signer mints access and M2M JWTs (set by the keys step). bearer
 	// verifies tokens presented to authledger's own APIs, aud holding the
@@ -86,6 +89,12 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	a.store = store
 	a.onClose(store.Close)
+	if a.redis, err = openRedis(cfg); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	if a.redis != nil {
+		a.onClose(a.redis.Close)
+	}
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := store.Head(ctx)
 		return err

@@ -61,26 +61,15 @@ func openSecrets(raw string) (secrets.Provider, error) {
 	}
 }
 
-// newKeys builds the key commands the server and the CLI share; with Redis
-// configured every ring change is also announced on pub/sub.
-// The Redis client is nil without AUTHLEDGER_REDIS_URL; the caller closes it.
-func newKeys(cfg Config, store eventstore.Store, sp secrets.Provider, p keyring.Policy) (*cmds.Keys, *redis.Client, error) {
+// newKeys builds the key commands the server and the CLI share; with a
+// Redis client (nil without AUTHLEDGER_REDIS_URL) every ring change is also
+// announced on pub/sub.
+func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, rdb *redis.Client) (*cmds.Keys, error) {
 	kc := cmds.KeysConfig{Store: store, Secrets: sp, Policy: p}
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, nil, errors.New("keys: AUTHLEDGER_REDIS_URL is not a valid redis URL")
-		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
-		rdb = redis.NewClient(opt)
+	if rdb != nil {
 		kc.Notify = func(ctx context.Context, v uint64) error { return jwks.PublishInvalidation(ctx, rdb, v) }
 	}
-	k, err := cmds.NewKeys(kc)
-	if err != nil && rdb != nil {
-		_ = rdb.Close()
-	}
-	return k, rdb, err
+	return cmds.NewKeys(kc)
 }
 
 // wireKeys builds the secret provider, key commands, rotation scheduler,
@@ -97,12 +86,10 @@ func wireKeys(ctx context.Context, a *app) error {
 		return err
 	}
 	a.secrets = sp
-	keys, rdb, err := newKeys(a.cfg, a.store, sp, policy)
+	rdb := a.redis
+	keys, err := newKeys(a.store, sp, policy, rdb)
 	if err != nil {
 		return err
-	}
-	if rdb != nil {
-		a.onClose(rdb.Close)
 	}
 
 	model := jwks.New()

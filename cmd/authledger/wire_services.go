@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"authledger/api"
 	cmds "authledger/commands"
@@ -54,13 +53,7 @@ func wireServices(ctx context.Context, a *app) error {
 
 	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
 	limiter := api.NewRateLimiter(api.DefaultRateLimits())
-	if a.cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(a.cfg.RedisURL)
-		if err != nil {
-			return errors.New("services: AUTHLEDGER_REDIS_URL is not a valid redis URL")
-		}
-		rdb := redis.NewClient(opt)
-		a.onClose(rdb.Close)
+	if rdb := a.redis; rdb != nil {
 		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
 		limiter = api.NewRedisRateLimiter(api.DefaultRateLimits(), rdb, "authledger:rl:")
 	}

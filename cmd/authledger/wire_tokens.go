@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/redis/go-redis/v9"
 
 	"authledger/api"
 	"authledger/client/verifier"
@@ -119,16 +118,7 @@ func wireTokens(ctx context.Context, a *app) error {
 	// refuses a token it revoked from the next request on; the fan-out
 	// below does the same and also tells the other instances.
 	var publisher cmds.RevocationPublisher = revs
-	if a.cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(a.cfg.RedisURL)
-		if err != nil {
-			return errors.New("tokens: AUTHLEDGER_REDIS_URL is not a valid redis URL")
-		}
-		// Session calls must fail fast when Redis is gone (503), not hang.
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
-		opt.DialerRetries = 2
-		rdb := redis.NewClient(opt)
-		a.onClose(rdb.Close)
+	if rdb := a.redis; rdb != nil {
 		store = sessions.NewRedis(rdb, "authledger:sess:", absolute)
 		fan := revocations.NewFanout(rdb, "authledger:revocations", revs)
 		publisher = fan
