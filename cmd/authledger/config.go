@@ -48,6 +48,12 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	// The key-rotation and token-lifecycle settings (wire_keys.go,
+	// wire_tokens.go) are embedded so one LoadConfig reads them and one
+	// Validate names every bad setting before anything starts.
+	KeysConfig
+	TokensConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -127,6 +133,7 @@ func (c *Config) fillDefaults() {
 	if c.Secrets == "" {
 		c.Secrets = "local://" + filepath.ToSlash(filepath.Join(c.DataDir, "secrets"))
 	}
+	c.TokensConfig.normalize()
 }
 
 // Validate names every bad setting at once.
@@ -165,6 +172,10 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}
+	if _, err := c.KeysConfig.policy(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.TokensConfig.validate()...)
 	return errors.Join(errs...)
 }
 

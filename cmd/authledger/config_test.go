@@ -43,6 +43,30 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"AUTHLEDGER_ISSUER", "AUTHLEDGER_STORE", "AUTHLEDGER_REDIS_URL", "AUTHLEDGER_LOG_LEVEL"},
 		},
 		{
+			name: "key and token settings are validated with the rest, before anything starts",
+			env: map[string]string{
+				"AUTHLEDGER_LOG_LEVEL":            "loud",
+				"AUTHLEDGER_REFRESH_GRACE":        "45s",
+				"AUTHLEDGER_ALLOWED_ORIGINS":      "https://app.example,not an origin",
+				"AUTHLEDGER_KEY_PUBLICATION_LEAD": "1m", // shorter than the JWKS max-age
+			},
+			wantErr: []string{"AUTHLEDGER_LOG_LEVEL", "AUTHLEDGER_REFRESH_GRACE", "AUTHLEDGER_ALLOWED_ORIGINS", "not an origin", "AUTHLEDGER_KEY_*"},
+		},
+		{
+			name:    "a malformed embedded setting names its variable",
+			env:     map[string]string{"AUTHLEDGER_REFRESH_GRACE": "soon"},
+			wantErr: []string{"AUTHLEDGER_REFRESH_GRACE"},
+		},
+		{
+			name: "allowed origins are normalised to scheme://host",
+			env:  map[string]string{"AUTHLEDGER_ALLOWED_ORIGINS": " https://app.example/ ,http://localhost:3000"},
+			check: func(t *testing.T, c Config) {
+				if got := strings.Join(c.AllowedOrigins, ","); got != "https://app.example,http://localhost:3000" {
+					t.Fatalf("origins %q", got)
+				}
+			},
+		},
+		{
 			name:    "a malformed duration is refused",
 			env:     map[string]string{"AUTHLEDGER_SHUTDOWN_TIMEOUT": "soon"},
 			wantErr: []string{"SHUTDOWN_TIMEOUT"},

@@ -36,7 +36,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	_, policy, err := loadKeysConfig()
+	policy, err := cfg.KeysConfig.policy()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
 
 	"authledger/api"
@@ -20,10 +19,10 @@ import (
 	"authledger/secrets/local"
 )
 
-// keysConfig is the key-rotation part of the configuration (AUTHLEDGER_
+// KeysConfig is the key-rotation part of the configuration (AUTHLEDGER_
 // prefix, same YAML file). Zero values take the keyring defaults; the
 // policy's Validate refuses unsafe combinations.
-type keysConfig struct {
+type KeysConfig struct {
 	// KeyRotationInterval is how long a key signs. Default 24h.
 	KeyRotationInterval time.Duration `env:"KEY_ROTATION_INTERVAL"`
 	// KeyPublicationLead is how long a new key is in the JWKS before it
@@ -35,16 +34,16 @@ type keysConfig struct {
 	KeyCheckEvery time.Duration `env:"KEY_CHECK_EVERY"`
 }
 
-func loadKeysConfig() (keysConfig, keyring.Policy, error) {
-	var c keysConfig
-	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
-		return c, keyring.Policy{}, fmt.Errorf("config: %w", err)
-	}
+// policy is the key-ring policy these settings give, or why it is unsafe.
+func (c KeysConfig) policy() (keyring.Policy, error) {
 	p := keyring.Policy{RotationInterval: c.KeyRotationInterval, PublicationLead: c.KeyPublicationLead, JWKSMaxAge: c.JWKSMaxAge}.WithDefaults()
 	if err := p.Validate(); err != nil {
-		return c, p, fmt.Errorf("config: key policy: %w", err)
+		return p, fmt.Errorf("%sKEY_*: key policy: %w", envPrefix, err)
 	}
-	return c, p, nil
+	if c.KeyCheckEvery < 0 {
+		return p, fmt.Errorf("%sKEY_CHECK_EVERY: must not be negative", envPrefix)
+	}
+	return p, nil
 }
 
 // openSecrets opens the provider named by AUTHLEDGER_SECRETS.
@@ -77,7 +76,8 @@ func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, rdb 
 // It runs after the revocations step (a.revocations) and before the steps
 // that need a.signer and a.bearer.
 func wireKeys(ctx context.Context, a *app) error {
-	kc, policy, err := loadKeysConfig()
+	kc := a.cfg.KeysConfig
+	policy, err := kc.policy()
 	if err != nil {
 		return err
 	}

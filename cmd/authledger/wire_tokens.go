@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 
 	"authledger/api"
 	"authledger/client/verifier"
@@ -24,9 +23,9 @@ import (
 	"authledger/secrets/local"
 )
 
-// tokensConfig is the token-lifecycle part of the configuration, read with
+// TokensConfig is the token-lifecycle part of the configuration, read with
 // the same AUTHLEDGER_ prefix (and YAML file) as Config.
-type tokensConfig struct {
+type TokensConfig struct {
 	// AllowedOrigins are the exact browser origins (scheme://host[:port])
 	// allowed to use the session cookie on unsafe requests (CSRF defence
 	// of POST /v1/session/token and cookie DELETE /v1/sessions/{id}).
@@ -36,25 +35,36 @@ type tokensConfig struct {
 	RefreshGrace time.Duration `env:"REFRESH_GRACE" envDefault:"0s"`
 }
 
-func loadTokensConfig() (tokensConfig, error) {
-	var c tokensConfig
-	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
-		return c, fmt.Errorf("config: %w", err)
+// normalize turns each valid allowed origin into its exact
+// scheme://host[:port] form, the form the Origin header is compared with.
+func (c *TokensConfig) normalize() {
+	for i, o := range c.AllowedOrigins {
+		if u, ok := parseOrigin(o); ok {
+			c.AllowedOrigins[i] = u.Scheme + "://" + u.Host
+		}
 	}
+}
+
+// validate names every bad token-lifecycle setting.
+func (c TokensConfig) validate() []error {
 	var errs []error
 	if c.RefreshGrace < 0 || c.RefreshGrace > 30*time.Second {
 		errs = append(errs, fmt.Errorf("%sREFRESH_GRACE: must be between 0s and 30s", envPrefix))
 	}
-	for i, o := range c.AllowedOrigins {
-		o = strings.TrimSpace(o)
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			errs = append(errs, fmt.Errorf("%sALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", envPrefix, o))
-			continue
+	for _, o := range c.AllowedOrigins {
+		if _, ok := parseOrigin(o); !ok {
+			errs = append(errs, fmt.Errorf("%sALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", envPrefix, strings.TrimSpace(o)))
 		}
-		c.AllowedOrigins[i] = u.Scheme + "://" + u.Host
 	}
-	return c, errors.Join(errs...)
+	return errs
+}
+
+func parseOrigin(o string) (*url.URL, bool) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, false
+	}
+	return u, true
 }
 
 // openTokenSecrets opens the provider holding the refresh sealing key.
@@ -74,10 +84,7 @@ func openTokenSecrets(raw string) (secrets.Provider, error) {
 // (a.revocations), the keys step (a.signer) and the services step
 // (a.tokenEndpoint, a.clientAuth).
 func wireTokens(ctx context.Context, a *app) error {
-	tc, err := loadTokensConfig()
-	if err != nil {
-		return err
-	}
+	tc := a.cfg.TokensConfig
 	if a.signer == nil {
 		// Fail closed: no signer, no token lifecycle endpoints at all.
 		a.log.Warn("tokens: no signer wired; session, refresh, revoke and introspect endpoints are off")
@@ -85,6 +92,7 @@ func wireTokens(ctx context.Context, a *app) error {
 	}
 	sp := a.secrets
 	if sp == nil {
+		var err error
 		if sp, err = openTokenSecrets(a.cfg.Secrets); err != nil {
 			return err
 		}
