@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-
 	"authledger/api"
 	"authledger/client/verifier"
 	cmds "authledger/commands"
