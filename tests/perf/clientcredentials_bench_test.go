@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,9 +22,6 @@ import (
 	"authledger/api"
 	"authledger/commands"
 	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
 	"authledger/secrets/local"
@@ -161,38 +156,13 @@ func runGrants(b *testing.B, s *ccStack, conc int) {
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d of %d grants failed", n, b.N)
 	}
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.95), "p95-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	reportLatency(b, lat)
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "grants/s")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "grants/cpu-s")
 }
 
 func BenchmarkClientCredentials(b *testing.B) {
-	ledgers := []struct {
-		name string
-		open func(b *testing.B) eventstore.Store
-	}{
-		{"sqlite", func(b *testing.B) eventstore.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "ledger.db"), sqlite.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-		{"postgres", func(b *testing.B) eventstore.Store {
-			s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-	}
-	for _, l := range ledgers {
+	for _, l := range benchLedgers {
 		for _, conc := range []int{1, 32} {
 			b.Run(fmt.Sprintf("%s/concurrency-%d", l.name, conc), func(b *testing.B) {
 				store := l.open(b)

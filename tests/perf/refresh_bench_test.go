@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +19,6 @@ import (
 	"authledger/api"
 	"authledger/commands"
 	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
 	"authledger/readmodels/sessions"
@@ -174,13 +169,7 @@ func runRefreshes(b *testing.B, s *refreshStack, conc int) {
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d refreshes failed; first: %v", n, firstErr.Load())
 	}
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.95), "p95-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	reportLatency(b, lat)
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "refreshes/s")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "refreshes/cpu-s")
 }
@@ -190,26 +179,7 @@ func runRefreshes(b *testing.B, s *refreshStack, conc int) {
 //
 //	go test -run '^$' -bench RefreshGrant -benchtime 4000x ./tests/perf/
 func BenchmarkRefreshGrant(b *testing.B) {
-	ledgers := []struct {
-		name string
-		open func(b *testing.B) eventstore.Store
-	}{
-		{"sqlite", func(b *testing.B) eventstore.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "ledger.db"), sqlite.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-		{"postgres", func(b *testing.B) eventstore.Store {
-			s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-	}
-	for _, l := range ledgers {
+	for _, l := range benchLedgers {
 		b.Run(l.name+"/clients-16", func(b *testing.B) {
 			store := l.open(b)
 			b.Cleanup(func() { _ = store.Close() })
