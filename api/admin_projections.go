@@ -16,6 +16,10 @@ var (
 )
 
 // ProjectionInfo is one projection in GET /v1/admin/projections.
+// ProjectionsAdminScope is the scope an M2M token needs for the
+// projections admin API.
+const ProjectionsAdminScope = "projections:admin"
+
 type ProjectionInfo struct {
 	Name             string           `json:"name"`
 	Kind             string           `json:"kind"`

@@ -43,7 +43,7 @@ func wireProjections(ctx context.Context, a *app) error {
 	a.routes = append(a.routes, lazyRoutes(func() api.Routes {
 		var authz echo.MiddlewareFunc
 		if a.requireScope != nil {
-			authz = a.requireScope("projections:admin")
+			authz = a.requireScope(api.ProjectionsAdminScope)
 		}
 		return api.NewAdminProjections(projectionAdmin{r: r, store: a.store}, authz)
 	}))
