@@ -1,7 +1,8 @@
 package client
 
 import (
-	"encoding/json"
+	"authledger/domain/event"
+
 	"fmt"
 	"time"
 )
@@ -104,55 +105,21 @@ func (Disabled) EventType() string         { return TypeDisabled }
 
 // Decode turns a stored event back into its Go value.
 func Decode(typ string, data []byte) (Event, error) {
-	var e Event
-	switch typ {
-	case TypeRegistered:
-		e = &Registered{}
-	case TypeSecretAdded:
-		e = &SecretAdded{}
-	case TypeSecretRotated:
-		e = &SecretRotated{}
-	case TypeSecretRevoked:
-		e = &SecretRevoked{}
-	case TypeKeyAdded:
-		e = &KeyAdded{}
-	case TypeKeyRemoved:
-		e = &KeyRemoved{}
-	case TypeScopesChanged:
-		e = &ScopesChanged{}
-	case TypeAudiencesChanged:
-		e = &AudiencesChanged{}
-	case TypeDisabled:
-		e = &Disabled{}
-	default:
+	e, known, err := codec.Decode(typ, data)
+	if !known {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
 	}
-	if err := json.Unmarshal(data, e); err != nil {
-		return nil, fmt.Errorf("client: decode %s: %w", typ, err)
-	}
-	return deref(e), nil
+	return e, err
 }
 
-func deref(e Event) Event {
-	switch v := e.(type) {
-	case *Registered:
-		return *v
-	case *SecretAdded:
-		return *v
-	case *SecretRotated:
-		return *v
-	case *SecretRevoked:
-		return *v
-	case *KeyAdded:
-		return *v
-	case *KeyRemoved:
-		return *v
-	case *ScopesChanged:
-		return *v
-	case *AudiencesChanged:
-		return *v
-	case *Disabled:
-		return *v
-	}
-	return e
-}
+var codec = event.NewCodec("client",
+	event.Of[Registered, Event](TypeRegistered),
+	event.Of[SecretAdded, Event](TypeSecretAdded),
+	event.Of[SecretRotated, Event](TypeSecretRotated),
+	event.Of[SecretRevoked, Event](TypeSecretRevoked),
+	event.Of[KeyAdded, Event](TypeKeyAdded),
+	event.Of[KeyRemoved, Event](TypeKeyRemoved),
+	event.Of[ScopesChanged, Event](TypeScopesChanged),
+	event.Of[AudiencesChanged, Event](TypeAudiencesChanged),
+	event.Of[Disabled, Event](TypeDisabled),
+)

@@ -1,6 +1,8 @@
 package keyring
 
 import (
+	"authledger/domain/event"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -116,28 +118,20 @@ func (r *Ring) Replay(typ string, data json.RawMessage) error {
 
 // Decode turns a stored event into its Go type.
 func Decode(typ string, data json.RawMessage) (Event, error) {
-	switch typ {
-	case TypeKeyPublished:
-		return decode[KeyPublished](typ, data)
-	case TypeKeyActivated:
-		return decode[KeyActivated](typ, data)
-	case TypeKeyRetired:
-		return decode[KeyRetired](typ, data)
-	case TypeKeyDropped:
-		return decode[KeyDropped](typ, data)
-	case TypeKeyRevoked:
-		return decode[KeyRevoked](typ, data)
+	e, known, err := codec.Decode(typ, data)
+	if !known {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
 	}
-	return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
+	return e, err
 }
 
-func decode[T Event](typ string, data json.RawMessage) (Event, error) {
-	var v T
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("keyring: decode %s: %w", typ, err)
-	}
-	return v, nil
-}
+var codec = event.NewCodec("keyring",
+	event.Of[KeyPublished, Event](TypeKeyPublished),
+	event.Of[KeyActivated, Event](TypeKeyActivated),
+	event.Of[KeyRetired, Event](TypeKeyRetired),
+	event.Of[KeyDropped, Event](TypeKeyDropped),
+	event.Of[KeyRevoked, Event](TypeKeyRevoked),
+)
 
 // apply folds an event into the state. Events for unknown kids are ignored
 // so that a damaged stream degrades to "key not published" (fail closed).

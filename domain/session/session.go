@@ -1,9 +1,9 @@
 package session
 
 import (
-	"encoding/json"
+	"authledger/domain/event"
+
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -132,32 +132,15 @@ func CheckExpiry(created, lastSeen, now time.Time, idle, absolute time.Duration)
 	return nil
 }
 
+var codec = event.NewCodec("session",
+	event.Of[Started, Event](TypeStarted),
+	event.Of[Elevated, Event](TypeElevated),
+	event.Of[Ended, Event](TypeEnded),
+	event.Of[AccessTokenRevoked, Event](TypeAccessTokenRevoked),
+)
+
 // Decode turns a stored event into its type; unknown types yield (nil, nil).
 func Decode(typ string, data []byte) (Event, error) {
-	var e Event
-	var err error
-	switch typ {
-	case TypeStarted:
-		var v Started
-		err = json.Unmarshal(data, &v)
-		e = v
-	case TypeElevated:
-		var v Elevated
-		err = json.Unmarshal(data, &v)
-		e = v
-	case TypeEnded:
-		var v Ended
-		err = json.Unmarshal(data, &v)
-		e = v
-	case TypeAccessTokenRevoked:
-		var v AccessTokenRevoked
-		err = json.Unmarshal(data, &v)
-		e = v
-	default:
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session: decode %s: %w", typ, err)
-	}
-	return e, nil
+	e, _, err := codec.Decode(typ, data)
+	return e, err
 }
