@@ -36,7 +36,9 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := eventstore.Validate(appends); err != nil {
+	// Prepare hashes the bodies once, outside the lock; Seal reuses them.
+	p, err := eventstore.Prepare(appends)
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -48,11 +50,7 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 		s.mu.Unlock()
 		return nil, err
 	}
-	recs, err := eventstore.Seal(s.headLocked(), s.now(), s.versions, appends)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
+	recs := p.Seal(s.headLocked(), s.now(), s.versions)
 	for _, r := range recs {
 		s.byStream[r.Stream] = append(s.byStream[r.Stream], len(s.records))
 		s.records = append(s.records, r)
