@@ -51,17 +51,6 @@ func (t *TokenEndpoint) AddGrant(g Grant) error {
 	return nil
 }
 
-// GrantTypes lists the registered grant types (for RFC 8414 metadata).
-func (t *TokenEndpoint) GrantTypes() []string {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	out := make([]string, 0, len(t.grants))
-	for k := range t.grants {
-		out = append(out, k)
-	}
-	return out
-}
-
 // Register implements Routes.
 func (t *TokenEndpoint) Register(e *echo.Echo) { e.POST("/oauth2/token", t.handle) }
 
