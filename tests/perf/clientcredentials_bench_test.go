@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,12 +93,6 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	srv := httptest.NewServer(api.New(api.Config{}, te))
 	b.Cleanup(srv.Close)
 	return &ccStack{srv: srv, clientID: string(res.Client.ID), clientSecret: res.ClientSecret}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runGrants issues b.N client_credentials grants from conc workers and

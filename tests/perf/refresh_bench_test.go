@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,12 +96,6 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	return &refreshStack{srv: srv, svc: svc, clientID: string(res.Client.ID), clientSecret: res.ClientSecret}
 }
 
-func refreshCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // runRefreshes has conc clients, each with its own family, spend b.N
 // refresh tokens in total, each presenting the successor it was just given.
 func runRefreshes(b *testing.B, s *refreshStack, conc int) {
@@ -124,7 +117,7 @@ func runRefreshes(b *testing.B, s *refreshStack, conc int) {
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu0, wall0 := refreshCPU(), time.Now()
+	cpu0, wall0 := cpuTime(), time.Now()
 	for w := range conc {
 		wg.Add(1)
 		go func() {
@@ -164,7 +157,7 @@ func runRefreshes(b *testing.B, s *refreshStack, conc int) {
 		}()
 	}
 	wg.Wait()
-	wall, cpu := time.Since(wall0), refreshCPU()-cpu0
+	wall, cpu := time.Since(wall0), cpuTime()-cpu0
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d refreshes failed; first: %v", n, firstErr.Load())
