@@ -19,11 +19,11 @@ import (
 // projection_state (owner + heartbeat), taken over when the heartbeat is
 // older than leaseTimeout; this also keeps the CLI from
 // rebuilding what a running server owns.
-func (r *Runner) acquire(ctx context.Context, name string) (context.Context, func(), error) {
+func (r *Runner) acquire(ctx context.Context, w *worker) (context.Context, func(), error) {
 	if r.cfg.DB.Dialect == readmodels.Postgres {
-		return r.acquirePG(ctx, name)
+		return r.acquirePG(ctx, w.name)
 	}
-	return r.acquireLease(ctx, name)
+	return r.acquireLease(ctx, w)
 }
 
 func lockKey(name string) int64 {
@@ -104,13 +104,20 @@ func (r *Runner) watchPG(ctx context.Context, name string, conn *pgx.Conn) (cont
 	return lctx, release, nil
 }
 
-func (r *Runner) acquireLease(ctx context.Context, name string) (context.Context, func(), error) {
-	db := r.cfg.DB
+func (r *Runner) acquireLease(ctx context.Context, w *worker) (context.Context, func(), error) {
+	db, name := r.cfg.DB, w.name
+	// The row is created once; only a failed insert (a busy file) is
+	// retried, not repeated on every attempt to take the lease.
+	rowReady := false
 	for {
-		now := r.cfg.Now()
-		stale := now.Add(-r.leaseTimeout()).UnixMicro()
-		_, err := db.ExecContext(ctx, `INSERT INTO projection_state (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, string(r.kindOf(name)))
+		var err error
+		if !rowReady {
+			err = w.ensureRow(ctx)
+			rowReady = err == nil
+		}
 		if err == nil {
+			now := r.cfg.Now()
+			stale := now.Add(-r.leaseTimeout()).UnixMicro()
 			var res interface{ RowsAffected() (int64, error) }
 			res, err = db.ExecContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3
 				WHERE name = $1 AND (owner = $2 OR owner = '' OR heartbeat_at < $4)`, name, r.cfg.Instance, now.UnixMicro(), stale)
@@ -167,15 +174,6 @@ func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, 
 		_, _ = r.cfg.DB.ExecContext(uctx, `UPDATE projection_state SET owner = '', heartbeat_at = 0 WHERE name = $1 AND owner = $2`, name, r.cfg.Instance)
 	}
 	return lctx, release, nil
-}
-
-func (r *Runner) kindOf(name string) kind {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if w, ok := r.workers[name]; ok {
-		return w.kind
-	}
-	return kindSQL
 }
 
 // leaseTimeout is how old a SQLite lease's heartbeat must be before

@@ -46,7 +46,7 @@ func (r *Runner) Rebuild(ctx context.Context, name string, wait time.Duration, r
 			cancel()
 		}
 	})
-	lockCtx, release, err := r.acquire(actx, name)
+	lockCtx, release, err := r.acquire(actx, w)
 	acquired.Store(true)
 	timer.Stop()
 	if err != nil {

@@ -110,7 +110,7 @@ func (w *worker) loop(ctx context.Context) {
 		return
 	}
 	for ctx.Err() == nil {
-		lockCtx, release, err := w.r.acquire(ctx, w.name)
+		lockCtx, release, err := w.r.acquire(ctx, w)
 		if err != nil {
 			return // ctx ended
 		}
