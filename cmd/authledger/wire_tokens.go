@@ -15,11 +15,8 @@ import (
 	"authledger/domain/token"
 	"authledger/projections"
 	"authledger/readmodels/families"
-	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/sessions"
-	"authledger/secrets"
-	"authledger/secrets/local"
 )
 
 // TokensConfig is the token-lifecycle part of the configuration, read with
@@ -66,18 +63,6 @@ func parseOrigin(o string) (*url.URL, bool) {
 	return u, true
 }
 
-// openTokenSecrets opens the provider holding the refresh sealing key.
-func openTokenSecrets(raw string) (secrets.Provider, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("tokens: AUTHLEDGER_SECRETS is not a URL")
-	}
-	if u.Scheme != "local" {
-		return nil, fmt.Errorf("tokens: secret provider %q is not supported by this build", u.Scheme)
-	}
-	return local.Open(sqlitePath(u), local.Options{})
-}
-
 // wireTokens adds sessions, the refresh_token grant, revocation,
 // introspection and the revocation feed. It runs after the revocations step
 // (a.revocations), the keys step (a.signer) and the services step
@@ -89,29 +74,16 @@ func wireTokens(ctx context.Context, a *app) error {
 		a.log.Warn("tokens: no signer wired; session, refresh, revoke and introspect endpoints are off")
 		return nil
 	}
+	// The keys step sets a.signer, a.secrets and a.keySource together.
 	sp := a.secrets
-	if sp == nil {
-		var err error
-		if sp, err = openTokenSecrets(a.cfg.Secrets); err != nil {
-			return err
-		}
-	}
 	codec, err := cmds.LoadRefreshCodec(ctx, sp, nil)
 	if err != nil {
 		return err
 	}
 
 	// The token service verifies with keys from the ledger in process: the
-	// keys step's JWKS model, or its own when run without that step.
+	// keys step's JWKS model.
 	keys := a.keySource
-	if keys == nil {
-		m := jwks.New()
-		if err := m.Reload(ctx, a.store); err != nil {
-			return fmt.Errorf("tokens: keys: %w", err)
-		}
-		a.background = append(a.background, func(ctx context.Context) error { return m.Follow(ctx, a.store) })
-		keys = m
-	}
 
 	// The revocations step built, caught up and registered the set.
 	revs := a.revocations
