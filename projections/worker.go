@@ -610,7 +610,10 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 		if st, msg, at := w.snapshot(); st == StateStopped && at <= pos {
 			return fmt.Errorf("%w: %s at position %d: %s", ErrStopped, w.name, at, msg)
 		}
-		var poll <-chan time.Time
+		var (
+			poll <-chan time.Time
+			t    *time.Timer
+		)
 		if !w.owned.Load() {
 			var cp uint64
 			err := w.db().QueryRowContext(ctx, `SELECT checkpoint FROM projection_state WHERE name = $1`, w.name).Scan(&cp)
@@ -620,15 +623,21 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			if err != nil && !errors.Is(err, sql.ErrNoRows) && ctx.Err() == nil {
 				return err
 			}
-			t := time.NewTimer(20 * time.Millisecond)
+			t = time.NewTimer(20 * time.Millisecond)
 			poll = t.C
-			defer t.Stop()
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
 		case <-wake:
 		case <-poll:
+		}
+		// Stopped here, not deferred: a defer per poll would keep every
+		// timer of a long wait until waitFor returns.
+		if t != nil {
+			t.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
