@@ -55,9 +55,7 @@ func (h *ClientCredentialsGrant) Issue(ctx context.Context, cmd IssueClientCrede
 	if err != nil {
 		return IssuedM2M{}, oauth.ErrInvalidTarget.WithDebug(err.Error())
 	}
-	if meta.Actor == "" {
-		meta.Actor = "client:" + string(v.ID)
-	}
+	meta = meta.as(ClientActor(string(v.ID)))
 	iss, err := h.cfg.Signer.Sign(ctx, token.Claims{
 		Class:    token.M2M,
 		Subject:  string(v.ID),

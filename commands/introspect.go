@@ -57,10 +57,7 @@ func (s *TokenService) Introspect(ctx context.Context, raw, hint, callerClientID
 	if err != nil {
 		return Introspection{}, nil
 	}
-	if !now.Before(c.ExpiresAt) || now.Add(introspectLeeway).Before(c.NotBefore) {
-		return Introspection{}, nil
-	}
-	if s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, c.SessionID, "") {
+	if !s.accessLive(c, now) {
 		return Introspection{}, nil
 	}
 	return Introspection{Active: true, TokenType: "Bearer", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
@@ -87,12 +84,18 @@ func (s *TokenService) VerifyAccess(ctx context.Context, raw string) (AccessClai
 	if err != nil {
 		return AccessClaims{}, fmt.Errorf("%w: %w", ErrAccessDenied, err)
 	}
-	now := s.clockNow()
-	if !now.Before(c.ExpiresAt) || now.Add(introspectLeeway).Before(c.NotBefore) || !slices.Contains(c.Audience, s.cfg.Issuer) {
-		return AccessClaims{}, ErrAccessDenied
-	}
-	if s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, c.SessionID, "") {
+	if !s.accessLive(c, s.clockNow()) || !slices.Contains(c.Audience, s.cfg.Issuer) {
 		return AccessClaims{}, ErrAccessDenied
 	}
 	return c, nil
+}
+
+// accessLive is the rule both introspection and VerifyAccess apply to a
+// correctly signed access token: inside its time window (nbf with leeway,
+// exp exact) and not revoked by jti or session.
+func (s *TokenService) accessLive(c AccessClaims, now time.Time) bool {
+	if !now.Before(c.ExpiresAt) || now.Add(introspectLeeway).Before(c.NotBefore) {
+		return false
+	}
+	return s.cfg.Revocations == nil || !s.cfg.Revocations.IsRevoked(c.JTI, c.SessionID, "")
 }

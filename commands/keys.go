@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,28 +153,12 @@ func PublicJWK(pub ed25519.PublicKey) keyring.PublicJWK {
 
 // appendRing appends the ring's pending events at its loaded version.
 func (k *Keys) appendRing(ctx context.Context, r *keyring.Ring, meta Metadata) error {
-	events, err := encodeEvents(r.Pending(), meta)
+	events, err := encodeTyped(r.Pending(), meta)
 	if err != nil {
 		return err
 	}
 	_, err = k.store.Append(ctx, eventstore.StreamAppend{Stream: keyring.Stream, Expected: eventstore.Exact(r.Version()), Events: events})
 	return err
-}
-
-func encodeEvents(es []keyring.Event, meta Metadata) ([]eventstore.Event, error) {
-	md, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]eventstore.Event, 0, len(es))
-	for _, e := range es {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md})
-	}
-	return out, nil
 }
 
 // decide loads the ring, lets fn decide, and appends; on a version conflict

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +83,7 @@ func (s *Services) updateClient(ctx context.Context, id client.ID, meta Metadata
 		if len(pending) == 0 {
 			return ServiceChange{Client: c.View()}, nil
 		}
-		evs, err := encodeClientEvents(pending, meta)
+		evs, err := encodeTyped(pending, meta)
 		if err != nil {
 			return ServiceChange{}, err
 		}
@@ -116,22 +115,6 @@ func loadClient(ctx context.Context, store eventstore.Store, id client.ID) (*cli
 		evs = append(evs, e)
 	}
 	return client.Replay(evs), nil
-}
-
-func encodeClientEvents(es []client.Event, meta Metadata) ([]eventstore.Event, error) {
-	m, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]eventstore.Event, 0, len(es))
-	for _, e := range es {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
-		}
-		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: m})
-	}
-	return out, nil
 }
 
 func (s *Services) randomHex(n int) (string, error) {

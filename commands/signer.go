@@ -167,16 +167,11 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	}
 	ev := TokenIssued{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
 		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
-	data, err := json.Marshal(ev)
+	events, err := encodeTyped([]TokenIssued{ev}, meta)
 	if err != nil {
 		return token.Issued{}, err
 	}
-	md, err := json.Marshal(meta)
-	if err != nil {
-		return token.Issued{}, err
-	}
-	if _, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: TokenStream(jti), Expected: eventstore.NoStream(),
-		Events: []eventstore.Event{{Type: TypeTokenIssued, Data: data, Metadata: md}}}); err != nil {
+	if _, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: TokenStream(jti), Expected: eventstore.NoStream(), Events: events}); err != nil {
 		return token.Issued{}, fmt.Errorf("record issuance: %w", err)
 	}
 	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -212,24 +211,6 @@ func hashToken(raw string) string {
 	return hex.EncodeToString(h[:])
 }
 
-type typedEvent interface{ EventType() string }
-
-func encodeTyped[E typedEvent](es []E, meta Metadata) ([]eventstore.Event, error) {
-	md, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]eventstore.Event, 0, len(es))
-	for _, e := range es {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
-		}
-		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md})
-	}
-	return out, nil
-}
-
 func (s *TokenService) loadFamily(ctx context.Context, id refreshtoken.FamilyID) (*refreshtoken.Family, error) {
 	recs, err := s.cfg.Store.ReadStream(ctx, id.Stream())
 	if err != nil {
@@ -328,7 +309,7 @@ func (s *TokenService) appendFamily(ctx context.Context, f *refreshtoken.Family,
 	if _, err := s.cfg.Store.Append(ctx, appends...); err != nil {
 		return err
 	}
-	s.families.put(f.Committed())
+	s.families.put(f) // put keeps the committed state
 	for _, e := range f.Pending() {
 		if r, ok := e.(refreshtoken.Revoked); ok {
 			s.publish(ctx, "family", r.Family.String(), r.AccessUntil)

@@ -94,16 +94,6 @@ func (v View) SecretMatches(presented string, now time.Time) bool {
 	return ok
 }
 
-// HasSecret reports whether any secret is live at now.
-func (v View) HasSecret(now time.Time) bool {
-	for _, s := range v.Secrets {
-		if s.LiveAt(now) {
-			return true
-		}
-	}
-	return false
-}
-
 // Key returns the registered public key with kid.
 func (v View) Key(kid string) (PublicKey, bool) {
 	for _, k := range v.Keys {
