@@ -65,8 +65,9 @@ func (s *TokenService) endOnce(ctx context.Context, cmd EndSession, meta Metadat
 		return err
 	}
 	appends := []eventstore.StreamAppend{{Stream: session.Stream(cmd.SessionID), Expected: eventstore.Exact(sess.Version()), Events: evs}}
+	var fid refreshtoken.FamilyID
 	if famStr := sess.Info().Family; famStr != "" {
-		fid, err := refreshtoken.ParseFamilyID(famStr)
+		fid, err = refreshtoken.ParseFamilyID(famStr)
 		if err != nil {
 			return fmt.Errorf("end session: %w", err)
 		}
@@ -87,6 +88,10 @@ func (s *TokenService) endOnce(ctx context.Context, cmd EndSession, meta Metadat
 	}
 	s.publish(ctx, "sid", cmd.SessionID, accessUntil)
 	if len(appends) > 1 {
+		// The family changed behind the refresh cache's back: without this
+		// the next refresh here would sign a token and append its issuance
+		// before the stale expected version sent it back to the ledger.
+		s.families.drop(fid)
 		s.publish(ctx, "family", sess.Info().Family, accessUntil)
 	}
 	return nil

@@ -211,3 +211,34 @@ func endActor(t *testing.T, r eventstore.Record) string {
 	}
 	return "client:login"
 }
+
+func TestARefreshAfterTheSessionEndedIssuesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newTokenFixture(t, nil)
+	s := f.start(t, "login", "alice")
+	// A first refresh puts the family in this instance's cache.
+	p, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+		t.Fatal(err)
+	}
+	head, err := f.store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		t.Fatalf("refresh after the session ended: err = %v", err)
+	}
+	after, err := f.store.ReadAll(ctx, head.Position, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range after {
+		if r.Type == commands.TypeTokenIssued {
+			t.Fatalf("an access token was signed and recorded (position %d) for a family the session's end had revoked", r.Position)
+		}
+	}
+}
