@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -118,17 +119,10 @@ func wireKeys(ctx context.Context, a *app) error {
 		a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
 	}
 	if rdb != nil {
-		a.background = append(a.background, func(ctx context.Context) error {
-			// Redis only speeds delivery up; an outage must not stop serving.
-			for ctx.Err() == nil {
-				_ = jwks.ListenInvalidations(ctx, rdb, model, a.store)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-			return ctx.Err()
-		})
+		// Redis only speeds delivery up; an outage must not stop serving.
+		a.background = append(a.background, bestEffort(a.log, "keys: JWKS invalidation listener", func(ctx context.Context) error {
+			return jwks.ListenInvalidations(ctx, rdb, model, a.store)
+		}))
 	}
 
 	failures := cmds.FailuresCounter()
@@ -182,4 +176,33 @@ func wireKeys(ctx context.Context, a *app) error {
 		api.AuditCheckpoint{Sign: checkpoint, Guard: api.RequireScope(a.bearer, api.AuditReadScope)},
 	)
 	return nil
+}
+
+// bestEffort runs a Redis-backed loop until ctx ends, logging each failure
+// at warn and retrying with a capped exponential backoff. It never returns
+// the loop's error on purpose: a background task's error fails the
+// supervisor and /readyz, and a Redis outage must do neither, since Redis
+// only speeds delivery up (the ledger feed still delivers, later).
+func bestEffort(log *slog.Logger, what string, run func(context.Context) error) func(context.Context) error {
+	const first, most = time.Second, 30 * time.Second
+	return func(ctx context.Context) error {
+		wait := first
+		for ctx.Err() == nil {
+			started := time.Now()
+			err := run(ctx)
+			if ctx.Err() != nil {
+				break
+			}
+			if time.Since(started) > most {
+				wait = first // it ran healthily for a while: this is a new outage
+			}
+			log.Warn(what+" stopped; retrying", "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, most)
+		}
+		return ctx.Err()
+	}
 }

@@ -101,18 +101,9 @@ func wireTokens(ctx context.Context, a *app) error {
 		store = sessions.NewRedis(rdb, "authledger:sess:", absolute)
 		fan := revocations.NewFanout(rdb, "authledger:revocations", revs)
 		publisher = fan
-		a.background = append(a.background, func(ctx context.Context) error {
-			// A Redis outage must not stop the service: the ledger feed
-			// still delivers every revocation, only later.
-			for ctx.Err() == nil {
-				_ = fan.Run(ctx)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-			return ctx.Err()
-		})
+		// A Redis outage must not stop the service: the ledger feed still
+		// delivers every revocation, only later.
+		a.background = append(a.background, bestEffort(a.log, "tokens: revocation fan-out", fan.Run))
 	}
 
 	v, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, AnyAudience: true, Keys: keys, Leeway: 5 * time.Second})
