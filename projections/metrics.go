@@ -65,7 +65,7 @@ func (m *metrics) setState(name, state string) {
 	}
 }
 
-func (m *metrics) lagAt(name string, at, _ time.Time) {
+func (m *metrics) lagAt(name string, at time.Time) {
 	if at.IsZero() {
 		return
 	}

@@ -362,7 +362,7 @@ func (w *worker) handle(msg *message.Message) error {
 
 func (w *worker) applied(rec eventstore.Record) {
 	w.advance(rec.Position)
-	w.r.metrics.lagAt(w.name, rec.RecordedAt, w.r.cfg.Now())
+	w.r.metrics.lagAt(w.name, rec.RecordedAt)
 }
 
 // applySQL applies recs (handled records in position order) and moves the
