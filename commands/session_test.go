@@ -54,6 +54,33 @@ func TestSessionExpiry(t *testing.T) {
 				}
 			}
 		})
+		// A store whose clock never moves never forgets: here the
+		// service's own expiry rule must refuse the session and delete it.
+		t.Run(tc.name+", even where the store keeps the record", func(t *testing.T) {
+			t.Parallel()
+			frozen := time.Now()
+			f := newTokenFixture(t, nil, withSessions(sessions.NewMemory(func() time.Time { return frozen })))
+			s := f.start(t, "login", "alice")
+			var err error
+			for _, d := range tc.steps {
+				f.clock.Add(d)
+				if _, err = f.svc.SessionAccessToken(ctx, s.SessionToken, meta); err != nil {
+					break
+				}
+			}
+			if tc.err == nil {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, session.ErrExpired) {
+				t.Fatalf("err = %v, want session.ErrExpired from the expiry rule", err)
+			}
+			if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
+				t.Fatalf("second use: err = %v, want the expired session deleted", err)
+			}
+		})
 	}
 }
 
