@@ -10,15 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ReplayGuard remembers assertion ids (jti) until they expire, so each
-// private_key_jwt assertion is accepted once (RFC 7523 §3 item 7).
-type ReplayGuard interface {
-	// Claim records key until until and reports whether it was new.
-	// An error means the guard cannot tell; callers fail closed.
-	Claim(ctx context.Context, key string, until time.Time) (bool, error)
-}
-
-// MemoryReplayGuard is the single-instance guard. Expired entries are swept
+// MemoryReplayGuard is the single-instance commands.AssertionGuard: it
+// remembers assertion ids (jti) until they expire, so each private_key_jwt
+// assertion is accepted once (RFC 7523 §3 item 7). Expired entries are swept
 // as new ones arrive, bounded by MaxEntries so a flood of assertions cannot
 // grow memory without limit (when full it refuses, failing closed).
 type MemoryReplayGuard struct {
@@ -41,7 +35,9 @@ func NewMemoryReplayGuard(now func() time.Time) *MemoryReplayGuard {
 // unexpired ids.
 var ErrReplayGuardFull = errors.New("services: replay guard full")
 
-// Claim implements ReplayGuard.
+// Claim records key until until and reports whether it was new; an error
+// means the guard cannot tell and callers fail closed. It implements
+// commands.AssertionGuard.
 func (g *MemoryReplayGuard) Claim(_ context.Context, key string, until time.Time) (bool, error) {
 	now := g.now()
 	g.mu.Lock()
@@ -64,7 +60,8 @@ func (g *MemoryReplayGuard) Claim(_ context.Context, key string, until time.Time
 	return true, nil
 }
 
-// RedisReplayGuard shares used ids between instances with SET NX PX.
+// RedisReplayGuard is the commands.AssertionGuard shared between instances
+// (SET NX PX).
 type RedisReplayGuard struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -79,7 +76,9 @@ func NewRedisReplayGuard(rdb redis.UniversalClient, prefix string, now func() ti
 	return &RedisReplayGuard{rdb: rdb, prefix: prefix, now: now}
 }
 
-// Claim implements ReplayGuard.
+// Claim records key until until and reports whether it was new; an error
+// means the guard cannot tell and callers fail closed. It implements
+// commands.AssertionGuard.
 func (g *RedisReplayGuard) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
 	ttl := until.Sub(g.now())
 	if ttl < time.Millisecond {

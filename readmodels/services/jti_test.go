@@ -11,11 +11,18 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	cmds "authledger/commands"
 	"authledger/readmodels/services"
 )
 
-// runReplayGuardContract is the one contract every ReplayGuard passes.
-func runReplayGuardContract(t *testing.T, newGuard func(t *testing.T, now func() time.Time) services.ReplayGuard) {
+// Both guards are the token endpoint's assertion guard.
+var (
+	_ cmds.AssertionGuard = (*services.MemoryReplayGuard)(nil)
+	_ cmds.AssertionGuard = (*services.RedisReplayGuard)(nil)
+)
+
+// runReplayGuardContract is the one contract every assertion guard passes.
+func runReplayGuardContract(t *testing.T, newGuard func(t *testing.T, now func() time.Time) cmds.AssertionGuard) {
 	ctx := context.Background()
 	t.Run("an id is accepted once within its lifetime", func(t *testing.T) {
 		g := newGuard(t, time.Now)
@@ -52,7 +59,7 @@ func runReplayGuardContract(t *testing.T, newGuard func(t *testing.T, now func()
 
 func TestMemoryReplayGuard(t *testing.T) {
 	t.Parallel()
-	runReplayGuardContract(t, func(t *testing.T, now func() time.Time) services.ReplayGuard {
+	runReplayGuardContract(t, func(t *testing.T, now func() time.Time) cmds.AssertionGuard {
 		return services.NewMemoryReplayGuard(now)
 	})
 	t.Run("an id is forgotten after it expires", func(t *testing.T) {
@@ -85,7 +92,7 @@ func TestRedisReplayGuard(t *testing.T) {
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("redis at 127.0.0.1:6379 (run scripts/services.sh): %v", err)
 	}
-	runReplayGuardContract(t, func(t *testing.T, now func() time.Time) services.ReplayGuard {
+	runReplayGuardContract(t, func(t *testing.T, now func() time.Time) cmds.AssertionGuard {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		prefix := "authledger:test:jti:" + hex.EncodeToString(b[:]) + ":"
