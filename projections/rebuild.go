@@ -90,20 +90,9 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 	now := w.r.cfg.Now()
 	if gen == 0 {
 		gen, done = liveGen+1, 0
-		shadow := Tables{prefix: w.prefix, shadow: true, gen: gen, dialect: Dialect(db.Dialect)}
-		err := w.inTx(ctx, func(tx *sql.Tx) error {
-			for _, t := range sp.Tables() {
-				if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadow.Name(t)); err != nil {
-					return err
-				}
-			}
-			if err := sp.Setup(ctx, tx, shadow); err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_generation = $2, rebuild_checkpoint = 0, rebuild_requested = 0,
+		err := w.createTables(ctx, sp, w.tables(gen, true),
+			`UPDATE projection_state SET rebuild_generation = $2, rebuild_checkpoint = 0, rebuild_requested = 0,
 				rebuild_started_at = $3, rebuild_error = '', rebuild_total = 0, rebuild_rate = 0 WHERE name = $1`, w.name, gen, now.UnixMicro())
-			return err
-		})
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", w.name, err)
 		}
@@ -114,32 +103,20 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 		}
 		w.r.log.Info("projection rebuild continues", "projection", w.name, "generation", gen, "from", done)
 	}
-	shadow := Tables{prefix: w.prefix, shadow: true, gen: gen, dialect: Dialect(db.Dialect)}
+	shadow := w.tables(gen, true)
 	b := &builder{w: w, sp: sp, shadow: shadow, gen: gen, done: done, from: done, start: w.r.cfg.Now(), report: report}
 
-	for {
-		n, err := b.step(ctx)
-		if err != nil {
-			return w.rebuildFailed(ctx, err)
-		}
-		if n == 0 {
-			break
-		}
+	if err := b.catchUp(ctx); err != nil {
+		return w.rebuildFailed(ctx, err)
 	}
 	// Swap: hold the live applier so nothing lands between the shadow's
 	// last batch and the rename.
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for {
-		n, err := b.step(ctx)
-		if err != nil {
-			return w.rebuildFailed(ctx, err)
-		}
-		if n == 0 {
-			break
-		}
+	if err := b.catchUp(ctx); err != nil {
+		return w.rebuildFailed(ctx, err)
 	}
-	live := Tables{prefix: w.prefix, gen: gen, dialect: Dialect(db.Dialect)}
+	live := w.tables(gen, false)
 	err := w.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range sp.Tables() {
 			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+live.Name(t)); err != nil {
@@ -212,6 +189,16 @@ func (b *builder) progress() Progress {
 		p.ETA = time.Duration(float64(p.Total-p.Done) / p.Rate * float64(time.Second))
 	}
 	return p
+}
+
+// catchUp applies batches until the shadow has every stored record.
+func (b *builder) catchUp(ctx context.Context) error {
+	for {
+		n, err := b.step(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
 }
 
 // step applies one batch in one transaction, retrying it a bounded number

@@ -73,7 +73,31 @@ func newWorker(r *Runner, p Projection, k kind) *worker {
 func (w *worker) live() Tables {
 	w.smu.Lock()
 	defer w.smu.Unlock()
-	return Tables{prefix: w.prefix, gen: w.gen, dialect: Dialect(w.r.cfg.DB.Dialect)}
+	return w.tables(w.gen, false)
+}
+
+// tables names generation gen of this projection's tables, or its shadow
+// (the generation a rebuild fills).
+func (w *worker) tables(gen uint64, shadow bool) Tables {
+	return Tables{prefix: w.prefix, shadow: shadow, gen: gen, dialect: Dialect(w.r.cfg.DB.Dialect)}
+}
+
+// createTables (re)creates the tables t names from scratch and records
+// that in projection_state (stateSQL with args) in the same transaction,
+// so a crash never leaves tables the state row does not know about.
+func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, stateSQL string, args ...any) error {
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		for _, name := range sp.Tables() {
+			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t.Name(name)); err != nil {
+				return err
+			}
+		}
+		if err := sp.Setup(ctx, tx, t); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, stateSQL, args...)
+		return err
+	})
 }
 
 func (w *worker) db() *readmodels.DB { return w.r.cfg.DB }
@@ -232,19 +256,8 @@ func (w *worker) prepare(ctx context.Context) error {
 	if w.kind == kindSQL && gen == 0 {
 		sp := w.p.(SQLProjection)
 		gen = 1
-		t := Tables{prefix: w.prefix, gen: gen, dialect: Dialect(db.Dialect)}
-		err := w.inTx(ctx, func(tx *sql.Tx) error {
-			for _, name := range sp.Tables() {
-				if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t.Name(name)); err != nil {
-					return err
-				}
-			}
-			if err := sp.Setup(ctx, tx, t); err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE projection_state SET generation = $2, checkpoint = 0 WHERE name = $1`, w.name, gen)
-			return err
-		})
+		err := w.createTables(ctx, sp, w.tables(gen, false),
+			`UPDATE projection_state SET generation = $2, checkpoint = 0 WHERE name = $1`, w.name, gen)
 		if err != nil {
 			return fmt.Errorf("projection %s: %w", w.name, err)
 		}
