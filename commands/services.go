@@ -102,17 +102,9 @@ func loadClient(ctx context.Context, store eventstore.Store, id client.ID) (*cli
 	if !client.ValidID(string(id)) {
 		return nil, client.ErrNotRegistered
 	}
-	recs, err := store.ReadStream(ctx, client.Stream(id))
+	evs, err := readEvents(ctx, store, client.Stream(id), client.Decode)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", client.Stream(id), err)
-	}
-	evs := make([]client.Event, 0, len(recs))
-	for _, r := range recs {
-		e, err := client.Decode(r.Type, r.Data)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, e)
+		return nil, err
 	}
 	return client.Replay(evs), nil
 }

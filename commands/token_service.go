@@ -212,37 +212,21 @@ func hashToken(raw string) string {
 }
 
 func (s *TokenService) loadFamily(ctx context.Context, id refreshtoken.FamilyID) (*refreshtoken.Family, error) {
-	recs, err := s.cfg.Store.ReadStream(ctx, id.Stream())
+	es, err := readEvents(ctx, s.cfg.Store, id.Stream(), refreshtoken.Decode)
 	if err != nil {
-		return nil, fmt.Errorf("load family %s: %w", id, err)
-	}
-	es := make([]refreshtoken.Event, 0, len(recs))
-	for _, r := range recs {
-		e, err := refreshtoken.Decode(r.Type, r.Data)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
+		return nil, err
 	}
 	f := refreshtoken.Rebuild(id, es)
-	if f.Version() != uint64(len(recs)) {
+	if f.Version() != uint64(len(es)) {
 		return nil, fmt.Errorf("load family %s: version mismatch", id)
 	}
 	return f, nil
 }
 
 func (s *TokenService) loadSession(ctx context.Context, id string) (*session.Session, error) {
-	recs, err := s.cfg.Store.ReadStream(ctx, session.Stream(id))
+	es, err := readEvents(ctx, s.cfg.Store, session.Stream(id), session.Decode)
 	if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
-	es := make([]session.Event, 0, len(recs))
-	for _, r := range recs {
-		e, err := session.Decode(r.Type, r.Data)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
+		return nil, err
 	}
 	return session.Rebuild(es), nil
 }
