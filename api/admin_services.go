@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -51,17 +50,13 @@ func PrincipalFrom(c echo.Context) (Principal, bool) {
 func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			h := c.Request().Header.Get(echo.HeaderAuthorization)
-			scheme, raw, _ := strings.Cut(h, " ")
-			raw = strings.TrimSpace(raw)
-			if !strings.EqualFold(scheme, "Bearer") || raw == "" {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger"`)
-				return NewProblem(http.StatusUnauthorized, "unauthenticated", "Unauthorized", "a bearer token is required")
+			raw := bearerToken(c.Request())
+			if raw == "" {
+				return errBearerMissing(c)
 			}
 			p, err := v.VerifyBearer(c.Request().Context(), raw)
 			if err != nil {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
-				return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the bearer token is not valid")
+				return errBearerInvalid(c)
 			}
 			if !slices.Contains(p.Scopes, scope) {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="insufficient_scope", scope="`+scope+`"`)

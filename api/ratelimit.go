@@ -228,9 +228,8 @@ func (r *RateLimiter) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
 			if !strings.HasPrefix(req.URL.Path, "/v1/") {
 				return next(c)
 			}
-			scheme, raw, _ := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
-			raw = strings.TrimSpace(raw)
-			if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+			raw := bearerToken(req)
+			if raw == "" {
 				return next(c)
 			}
 			p, err := v.VerifyBearer(req.Context(), raw)

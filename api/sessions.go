@@ -178,16 +178,13 @@ func (s *Sessions) loginService(c echo.Context) (commands.AccessClaims, error) {
 }
 
 func (s *Sessions) bearer(c echo.Context) (commands.AccessClaims, error) {
-	scheme, raw, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-	raw = strings.TrimSpace(raw)
-	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger"`)
-		return commands.AccessClaims{}, NewProblem(http.StatusUnauthorized, "unauthenticated", "Unauthorized", "a bearer token is required")
+	raw := bearerToken(c.Request())
+	if raw == "" {
+		return commands.AccessClaims{}, errBearerMissing(c)
 	}
 	cl, err := s.svc.VerifyAccess(c.Request().Context(), raw)
 	if err != nil {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
-		return cl, NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the bearer token is not valid")
+		return cl, errBearerInvalid(c)
 	}
 	return cl, nil
 }
