@@ -795,6 +795,9 @@ func (suite) ids(t *testing.T, st eventstore.Store) {
 func (s suite) closeDrains(t *testing.T) {
 	st := s.open(t, "")
 	ctx := ctxFor(t)
+	// Committed before Close, so the check below cannot pass vacuously
+	// when Close wins every race against the concurrent writers.
+	before := mustAppend(t, st, eventstore.StreamAppend{Stream: "before-close", Expected: eventstore.NoStream(), Events: events(3, "E")})
 	type outcome struct {
 		recs []eventstore.Record
 		err  error
@@ -817,7 +820,7 @@ func (s suite) closeDrains(t *testing.T) {
 	}
 	wg.Wait()
 	close(out)
-	var committed []eventstore.Record
+	committed := append([]eventstore.Record(nil), before...)
 	for o := range out {
 		switch {
 		case o.err == nil:
