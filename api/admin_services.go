@@ -37,7 +37,9 @@ func (f BearerVerifierFunc) VerifyBearer(ctx context.Context, raw string) (Princ
 
 const principalKey = "authledger.principal"
 
-// PrincipalFrom returns the caller RequireScope admitted.
+// PrincipalFrom returns the request's verified bearer principal: the caller
+// RequireScope admitted, or on other /v1 routes the one the per-client
+// request limit verified.
 func PrincipalFrom(c echo.Context) (Principal, bool) {
 	p, ok := c.Get(principalKey).(Principal)
 	return p, ok
@@ -50,13 +52,20 @@ func PrincipalFrom(c echo.Context) (Principal, bool) {
 func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			raw := bearerToken(c.Request())
-			if raw == "" {
-				return errBearerMissing(c)
-			}
-			p, err := v.VerifyBearer(c.Request().Context(), raw)
-			if err != nil {
-				return errBearerInvalid(c)
+			// The per-client request limit (BearerRequestLimit) runs first
+			// with the same verifier and keeps the principal it verified:
+			// verifying again would only double the signature and
+			// revocation checks of every admin call.
+			p, ok := PrincipalFrom(c)
+			if !ok {
+				raw := bearerToken(c.Request())
+				if raw == "" {
+					return errBearerMissing(c)
+				}
+				var err error
+				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil {
+					return errBearerInvalid(c)
+				}
 			}
 			if !slices.Contains(p.Scopes, scope) {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="insufficient_scope", scope="`+scope+`"`)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,6 +254,52 @@ func TestBearerRequestLimit(t *testing.T) {
 						t.Fatalf("429 answer %s %v", rec.Body, rec.Header())
 					}
 				}
+			}
+		})
+	}
+}
+
+func TestRequireScopeReusesThePrincipalTheLimitVerified(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	v := BearerVerifierFunc(func(_ context.Context, raw string) (Principal, error) {
+		calls.Add(1)
+		if id, ok := strings.CutPrefix(raw, "valid-"); ok {
+			return Principal{Subject: id, ClientID: id, Scopes: []string{"thing:read"}}, nil
+		}
+		return Principal{}, errors.New("bad token")
+	})
+	cases := []struct {
+		name      string
+		token     string
+		limit     bool
+		wantCode  int
+		wantCalls int64
+	}{
+		{"behind the per-client limit a valid token is verified once", "valid-svc-a", true, http.StatusOK, 1},
+		{"without the limit RequireScope verifies the token itself", "valid-svc-a", false, http.StatusOK, 1},
+		{"a token the limit could not verify is still refused by RequireScope", "forged-svc-a", true, http.StatusUnauthorized, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			calls.Store(0)
+			var mw []echo.MiddlewareFunc
+			if tc.limit {
+				mw = append(mw, NewRateLimiter(RateLimits{PerClient: rate.Limit(1), PerClientBurst: 5}).BearerRequestLimit(v))
+			}
+			e := New(Config{Logger: slog.New(slog.DiscardHandler), Middleware: mw})
+			e.GET("/v1/thing", func(c echo.Context) error {
+				if p, ok := PrincipalFrom(c); !ok || p.ClientID != "svc-a" {
+					t.Errorf("principal %+v, %v", p, ok)
+				}
+				return c.NoContent(http.StatusOK)
+			}, RequireScope(v, "thing:read"))
+			req := httptest.NewRequest(http.MethodGet, "/v1/thing", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tc.wantCode || calls.Load() != tc.wantCalls {
+				t.Fatalf("status %d after %d verifications, want %d after %d", rec.Code, calls.Load(), tc.wantCode, tc.wantCalls)
 			}
 		})
 	}

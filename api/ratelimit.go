@@ -221,6 +221,8 @@ func (r *RateLimiter) spendRequest(ctx context.Context, clientID string, now tim
 // client's budget; a missing or invalid token passes untouched and the
 // route's own check refuses it. It sits in the global middleware so every
 // /v1 group (RequireScope, sessions) is covered without changing them.
+// It keeps the principal it verified (PrincipalFrom), which RequireScope
+// reuses, so v must be the verifier RequireScope is given.
 func (r *RateLimiter) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -233,7 +235,13 @@ func (r *RateLimiter) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
 				return next(c)
 			}
 			p, err := v.VerifyBearer(req.Context(), raw)
-			if err != nil || p.ClientID == "" {
+			if err != nil {
+				return next(c)
+			}
+			// RequireScope reuses it instead of verifying again; serve wires
+			// both with the same verifier (a.bearer).
+			c.Set(principalKey, p)
+			if p.ClientID == "" {
 				return next(c)
 			}
 			if wait, ok := r.spendRequest(req.Context(), p.ClientID, time.Now()); !ok {
