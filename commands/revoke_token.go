@@ -76,7 +76,7 @@ func (s *TokenService) revokeAccess(ctx context.Context, r RevokeToken, meta Met
 	if err != nil {
 		return true, err
 	}
-	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: session.TokenStream(c.JTI), Expected: eventstore.Any(), Events: evs}); err != nil {
+	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(c.JTI), Expected: eventstore.Any(), Events: evs}); err != nil {
 		return true, fmt.Errorf("revoke access token: %w", err)
 	}
 	s.publish(ctx, "jti", c.JTI, c.ExpiresAt)

@@ -10,6 +10,7 @@ import (
 	"authledger/commands"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
+	"authledger/domain/token"
 	"authledger/eventstore"
 )
 
@@ -183,8 +184,8 @@ func TestEveryAppendedEventNamesItsActor(t *testing.T) {
 		switch {
 		case r.Type == session.TypeEnded || r.Type == refreshtoken.TypeRevoked:
 			exp, ok = endActor(t, r), true
-		case r.Type == commands.TypeTokenIssued:
-			var ti commands.TokenIssued
+		case r.Type == token.TypeIssued:
+			var ti token.IssuedEvent
 			if err := json.Unmarshal(r.Data, &ti); err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +247,7 @@ func TestARefreshAfterTheSessionEndedIssuesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range after {
-		if r.Type == commands.TypeTokenIssued {
+		if r.Type == token.TypeIssued {
 			t.Fatalf("an access token was signed and recorded (position %d) for a family the session's end had revoked", r.Position)
 		}
 	}

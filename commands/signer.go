@@ -22,30 +22,6 @@ import (
 	"authledger/secrets"
 )
 
-// TypeTokenIssued is recorded in stream "token-<jti>" for every JWT signed.
-const TypeTokenIssued = "token.issued.v1"
-
-// TokenStream is the stream of one issued token.
-func TokenStream(jti string) string { return "token-" + jti }
-
-// TokenIssued describes an issued JWT without the token itself: a leaked
-// ledger must not hand out working credentials.
-type TokenIssued struct {
-	JTI       string          `json:"jti"`
-	Class     token.ClassName `json:"class"`
-	Subject   string          `json:"sub"`
-	ClientID  string          `json:"client_id"`
-	Audience  []string        `json:"aud"`
-	Scope     string          `json:"scope,omitempty"`
-	SessionID string          `json:"sid,omitempty"`
-	FamilyID  string          `json:"family,omitempty"`
-	KeyID     string          `json:"kid"`
-	IssuedAt  time.Time       `json:"iat"`
-	ExpiresAt time.Time       `json:"exp"`
-}
-
-func (TokenIssued) EventType() string { return TypeTokenIssued }
-
 var (
 	// ErrNoActiveKey: the key ring has no signing key (yet). Signing fails
 	// closed rather than using a retired or revoked key.
@@ -75,7 +51,7 @@ type JWTSignerConfig struct {
 }
 
 // JWTSigner implements Signer: RFC 9068 access and M2M JWTs, EdDSA, with
-// the active key, each issuance appended as TypeTokenIssued.
+// the active key, each issuance appended as token.TypeIssued.
 type JWTSigner struct {
 	issuer  string
 	store   eventstore.Store
@@ -165,13 +141,13 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	if err != nil {
 		return token.Issued{}, fmt.Errorf("sign: %w", err)
 	}
-	ev := TokenIssued{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
+	ev := token.IssuedEvent{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
 		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
-	events, err := encodeTyped([]TokenIssued{ev}, meta)
+	events, err := encodeTyped([]token.IssuedEvent{ev}, meta)
 	if err != nil {
 		return token.Issued{}, err
 	}
-	if _, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: TokenStream(jti), Expected: eventstore.NoStream(), Events: events}); err != nil {
+	if _, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(jti), Expected: eventstore.NoStream(), Events: events}); err != nil {
 		return token.Issued{}, fmt.Errorf("record issuance: %w", err)
 	}
 	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}, nil

@@ -94,11 +94,11 @@ func TestSigner(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs, _ := f.store.ReadStream(ctx, commands.TokenStream(iss.JTI))
-		if len(recs) != 1 || recs[0].Type != commands.TypeTokenIssued {
+		recs, _ := f.store.ReadStream(ctx, token.Stream(iss.JTI))
+		if len(recs) != 1 || recs[0].Type != token.TypeIssued {
 			t.Fatalf("records = %+v", recs)
 		}
-		var ev commands.TokenIssued
+		var ev token.IssuedEvent
 		_ = json.Unmarshal(recs[0].Data, &ev)
 		if ev.JTI != iss.JTI || ev.KeyID != iss.KeyID || ev.FamilyID != "fam-1" || ev.SessionID != "sess-1" || ev.Class != token.Access ||
 			ev.Scope != "profile orders:read" || !ev.ExpiresAt.Equal(iss.ExpiresAt) {

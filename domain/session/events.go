@@ -18,9 +18,6 @@ const StreamPrefix = "session-"
 // Stream is the ledger stream of session id.
 func Stream(id string) string { return StreamPrefix + id }
 
-// TokenStream is the ledger stream of one access token.
-func TokenStream(jti string) string { return "token-" + jti }
-
 // Event is one session event.
 type Event interface{ EventType() string }
 

@@ -17,6 +17,7 @@ import (
 
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
+	"authledger/domain/token"
 	"authledger/eventstore"
 	"authledger/projections"
 )
@@ -38,16 +39,6 @@ type Entry struct {
 	Kind     Kind      `json:"type"`
 	ID       string    `json:"id"`
 	Until    time.Time `json:"until"`
-}
-
-// typeTokenIssued is commands.TypeTokenIssued; read models may not import
-// commands, and the stored name is a ledger-format constant anyway.
-const typeTokenIssued = "token.issued.v1"
-
-type issued struct {
-	JTI       string    `json:"jti"`
-	Family    string    `json:"family"`
-	ExpiresAt time.Time `json:"exp"`
 }
 
 // Set is safe for concurrent use: one goroutine applies the feed while
@@ -94,7 +85,7 @@ func (*Set) Name() string { return "revocations.v1" }
 
 // Handles lists the ledger events the set folds.
 func (*Set) Handles() []string {
-	return []string{session.TypeEnded, session.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, typeTokenIssued}
+	return []string{session.TypeEnded, session.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, token.TypeIssued}
 }
 
 // Apply folds one ledger record. Unknown types are ignored, and so are
@@ -106,7 +97,7 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 		return nil
 	}
 	var add []Entry
-	var track *issued
+	var track *token.IssuedEvent
 	switch r.Type {
 	case session.TypeEnded:
 		var e session.Ended
@@ -126,12 +117,12 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
 		}
 		add = append(add, Entry{Kind: KindFamily, ID: e.Family.String(), Until: e.AccessUntil})
-	case typeTokenIssued:
-		var e issued
+	case token.TypeIssued:
+		var e token.IssuedEvent
 		if err := json.Unmarshal(r.Data, &e); err != nil {
 			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
 		}
-		if e.Family != "" {
+		if e.FamilyID != "" {
 			track = &e
 		}
 	}
@@ -158,19 +149,19 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 	return nil
 }
 
-func (s *Set) trackLocked(pos uint64, e issued, now time.Time) {
-	if until, ok := s.entries[KindFamily][e.Family]; ok && now.Before(until) {
+func (s *Set) trackLocked(pos uint64, e token.IssuedEvent, now time.Time) {
+	if until, ok := s.entries[KindFamily][e.FamilyID]; ok && now.Before(until) {
 		// Minted while (or just before) its family was revoked.
 		s.addLocked(Entry{Position: pos, Kind: KindJTI, ID: e.JTI, Until: e.ExpiresAt}, now)
 		return
 	}
-	m := s.familyTokens[e.Family]
+	m := s.familyTokens[e.FamilyID]
 	if m == nil {
 		m = map[string]time.Time{}
-		s.familyTokens[e.Family] = m
+		s.familyTokens[e.FamilyID] = m
 	}
 	m[e.JTI] = e.ExpiresAt
-	s.tokenFamily[e.JTI] = e.Family
+	s.tokenFamily[e.JTI] = e.FamilyID
 }
 
 func (s *Set) addLocked(e Entry, now time.Time) {

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authledger/domain/session"
+	"authledger/domain/token"
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
 	"authledger/internal/pgtest"
@@ -71,7 +72,7 @@ func BenchmarkRevocationFanout(b *testing.B) {
 				exp := time.Now().Add(10 * time.Minute)
 				data, _ := json.Marshal(session.AccessTokenRevoked{JTI: jti, ExpiresAt: exp, At: time.Now()})
 				t0 := time.Now()
-				if _, err := writer.Append(ctx, eventstore.StreamAppend{Stream: session.TokenStream(jti), Expected: eventstore.Any(),
+				if _, err := writer.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(jti), Expected: eventstore.Any(),
 					Events: []eventstore.Event{{Type: session.TypeAccessTokenRevoked, Data: data}}}); err != nil {
 					b.Fatal(err)
 				}
