@@ -46,7 +46,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	var db *DB
 	switch u.Scheme {
 	case "sqlite":
-		path := sqlitePath(u)
+		path := SQLitePath(u)
 		if path == "" {
 			return nil, fmt.Errorf("%w: sqlite URL without a path", ErrUnsupportedURL)
 		}
@@ -96,8 +96,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return db, nil
 }
 
-// sqlitePath accepts sqlite:///abs/path and sqlite://rel/path.
-func sqlitePath(u *url.URL) string {
+// SQLitePath returns the file path of a sqlite:// URL; it accepts
+// sqlite:///abs/path and sqlite://rel/path. The ledger and the keyring
+// take their sqlite:// URLs the same way, so they call this too.
+func SQLitePath(u *url.URL) string {
 	if u.Host != "" {
 		return u.Host + u.Path
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
 	"authledger/eventstore/sqlite"
+	"authledger/readmodels"
 )
 
 // openStore opens the ledger named by a sqlite:// or postgres:// URL and
@@ -40,10 +40,6 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 	}
 }
 
-// sqlitePath accepts sqlite:///abs/path and sqlite://rel/path.
-func sqlitePath(u *url.URL) string {
-	if u.Host != "" {
-		return u.Host + u.Path
-	}
-	return strings.TrimPrefix(u.Opaque, "//") + u.Path
-}
+// sqlitePath is readmodels.SQLitePath under the name audit.go and
+// wire_keys.go already call, so the parsing lives in one place.
+func sqlitePath(u *url.URL) string { return readmodels.SQLitePath(u) }
