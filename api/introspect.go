@@ -6,7 +6,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authledger/commands"
-	"authledger/domain/oauth"
 )
 
 // Introspect is POST /oauth2/introspect (RFC 7662); the caller must
@@ -25,21 +24,14 @@ func NewIntrospect(auth *ClientAuthenticator, svc *commands.TokenService) *Intro
 func (i *Introspect) Register(e *echo.Echo) { e.POST("/oauth2/introspect", i.handle) }
 
 func (i *Introspect) handle(c echo.Context) error {
-	cl, err := i.auth.Authenticate(c)
+	cl, tok, hint, err := tokenRequest(c, i.auth)
 	if err != nil {
 		return err
 	}
-	form := c.Request().PostForm
-	tok := form.Get("token")
-	if tok == "" {
-		return oauth.ErrInvalidRequest.WithHint("token is required")
-	}
-	out, err := i.svc.Introspect(c.Request().Context(), tok, form.Get("token_type_hint"), string(cl.ID))
+	out, err := i.svc.Introspect(c.Request().Context(), tok, hint, string(cl.ID))
 	if err != nil {
 		return err
 	}
-	h := c.Response().Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	noStore(c)
 	return c.JSON(http.StatusOK, out)
 }

@@ -24,21 +24,28 @@ func NewRevoke(auth *ClientAuthenticator, svc *commands.TokenService) *Revoke {
 func (r *Revoke) Register(e *echo.Echo) { e.POST("/oauth2/revoke", r.handle) }
 
 func (r *Revoke) handle(c echo.Context) error {
-	cl, err := r.auth.Authenticate(c)
+	cl, tok, hint, err := tokenRequest(c, r.auth)
 	if err != nil {
 		return err
 	}
-	form := c.Request().PostForm
-	tok := form.Get("token")
-	if tok == "" {
-		return oauth.ErrInvalidRequest.WithHint("token is required")
-	}
-	// §2.1: an unknown hint is ignored, not refused; the search then
-	// covers every type this server issues.
-	hint := form.Get("token_type_hint")
 	if err := r.svc.Revoke(c.Request().Context(), commands.RevokeToken{Token: tok, Hint: hint, ClientID: string(cl.ID)}, RequestMetadata(c)); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.NoContent(http.StatusOK)
+}
+
+// tokenRequest is the prologue revocation (RFC 7009 §2.1) and
+// introspection (RFC 7662 §2.1) share: an authenticated client and a
+// required token. An unknown token_type_hint is ignored, not refused; the
+// search then covers every type this server issues.
+func tokenRequest(c echo.Context, auth *ClientAuthenticator) (cl AuthenticatedClient, tok, hint string, err error) {
+	if cl, err = auth.Authenticate(c); err != nil {
+		return cl, "", "", err
+	}
+	form := c.Request().PostForm
+	if tok = form.Get("token"); tok == "" {
+		return cl, "", "", oauth.ErrInvalidRequest.WithHint("token is required")
+	}
+	return cl, tok, form.Get("token_type_hint"), nil
 }

@@ -88,9 +88,7 @@ type TokenResponse struct {
 // WriteTokenResponse answers a token request; tokens are never cached
 // (RFC 6749 §5.1).
 func WriteTokenResponse(c echo.Context, r TokenResponse) error {
-	h := c.Response().Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	noStore(c)
 	return c.JSON(http.StatusOK, r)
 }
 
