@@ -152,10 +152,7 @@ func (w *worker) rebuildFailed(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	text := err.Error()
-	if len(text) > 1000 {
-		text = text[:1000]
-	}
+	text := truncate(err.Error(), maxErrorText)
 	w.smu.Lock()
 	w.rebuildErr = text
 	w.smu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -508,10 +509,7 @@ func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // the message until a resume, so nothing after it is applied.
 func (w *worker) poisoned(msg *message.Message, err error) {
 	rec := w.poisonedAt(msg, err)
-	text := err.Error()
-	if len(text) > 1000 {
-		text = text[:1000]
-	}
+	text := truncate(err.Error(), maxErrorText)
 	w.setState(StateStopped, text, rec.Position)
 	w.r.log.Error("projection stopped at a poisoned event", "projection", w.name, "position", rec.Position, "type", rec.Type, "err", err)
 	if w.kind == kindMemory {
@@ -653,6 +651,23 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			return err
 		}
 	}
+}
+
+// maxErrorText bounds the error text kept in projection_state, so a
+// handler that wraps a whole payload into its error cannot bloat the row.
+const maxErrorText = 1000
+
+// truncate cuts s to at most n bytes, on a rune boundary: a cut through a
+// multibyte rune would store invalid UTF-8, which PostgreSQL refuses.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }
 
 // execer is a *sql.Tx or *sql.DB.
