@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, to cut the ledger behind the service's back
 
@@ -26,30 +25,20 @@ func TestASignedCheckpointFromTheServiceCatchesATruncatedLedger(t *testing.T) {
 	t.Parallel()
 	srv := e2eharness.Start(t, bin, e2eharness.Options{})
 
-	reg := srv.CLI("services", "register", "--name", "auditor", "--scopes", "audit:read")
-	if reg.Code != 0 {
-		t.Fatalf("services register: exit %d: %s", reg.Code, reg.Stderr)
-	}
-	var client struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(reg.Stdout), &client); err != nil || client.ID == "" || client.Secret == "" {
-		t.Fatalf("services register printed %q: %v", reg.Stdout, err)
+	client := registerService(t, srv, "--name", "auditor", "--scopes", "audit:read")
+	if client.ClientSecret == "" {
+		t.Fatalf("registered client %s has no secret", client.ClientID)
 	}
 
 	// The server learns of the new client from the ledger feed; the CLI
 	// contract gives it a second, so retry briefly instead of racing it.
 	var token string
-	for deadline := time.Now().Add(20 * time.Second); token == "" && time.Now().Before(deadline); {
-		token = clientCredentials(t, srv, client.ID, client.Secret)
-		if token == "" {
-			time.Sleep(100 * time.Millisecond)
+	eventually(t, "access token for the registered client", func() error {
+		if token = clientCredentials(t, srv, client.ClientID, client.ClientSecret); token == "" {
+			return errString("no access token")
 		}
-	}
-	if token == "" {
-		t.Fatal("no access token for the registered client")
-	}
+		return nil
+	})
 
 	dir := t.TempDir()
 	cpFile := filepath.Join(dir, "checkpoint.json")

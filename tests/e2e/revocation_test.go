@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,16 +14,11 @@ import (
 	e2eharness "authledger/tests/e2e/harness"
 )
 
-type e2eClient struct {
-	ID     string `json:"client_id"`
-	Secret string `json:"client_secret"`
-}
-
-func postForm(t *testing.T, base, path string, cl e2eClient, v url.Values) (int, map[string]any) {
+func postForm(t *testing.T, base, path string, cl registered, v url.Values) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(cl.ID), url.QueryEscape(cl.Secret))
+	req.SetBasicAuth(url.QueryEscape(cl.ClientID), url.QueryEscape(cl.ClientSecret))
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -48,31 +44,23 @@ func TestRevocationReachesAnotherInstance(t *testing.T) {
 		"AUTHLEDGER_ISSUER":    "http://authledger.e2e.test",
 	}
 	a := e2eharness.Start(t, bin, e2eharness.Options{Env: env})
-	reg := a.CLI("services", "register", "--name", "login", "--scopes", "sessions:create")
-	if reg.Code != 0 {
-		t.Fatalf("services register: %d %s", reg.Code, reg.Stderr)
-	}
-	var login e2eClient
-	if err := json.Unmarshal([]byte(reg.Stdout), &login); err != nil || login.Secret == "" {
-		t.Fatalf("register output %q: %v", reg.Stdout, err)
+	login := registerService(t, a, "--name", "login", "--scopes", "sessions:create")
+	if login.ClientSecret == "" {
+		t.Fatalf("registered client %s has no secret", login.ClientID)
 	}
 	b := e2eharness.Start(t, bin, e2eharness.Options{Env: env})
 
 	// Both instances must know the client before the measurement.
 	var m2m string
-	deadline := time.Now().Add(10 * time.Second)
 	for _, s := range []*e2eharness.Server{a, b} {
-		for {
+		eventually(t, "client usable on "+s.BaseURL, func() error {
 			code, out := postForm(t, s.BaseURL, "/oauth2/token", login, url.Values{"grant_type": {"client_credentials"}, "scope": {"sessions:create"}})
-			if code == 200 {
-				m2m = out["access_token"].(string)
-				break
+			if code != 200 {
+				return fmt.Errorf("%d %v", code, out)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("client never usable on %s: %d %v", s.BaseURL, code, out)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			m2m = out["access_token"].(string)
+			return nil
+		})
 	}
 	req, _ := http.NewRequest(http.MethodPost, a.BaseURL+"/v1/sessions", strings.NewReader(`{"subject":"alice","amr":["pwd"],"acr":"aal1"}`))
 	req.Header.Set("Authorization", "Bearer "+m2m)
