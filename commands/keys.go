@@ -85,17 +85,11 @@ func (k *Keys) Load(ctx context.Context) (*keyring.Ring, error) {
 
 // LoadRing rebuilds the key ring from the keyring stream.
 func LoadRing(ctx context.Context, store eventstore.Store) (*keyring.Ring, error) {
-	recs, err := store.ReadStream(ctx, keyring.Stream)
+	es, err := readEvents(ctx, store, keyring.Stream, func(typ string, data []byte) (keyring.Event, error) { return keyring.Decode(typ, data) })
 	if err != nil {
 		return nil, fmt.Errorf("load key ring: %w", err)
 	}
-	r := keyring.NewRing()
-	for _, rec := range recs {
-		if err := r.Replay(rec.Type, rec.Data); err != nil {
-			return nil, fmt.Errorf("load key ring at version %d: %w", rec.Version, err)
-		}
-	}
-	return r, nil
+	return keyring.Load(es), nil
 }
 
 // SigningKeySecretName is where a key's private seed lives in the provider.

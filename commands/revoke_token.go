@@ -6,7 +6,6 @@ import (
 
 	"authledger/domain/oauth"
 	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
 	"authledger/domain/token"
 	"authledger/eventstore"
 )
@@ -72,7 +71,7 @@ func (s *TokenService) revokeAccess(ctx context.Context, r RevokeToken, meta Met
 	if !now.Before(c.ExpiresAt) || (s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, "", "")) {
 		return true, nil
 	}
-	evs, err := encodeTyped([]session.AccessTokenRevoked{{JTI: c.JTI, ClientID: c.ClientID, ExpiresAt: c.ExpiresAt, At: now}}, meta)
+	evs, err := encodeTyped([]token.AccessTokenRevoked{{JTI: c.JTI, ClientID: c.ClientID, ExpiresAt: c.ExpiresAt, At: now}}, meta)
 	if err != nil {
 		return true, err
 	}

@@ -106,7 +106,7 @@ func loadClient(ctx context.Context, store eventstore.Store, id client.ID) (*cli
 	if err != nil {
 		return nil, err
 	}
-	return client.Replay(evs), nil
+	return client.Load(id, evs), nil
 }
 
 func (s *Services) randomHex(n int) (string, error) {

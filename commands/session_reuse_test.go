@@ -167,7 +167,7 @@ func TestEveryAppendedEventNamesItsActor(t *testing.T) {
 		session.TypeStarted: "client:login", session.TypeElevated: "client:login",
 		refreshtoken.TypeStarted: "client:login", refreshtoken.TypeRotated: "client:login",
 		refreshtoken.TypeReuseDetected: "client:login", refreshtoken.TypeRejected: "client:login",
-		session.TypeAccessTokenRevoked: "client:login",
+		token.TypeAccessTokenRevoked: "client:login",
 	}
 	seen := map[string]bool{}
 	for _, r := range recs {

@@ -87,7 +87,7 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 	authAt := now.Truncate(time.Second)
 	sessEv := session.Started{ID: sid, Subject: cmd.Subject, ClientID: cmd.ClientID, ACR: cmd.ACR, AMR: cmd.AMR,
 		AuthTime: authAt, Family: fam.String(), ExpiresAt: now.Add(sc.Lifetime), At: now}
-	sess := session.Rebuild(nil)
+	sess := session.Load(sid, nil)
 	if err := sess.Start(sessEv); err != nil {
 		return StartedSession{}, err
 	}
@@ -101,7 +101,7 @@ func (s *TokenService) StartSession(ctx context.Context, cmd StartSession, meta 
 	}
 	famEv := refreshtoken.Started{Family: fam, ClientID: cmd.ClientID, Subject: cmd.Subject, SessionID: sid,
 		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: s.codec().ActiveKeyID(), ExpiresAt: rtExp, At: now, NotAfter: notAfter}
-	f := refreshtoken.New(fam)
+	f := refreshtoken.Load(fam, nil)
 	if err := f.Start(famEv); err != nil {
 		return StartedSession{}, fmt.Errorf("%w: %w", session.ErrInvalid, err)
 	}

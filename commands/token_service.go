@@ -216,7 +216,7 @@ func (s *TokenService) loadFamily(ctx context.Context, id refreshtoken.FamilyID)
 	if err != nil {
 		return nil, err
 	}
-	f := refreshtoken.Rebuild(id, es)
+	f := refreshtoken.Load(id, es)
 	if f.Version() != uint64(len(es)) {
 		return nil, fmt.Errorf("load family %s: version mismatch", id)
 	}
@@ -228,7 +228,7 @@ func (s *TokenService) loadSession(ctx context.Context, id string) (*session.Ses
 	if err != nil {
 		return nil, err
 	}
-	return session.Rebuild(es), nil
+	return session.Load(id, es), nil
 }
 
 // maxConflictRetries bounds reloading after a lost optimistic-concurrency

@@ -150,13 +150,15 @@ func (v View) GrantAudiences(requested []string, issuer string) ([]string, error
 // decide, record pending events and apply them; errors mean "cannot act"
 // and record nothing.
 type Client struct {
+	id      ID
 	v       View
 	pending []Event
 }
 
-// Replay rebuilds a client from its stored events in version order.
-func Replay(events []Event) *Client {
-	c := &Client{}
+// Load folds client id's stream events (in version order); with no events
+// it is a client not registered yet.
+func Load(id ID, events []Event) *Client {
+	c := &Client{id: id}
 	for _, e := range events {
 		c.v.apply(e)
 		c.v.Version++
@@ -164,13 +166,16 @@ func Replay(events []Event) *Client {
 	return c
 }
 
+// Stream is the client's ledger stream.
+func (c *Client) Stream() string { return Stream(c.id) }
+
 // View returns a copy of the current state, pending events included.
 func (c *Client) View() View { return c.v.Clone() }
 
 // Version is the stream version loaded from the ledger, before pending.
 func (c *Client) Version() uint64 { return c.v.Version - uint64(len(c.pending)) }
 
-// Pending returns the events decided since Replay.
+// Pending returns the events decided since Load.
 func (c *Client) Pending() []Event { return slices.Clone(c.pending) }
 
 func (c *Client) record(e Event) {
@@ -276,7 +281,7 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	if c.v.Version > 0 {
 		return ErrAlreadyRegistered
 	}
-	if !ValidID(string(r.ID)) {
+	if !ValidID(string(r.ID)) || (c.id != "" && r.ID != c.id) {
 		return ErrInvalidID
 	}
 	if strings.TrimSpace(r.Name) == "" || len(r.Name) > MaxIDLen || strings.ContainsAny(r.Name, "\n\r") {

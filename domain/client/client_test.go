@@ -31,7 +31,7 @@ func secret(id, s string) *client.NewSecret {
 
 func registered(t *testing.T) []client.Event {
 	t.Helper()
-	c := client.Replay(nil)
+	c := client.Load("svc-a", nil)
 	if err := c.Register(client.Registration{ID: "svc-a", Name: "billing", Scopes: []string{"read", "write"}, Audiences: []string{"https://api.example"}, Secret: secret("s1", "first")}, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestRegister(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := client.Replay(tc.given)
+			c := client.Load(tc.reg.ID, tc.given)
 			err := c.Register(tc.reg, t0)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
@@ -98,7 +98,7 @@ func TestEventsNeverHoldTheSecret(t *testing.T) {
 func TestSecretRotationKeepsTheOldSecretForTheWindow(t *testing.T) {
 	t.Parallel()
 	given := registered(t)
-	c := client.Replay(given)
+	c := client.Load("svc-a", given)
 	if err := c.RotateSecret(client.NewSecret{ID: "s2", Hash: client.HashSecret("second")}, 10*time.Minute, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func replayed(t *testing.T, given []client.Event, c *client.Client) client.View 
 
 func TestDisabledClientFailsEveryCredential(t *testing.T) {
 	t.Parallel()
-	c := client.Replay(registered(t))
+	c := client.Load("svc-a", registered(t))
 	if err := c.Disable("compromised", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -202,13 +202,13 @@ func TestCredentialChanges(t *testing.T) {
 			func(c *client.Client) error { return c.ChangeAudiences([]string{"b"}, t0) }, []string{client.TypeAudiencesChanged}, nil},
 		{"an unregistered client cannot rotate",
 			func(c *client.Client) error {
-				return client.Replay(nil).RotateSecret(client.NewSecret{ID: "s", Hash: client.HashSecret("x")}, 0, t0)
+				return client.Load("svc-a", nil).RotateSecret(client.NewSecret{ID: "s", Hash: client.HashSecret("x")}, 0, t0)
 			}, nil, client.ErrNotRegistered},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := client.Replay(registered(t))
+			c := client.Load("svc-a", registered(t))
 			if err := tc.do(c); !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -221,7 +221,7 @@ func TestCredentialChanges(t *testing.T) {
 
 func TestGrants(t *testing.T) {
 	t.Parallel()
-	v := client.Replay(registered(t)).View()
+	v := client.Load("svc-a", registered(t)).View()
 	const iss = "https://issuer.example"
 	cases := []struct {
 		name      string

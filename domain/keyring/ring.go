@@ -40,7 +40,7 @@ func (k Key) InJWKS() bool {
 	return k.State == StatePublished || k.State == StateActive || k.State == StateRetired
 }
 
-// Ring is the key ring aggregate. Replay stored events with Apply, call a
+// Ring is the key ring aggregate. Load it from decoded events, call a
 // decision method, then take Pending and append them at Version.
 type Ring struct {
 	version uint64
@@ -49,8 +49,18 @@ type Ring struct {
 	pending []Event
 }
 
-// NewRing returns an empty ring (stream version 0).
-func NewRing() *Ring { return &Ring{index: map[string]int{}} }
+// Load folds the keyring stream's events (in version order); with no events
+// it is an empty ring (stream version 0).
+func Load(events []Event) *Ring {
+	r := &Ring{index: map[string]int{}}
+	for _, e := range events {
+		r.Fold(e)
+	}
+	return r
+}
+
+// Stream is the ring's ledger stream.
+func (r *Ring) Stream() string { return Stream }
 
 // Version is the stream version the ring was loaded at, the expected version
 // of the next append.
@@ -104,16 +114,11 @@ func (r *Ring) Published() []Key {
 	return out
 }
 
-// Replay applies one stored event and advances the version. It is what a
-// loader calls for each record of the keyring stream.
-func (r *Ring) Replay(typ string, data json.RawMessage) error {
-	e, err := Decode(typ, data)
-	if err != nil {
-		return err
-	}
+// Fold applies one committed event and advances the version: what a read
+// model that follows the keyring stream calls for each decoded record.
+func (r *Ring) Fold(e Event) {
 	r.apply(e)
 	r.version++
-	return nil
 }
 
 // Decode turns a stored event into its Go type.

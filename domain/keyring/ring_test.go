@@ -29,17 +29,19 @@ func newKey(t *testing.T, kid string) keyring.NewKey {
 // given replays events as if loaded from the ledger.
 func given(t *testing.T, events ...keyring.Event) *keyring.Ring {
 	t.Helper()
-	r := keyring.NewRing()
+	decoded := make([]keyring.Event, 0, len(events))
 	for _, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Replay(e.EventType(), b); err != nil {
+		d, err := keyring.Decode(e.EventType(), b)
+		if err != nil {
 			t.Fatal(err)
 		}
+		decoded = append(decoded, d)
 	}
-	return r
+	return keyring.Load(decoded)
 }
 
 func published(t *testing.T, kid string, at, activateAt time.Time) keyring.KeyPublished {
@@ -241,7 +243,7 @@ func TestNeedsRotation(t *testing.T) {
 }
 
 func TestReplayRejectsUnknownTypes(t *testing.T) {
-	err := keyring.NewRing().Replay("keyring.key_exploded.v1", json.RawMessage(`{}`))
+	_, err := keyring.Decode("keyring.key_exploded.v1", json.RawMessage(`{}`))
 	if !errors.Is(err, keyring.ErrUnknownEvent) {
 		t.Fatalf("err = %v", err)
 	}

@@ -76,7 +76,7 @@ func TestFamilyNeverOutlivesItsBound(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := rt.Rebuild(fam, append([]rt.Event{c.start}, c.given...))
+			f := rt.Load(fam, append([]rt.Event{c.start}, c.given...))
 			cur, _ := f.Current()
 			gen := f.Generation()
 			out, err := f.Rotate(rt.RotateInput{Presented: present(cur, gen), ClientID: "app", Next: rt.TokenID{9},
@@ -110,7 +110,7 @@ func TestStartRefusesABoundBeyondTheClass(t *testing.T) {
 		"a bound beyond the refresh class lifetime": tooLong,
 		"a first token expiring after the bound":    firstOutlives,
 	} {
-		if err := rt.New(fam).Start(s); err == nil {
+		if err := rt.Load(fam, nil).Start(s); err == nil {
 			t.Errorf("%s was accepted", name)
 		}
 	}

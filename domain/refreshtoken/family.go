@@ -57,12 +57,10 @@ type Family struct {
 	pending []Event
 }
 
-// New returns an empty family (version 0) ready to Start or to replay into.
-func New(id FamilyID) *Family { return &Family{id: id, spent: map[TokenID]uint64{}} }
-
-// Rebuild replays a stream's events.
-func Rebuild(id FamilyID, events []Event) *Family {
-	f := New(id)
+// Load folds a family stream's events (in version order) into the family;
+// with no events it is a new family (version 0) ready to Start.
+func Load(id FamilyID, events []Event) *Family {
+	f := &Family{id: id, spent: map[TokenID]uint64{}}
 	for _, e := range events {
 		f.apply(e)
 		f.version++
@@ -72,6 +70,9 @@ func Rebuild(id FamilyID, events []Event) *Family {
 
 // ID is the family id.
 func (f *Family) ID() FamilyID { return f.id }
+
+// Stream is the family's ledger stream.
+func (f *Family) Stream() string { return f.id.Stream() }
 
 // Version is the stream version the family was loaded at (pending events
 // not counted), the expected version of the next append.

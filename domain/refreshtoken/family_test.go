@@ -125,7 +125,7 @@ func TestFamilyRotate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := rt.Rebuild(fam, tc.given)
+			f := rt.Load(fam, tc.given)
 			out, err := f.Rotate(tc.when)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
@@ -151,7 +151,7 @@ func TestFamilyRotate(t *testing.T) {
 
 func TestRevokeIsIdempotent(t *testing.T) {
 	t.Parallel()
-	f := rt.Rebuild(fam, []rt.Event{started()})
+	f := rt.Load(fam, []rt.Event{started()})
 	if !f.Revoke("revoked", t0, t0) {
 		t.Fatal("first revoke recorded nothing")
 	}
@@ -185,7 +185,7 @@ func TestEventsRoundTripThroughDecode(t *testing.T) {
 
 func TestCommittedIsIndependentOfTheOriginal(t *testing.T) {
 	t.Parallel()
-	f := rt.Rebuild(fam, []rt.Event{started()})
+	f := rt.Load(fam, []rt.Event{started()})
 	if _, err := f.Rotate(rt.RotateInput{Presented: present(tk1, 1), ClientID: "app", Next: tk2, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), Now: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestCommittedIsIndependentOfTheOriginal(t *testing.T) {
 
 func TestCloneKeepsEverySpentTokenAcrossManyRotations(t *testing.T) {
 	t.Parallel()
-	f := rt.Rebuild(fam, []rt.Event{started()})
+	f := rt.Load(fam, []rt.Event{started()})
 	ids := []rt.TokenID{tk1}
 	for i := 2; i < 200; i++ {
 		next := rt.TokenID{byte(i), byte(i >> 8), 0xEE}

@@ -7,9 +7,6 @@ const (
 	TypeStarted  = "session.started.v1"
 	TypeElevated = "session.elevated.v1"
 	TypeEnded    = "session.ended.v1"
-	// TypeAccessTokenRevoked is an RFC 7009 revocation of one access JWT,
-	// appended to the token-<jti> stream.
-	TypeAccessTokenRevoked = "token.access_revoked.v1"
 )
 
 // StreamPrefix starts every session stream ("session-<id>").
@@ -60,15 +57,6 @@ type Ended struct {
 	AccessUntil time.Time `json:"access_until"`
 }
 
-// AccessTokenRevoked revokes one access token until it expires.
-type AccessTokenRevoked struct {
-	JTI       string    `json:"jti"`
-	ClientID  string    `json:"client_id,omitempty"`
-	ExpiresAt time.Time `json:"expires_at"`
-	At        time.Time `json:"at"`
-}
-
-func (Started) EventType() string            { return TypeStarted }
-func (Elevated) EventType() string           { return TypeElevated }
-func (Ended) EventType() string              { return TypeEnded }
-func (AccessTokenRevoked) EventType() string { return TypeAccessTokenRevoked }
+func (Started) EventType() string  { return TypeStarted }
+func (Elevated) EventType() string { return TypeElevated }
+func (Ended) EventType() string    { return TypeEnded }

@@ -22,6 +22,7 @@ var (
 
 // Session is one session's ledger state.
 type Session struct {
+	id      string
 	version uint64
 	start   Started
 	acr     string
@@ -31,15 +32,19 @@ type Session struct {
 	pending []Event
 }
 
-// Rebuild replays a session stream.
-func Rebuild(events []Event) *Session {
-	s := &Session{}
+// Load folds session id's stream events (in version order); with no events
+// it is a session not started yet.
+func Load(id string, events []Event) *Session {
+	s := &Session{id: id}
 	for _, e := range events {
 		s.apply(e)
 		s.version++
 	}
 	return s
 }
+
+// Stream is the session's ledger stream.
+func (s *Session) Stream() string { return Stream(s.id) }
 
 // Version is the stream version the session was loaded at.
 func (s *Session) Version() uint64 { return s.version }
@@ -136,7 +141,6 @@ var codec = event.NewCodec("session",
 	event.Of[Started, Event](TypeStarted),
 	event.Of[Elevated, Event](TypeElevated),
 	event.Of[Ended, Event](TypeEnded),
-	event.Of[AccessTokenRevoked, Event](TypeAccessTokenRevoked),
 )
 
 // Decode turns a stored event into its type; unknown types yield (nil, nil).

@@ -30,7 +30,7 @@ func TestElevate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := session.Rebuild(tc.given)
+			s := session.Load("s1", tc.given)
 			err := s.Elevate("aal2", []string{"webauthn"}, "login", tc.now)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
@@ -48,7 +48,7 @@ func TestElevate(t *testing.T) {
 
 func TestEndIsIdempotent(t *testing.T) {
 	t.Parallel()
-	s := session.Rebuild([]session.Event{started()})
+	s := session.Load("s1", []session.Event{started()})
 	if ok, err := s.End("logout", "alice", t0, t0); !ok || err != nil {
 		t.Fatalf("first end: %v %v", ok, err)
 	}
@@ -85,7 +85,7 @@ func TestStartRefusesMissingFields(t *testing.T) {
 	t.Parallel()
 	e := started()
 	e.Subject = ""
-	if err := session.Rebuild(nil).Start(e); !errors.Is(err, session.ErrInvalid) {
+	if err := session.Load("s1", nil).Start(e); !errors.Is(err, session.ErrInvalid) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -51,7 +51,7 @@ var (
 
 // New returns an empty model (not ready until the first keyring event).
 func New() *Model {
-	return &Model{ring: keyring.NewRing(), changed: make(chan struct{})}
+	return &Model{ring: keyring.Load(nil), changed: make(chan struct{})}
 }
 
 // Name implements projections.Projection.
@@ -71,9 +71,11 @@ func (m *Model) Apply(_ context.Context, r eventstore.Record) error {
 	if r.Version <= m.ring.Version() {
 		return nil
 	}
-	if err := m.ring.Replay(r.Type, r.Data); err != nil {
+	e, err := keyring.Decode(r.Type, r.Data)
+	if err != nil {
 		return fmt.Errorf("jwks: position %d: %w", r.Position, err)
 	}
+	m.ring.Fold(e)
 	return m.publishLocked()
 }
 
@@ -85,12 +87,15 @@ func (m *Model) Reload(ctx context.Context, store eventstore.Store) error {
 	if err != nil {
 		return fmt.Errorf("jwks: reload: %w", err)
 	}
-	r := keyring.NewRing()
+	es := make([]keyring.Event, 0, len(recs))
 	for _, rec := range recs {
-		if err := r.Replay(rec.Type, rec.Data); err != nil {
+		e, err := keyring.Decode(rec.Type, rec.Data)
+		if err != nil {
 			return fmt.Errorf("jwks: reload at version %d: %w", rec.Version, err)
 		}
+		es = append(es, e)
 	}
+	r := keyring.Load(es)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r.Version() <= m.ring.Version() {

@@ -85,7 +85,7 @@ func (*Set) Name() string { return "revocations.v1" }
 
 // Handles lists the ledger events the set folds.
 func (*Set) Handles() []string {
-	return []string{session.TypeEnded, session.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, token.TypeIssued}
+	return []string{session.TypeEnded, token.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, token.TypeIssued}
 }
 
 // Apply folds one ledger record. Unknown types are ignored, and so are
@@ -105,8 +105,8 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
 		}
 		add = append(add, Entry{Kind: KindSession, ID: e.ID, Until: e.AccessUntil})
-	case session.TypeAccessTokenRevoked:
-		var e session.AccessTokenRevoked
+	case token.TypeAccessTokenRevoked:
+		var e token.AccessTokenRevoked
 		if err := json.Unmarshal(r.Data, &e); err != nil {
 			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
+	"authledger/domain/token"
 	"authledger/eventstore"
 	"authledger/readmodels/revocations"
 )
@@ -48,13 +49,13 @@ func TestSet(t *testing.T) {
 	}{
 		{
 			name:       "a revoked access token is denied",
-			records:    []eventstore.Record{rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
+			records:    []eventstore.Record{rec(1, token.TypeAccessTokenRevoked, token.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
 			jti:        "j1",
 			wantDenied: true,
 		},
 		{
 			name:    "a revoked access token leaves the set when it expires",
-			records: []eventstore.Record{rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
+			records: []eventstore.Record{rec(1, token.TypeAccessTokenRevoked, token.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(10 * time.Minute)})},
 			advance: 10 * time.Minute,
 			jti:     "j1",
 		},
@@ -114,7 +115,7 @@ func TestSweepForgetsExpiredEntries(t *testing.T) {
 	t.Parallel()
 	c := &clk{now: t0}
 	s := revocations.New(c.Now)
-	_ = s.Apply(context.Background(), rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Minute)}))
+	_ = s.Apply(context.Background(), rec(1, token.TypeAccessTokenRevoked, token.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Minute)}))
 	_ = s.Apply(context.Background(), rec(2, session.TypeEnded, session.Ended{ID: "s1", AccessUntil: t0.Add(time.Hour)}))
 	c.Add(2 * time.Minute)
 	s.Sweep()
@@ -133,7 +134,7 @@ func TestFeedPagesByPositionAndLongPolls(t *testing.T) {
 	c := &clk{now: t0}
 	s := revocations.New(c.Now)
 	for i := uint64(1); i <= 5; i++ {
-		_ = s.Apply(ctx, rec(i, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: string(rune('a' + i)), ExpiresAt: t0.Add(time.Hour)}))
+		_ = s.Apply(ctx, rec(i, token.TypeAccessTokenRevoked, token.AccessTokenRevoked{JTI: string(rune('a' + i)), ExpiresAt: t0.Add(time.Hour)}))
 	}
 	p := s.Since(ctx, 0, 2, 0)
 	if len(p.Entries) != 2 || p.Cursor != 2 {
@@ -216,7 +217,7 @@ func TestAReplayFromPositionZeroAfterACatchUpLogsNothingTwice(t *testing.T) {
 	ctx := context.Background()
 	s := revocations.New(func() time.Time { return t0 })
 	recs := []eventstore.Record{
-		rec(1, session.TypeAccessTokenRevoked, session.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Hour)}),
+		rec(1, token.TypeAccessTokenRevoked, token.AccessTokenRevoked{JTI: "j1", ExpiresAt: t0.Add(time.Hour)}),
 		rec(2, session.TypeEnded, session.Ended{ID: "s1", AccessUntil: t0.Add(time.Hour)}),
 	}
 	// First the start-up catch-up, then the runner's replay from 0.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/domain/session"
 	"authledger/domain/token"
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
@@ -70,10 +69,10 @@ func BenchmarkRevocationFanout(b *testing.B) {
 			for i := range b.N {
 				jti := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
 				exp := time.Now().Add(10 * time.Minute)
-				data, _ := json.Marshal(session.AccessTokenRevoked{JTI: jti, ExpiresAt: exp, At: time.Now()})
+				data, _ := json.Marshal(token.AccessTokenRevoked{JTI: jti, ExpiresAt: exp, At: time.Now()})
 				t0 := time.Now()
 				if _, err := writer.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(jti), Expected: eventstore.Any(),
-					Events: []eventstore.Event{{Type: session.TypeAccessTokenRevoked, Data: data}}}); err != nil {
+					Events: []eventstore.Event{{Type: token.TypeAccessTokenRevoked, Data: data}}}); err != nil {
 					b.Fatal(err)
 				}
 				if pub != nil {

@@ -1,0 +1,88 @@
+package token
+
+import (
+	"time"
+
+	"authledger/domain/event"
+)
+
+// TypeAccessTokenRevoked is an RFC 7009 revocation of one access JWT,
+// recorded in the token's own stream.
+const TypeAccessTokenRevoked = "token.access_revoked.v1"
+
+// Event is one event of a token-<jti> stream.
+type Event interface{ EventType() string }
+
+// AccessTokenRevoked revokes one access token until it expires.
+type AccessTokenRevoked struct {
+	JTI       string    `json:"jti"`
+	ClientID  string    `json:"client_id,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	At        time.Time `json:"at"`
+}
+
+// EventType implements Event.
+func (AccessTokenRevoked) EventType() string { return TypeAccessTokenRevoked }
+
+var codec = event.NewCodec("token",
+	event.Of[IssuedEvent, Event](TypeIssued),
+	event.Of[AccessTokenRevoked, Event](TypeAccessTokenRevoked),
+)
+
+// Decode turns a stored event into its type; unknown types yield (nil, nil).
+func Decode(typ string, data []byte) (Event, error) {
+	e, _, err := codec.Decode(typ, data)
+	return e, err
+}
+
+// Token is the aggregate of one issued JWT's stream: its issuance and at
+// most one revocation. Revocation decides on the stream, not on a read
+// model, so two concurrent revocations of one token append once.
+type Token struct {
+	jti     string
+	version uint64
+	revoked bool
+	pending []Event
+}
+
+// Load folds token jti's stream events (in version order).
+func Load(jti string, events []Event) *Token {
+	t := &Token{jti: jti}
+	for _, e := range events {
+		t.apply(e)
+		t.version++
+	}
+	return t
+}
+
+// Stream is the token's ledger stream.
+func (t *Token) Stream() string { return Stream(t.jti) }
+
+// Version is the stream version the token was loaded at.
+func (t *Token) Version() uint64 { return t.version }
+
+// Pending returns the events decided since Load.
+func (t *Token) Pending() []Event { return t.pending }
+
+// Revoked reports whether the token is revoked.
+func (t *Token) Revoked() bool { return t.revoked }
+
+func (t *Token) apply(e Event) {
+	if _, ok := e.(AccessTokenRevoked); ok {
+		t.revoked = true
+	}
+}
+
+// Revoke decides the revocation of an access token issued to clientID that
+// expires at expiresAt. It decides nothing for a token already revoked or
+// already expired (RFC 7009 §2.2: both answer success) and reports whether
+// it decided.
+func (t *Token) Revoke(clientID string, expiresAt, now time.Time) bool {
+	if t.revoked || !now.Before(expiresAt) {
+		return false
+	}
+	e := AccessTokenRevoked{JTI: t.jti, ClientID: clientID, ExpiresAt: expiresAt, At: now}
+	t.apply(e)
+	t.pending = append(t.pending, e)
+	return true
+}
