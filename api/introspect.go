@@ -4,20 +4,18 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"authledger/commands"
 )
 
 // Introspect is POST /oauth2/introspect (RFC 7662); the caller must
 // authenticate as a client (§2.1).
 type Introspect struct {
 	auth *ClientAuthenticator
-	svc  *commands.TokenService
+	q    Introspector
 }
 
 // NewIntrospect builds the endpoint.
-func NewIntrospect(auth *ClientAuthenticator, svc *commands.TokenService) *Introspect {
-	return &Introspect{auth: auth, svc: svc}
+func NewIntrospect(auth *ClientAuthenticator, q Introspector) *Introspect {
+	return &Introspect{auth: auth, q: q}
 }
 
 // Register implements Routes.
@@ -28,7 +26,7 @@ func (i *Introspect) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := i.svc.Introspect(c.Request().Context(), tok, hint, string(cl.ID))
+	out, err := i.q.Introspect(c.Request().Context(), tok, hint, string(cl.ID))
 	if err != nil {
 		return err
 	}

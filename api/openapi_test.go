@@ -72,7 +72,7 @@ func everyGroup(t *testing.T) *echo.Echo {
 		te,
 		NewRevoke(nil, nil),
 		NewIntrospect(nil, nil),
-		NewSessions(nil, nil, 0),
+		NewSessions(SessionUseCases{}, nil, 0),
 		NewRevocations(nil),
 		NewAdminServices(nil, nil, pass),
 		NewAdminProjections(projectionAdminStub{}, pass),

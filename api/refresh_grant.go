@@ -10,11 +10,13 @@ import (
 // RefreshGrant is grant_type=refresh_token (RFC 6749 §6) on the token
 // endpoint: only the family's own client may present its tokens.
 type RefreshGrant struct {
-	svc *commands.TokenService
+	refresh Handler[commands.RefreshGrant, commands.TokenPair]
 }
 
-// NewRefreshGrant wraps the token service.
-func NewRefreshGrant(svc *commands.TokenService) *RefreshGrant { return &RefreshGrant{svc: svc} }
+// NewRefreshGrant wraps the refresh use case.
+func NewRefreshGrant(refresh Handler[commands.RefreshGrant, commands.TokenPair]) *RefreshGrant {
+	return &RefreshGrant{refresh: refresh}
+}
 
 // GrantType implements Grant.
 func (*RefreshGrant) GrantType() string { return "refresh_token" }
@@ -32,7 +34,7 @@ func (g *RefreshGrant) Handle(c echo.Context, cl AuthenticatedClient) error {
 	if form.Get("scope") != "" {
 		return oauth.ErrInvalidScope.WithHint("a refresh cannot change the scope")
 	}
-	pair, err := g.svc.Refresh(c.Request().Context(), commands.RefreshGrant{RefreshToken: rt, ClientID: string(cl.ID)}, RequestMetadata(c))
+	pair, err := g.refresh.Handle(c.Request().Context(), commands.RefreshGrant{RefreshToken: rt, ClientID: string(cl.ID)}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,13 @@ import (
 
 // Revoke is POST /oauth2/revoke (RFC 7009), client authentication required.
 type Revoke struct {
-	auth *ClientAuthenticator
-	svc  *commands.TokenService
+	auth   *ClientAuthenticator
+	revoke Action[commands.RevokeToken]
 }
 
 // NewRevoke builds the endpoint.
-func NewRevoke(auth *ClientAuthenticator, svc *commands.TokenService) *Revoke {
-	return &Revoke{auth: auth, svc: svc}
+func NewRevoke(auth *ClientAuthenticator, revoke Action[commands.RevokeToken]) *Revoke {
+	return &Revoke{auth: auth, revoke: revoke}
 }
 
 // Register implements Routes.
@@ -28,7 +28,7 @@ func (r *Revoke) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.svc.Revoke(c.Request().Context(), commands.RevokeToken{Token: tok, Hint: hint, ClientID: string(cl.ID)}, RequestMetadata(c)); err != nil {
+	if err := r.revoke.Handle(c.Request().Context(), commands.RevokeToken{Token: tok, Hint: hint, ClientID: string(cl.ID)}, RequestMetadata(c)); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -12,6 +12,7 @@ import (
 
 	"authledger/commands"
 	"authledger/domain/session"
+	"authledger/domain/token"
 )
 
 // SessionCookie is the session cookie's name. The __Host- prefix makes
@@ -29,7 +30,7 @@ const SessionsCreateScope = "sessions:create"
 //	DELETE /v1/sessions/:id          ends one of the caller's sessions
 //	POST   /v1/session/token         session cookie → 10-minute access JWT (CSRF: Origin allow-list)
 type Sessions struct {
-	svc     *commands.TokenService
+	uc      SessionUseCases
 	clients ClientLookup
 	origins []string
 	// Absolute is the cookie's Max-Age: the session's absolute lifetime.
@@ -38,8 +39,8 @@ type Sessions struct {
 
 // NewSessions builds the group. allowedOrigins are exact origins
 // ("https://app.example.com") allowed to use the cookie on unsafe requests.
-func NewSessions(svc *commands.TokenService, allowedOrigins []string, absolute time.Duration) *Sessions {
-	return &Sessions{svc: svc, origins: slices.Clone(allowedOrigins), absolute: absolute}
+func NewSessions(uc SessionUseCases, allowedOrigins []string, absolute time.Duration) *Sessions {
+	return &Sessions{uc: uc, origins: slices.Clone(allowedOrigins), absolute: absolute}
 }
 
 // ErrNoClientDirectory: the sessions API was built without the service
@@ -159,7 +160,7 @@ func decodeJSON(c echo.Context, v any) error {
 
 // loginService admits a bearer token holding scope sessions:create whose
 // client is still active.
-func (s *Sessions) loginService(c echo.Context) (commands.AccessClaims, error) {
+func (s *Sessions) loginService(c echo.Context) (token.AccessClaims, error) {
 	cl, err := s.bearer(c)
 	if err != nil {
 		return cl, err
@@ -177,12 +178,12 @@ func (s *Sessions) loginService(c echo.Context) (commands.AccessClaims, error) {
 	return cl, nil
 }
 
-func (s *Sessions) bearer(c echo.Context) (commands.AccessClaims, error) {
+func (s *Sessions) bearer(c echo.Context) (token.AccessClaims, error) {
 	raw := bearerToken(c.Request())
 	if raw == "" {
-		return commands.AccessClaims{}, errBearerMissing(c)
+		return token.AccessClaims{}, errBearerMissing(c)
 	}
-	cl, err := s.svc.VerifyAccess(c.Request().Context(), raw)
+	cl, err := s.uc.Access.Check(c.Request().Context(), raw)
 	if err != nil {
 		return cl, errBearerInvalid(c)
 	}
@@ -218,7 +219,7 @@ func (s *Sessions) start(c echo.Context) error {
 	if errs := req.check(); len(errs) > 0 {
 		return badBody(errs...)
 	}
-	out, err := s.svc.StartSession(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR}, RequestMetadata(c))
+	out, err := s.uc.Start.Handle(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
@@ -254,7 +255,7 @@ func (s *Sessions) elevate(c echo.Context) error {
 	if req.ACR == "" || len(req.ACR) > 255 || len(req.AMR) > 16 {
 		return badBody(FieldError{Field: "acr", Detail: "acr is required (1-255 characters); amr holds at most 16 methods"})
 	}
-	out, err := s.svc.ElevateSession(c.Request().Context(), commands.ElevateSession{SessionID: c.Param("id"), ClientID: caller.ClientID, ACR: req.ACR, AMR: req.AMR}, RequestMetadata(c))
+	out, err := s.uc.Elevate.Handle(c.Request().Context(), commands.ElevateSession{SessionID: c.Param("id"), ClientID: caller.ClientID, ACR: req.ACR, AMR: req.AMR}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
@@ -284,7 +285,7 @@ func (s *Sessions) caller(c echo.Context) (sessionCaller, error) {
 	if err != nil || ck.Value == "" {
 		return sessionCaller{}, NewProblem(http.StatusUnauthorized, "unauthenticated", "Unauthorized", "a session cookie or a bearer token is required")
 	}
-	rec, err := s.svc.ResolveSession(c.Request().Context(), ck.Value)
+	rec, err := s.uc.Resolve.Resolve(c.Request().Context(), ck.Value)
 	if err != nil {
 		return sessionCaller{}, sessionAuthError(err)
 	}
@@ -328,7 +329,7 @@ func (s *Sessions) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	recs, err := s.svc.ListSessions(c.Request().Context(), who.subject)
+	recs, err := s.uc.List.List(c.Request().Context(), who.subject)
 	if err != nil {
 		return err
 	}
@@ -352,7 +353,7 @@ func (s *Sessions) end(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	if err := s.svc.EndSession(c.Request().Context(), commands.EndSession{SessionID: id, Subject: who.subject}, RequestMetadata(c)); err != nil {
+	if err := s.uc.End.Handle(c.Request().Context(), commands.EndSession{SessionID: id, Subject: who.subject}, RequestMetadata(c)); err != nil {
 		return err
 	}
 	if who.cookie && who.sessionID == id {
@@ -376,7 +377,7 @@ func (s *Sessions) token(c echo.Context) error {
 	if err != nil || ck.Value == "" {
 		return NewProblem(http.StatusUnauthorized, "unauthenticated", "Unauthorized", "the session cookie is required")
 	}
-	pair, err := s.svc.SessionAccessToken(c.Request().Context(), ck.Value, RequestMetadata(c))
+	pair, err := s.uc.AccessToken.Handle(c.Request().Context(), ck.Value, RequestMetadata(c))
 	if err != nil {
 		return sessionAuthError(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"authledger/api"
 	"authledger/client/verifier"
 	"authledger/commands"
+	"authledger/internal/compose"
 	"authledger/domain/refreshtoken"
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
@@ -125,29 +126,24 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	if o.sessions == nil {
 		o.sessions = sessions.NewMemory(nil)
 	}
-	svc, err := commands.NewTokenService(commands.TokenServiceConfig{
-		Store: store, Signer: signer, Codec: codec, Sessions: o.sessions, Revocations: revs,
-		Verifier: commands.AccessVerifierFunc(func(ctx context.Context, raw string) (commands.AccessClaims, error) {
-			c, err := intro.Verify(ctx, raw)
-			if err != nil {
-				return commands.AccessClaims{}, err
-			}
-			return commands.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
-				Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
-				IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
-		}),
-		Issuer: tokIssuer,
+	rules, err := commands.NewTokenRules(tokIssuer, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := compose.NewTokens(compose.TokenDeps{
+		Store: store, Signer: signer, Sealer: commands.NewRefreshSealer(codec, nil), Live: o.sessions,
+		Verifier: compose.AccessVerifier(intro), Revocations: revs, Publisher: revs, Rules: rules,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	te, err := api.NewTokenEndpoint(clientAuth, api.NewClientCredentialsGrant(cc), api.NewRefreshGrant(svc))
+	te, err := api.NewTokenEndpoint(clientAuth, api.NewClientCredentialsGrant(cc), api.NewRefreshGrant(tok.Refresh))
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.srv = httptest.NewServer(api.New(api.Config{}, te,
-		api.NewSessions(svc, []string{tokOrigin}, 12*time.Hour).RequireActiveClients(reg), api.NewRevoke(clientAuth, svc),
-		api.NewIntrospect(clientAuth, svc), api.NewRevocations(revs)))
+		api.NewSessions(tok.SessionUseCases(), []string{tokOrigin}, 12*time.Hour).RequireActiveClients(reg), api.NewRevoke(clientAuth, tok.Revoke),
+		api.NewIntrospect(clientAuth, tok.Introspector), api.NewRevocations(revs)))
 	t.Cleanup(env.srv.Close)
 	return env
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
 )
 
 // ElevateSession is a step-up: after re-authenticating the subject, the
@@ -27,46 +25,46 @@ type ElevatedSession struct {
 	ACR          string
 }
 
-// ElevateSession records session.Elevated and rotates the token.
-func (s *TokenService) ElevateSession(ctx context.Context, cmd ElevateSession, meta Metadata) (ElevatedSession, error) {
-	if s.cfg.Sessions == nil {
-		return ElevatedSession{}, ErrSessionsUnavailable
-	}
+// ElevateSessionHandler records a step-up.
+type ElevateSessionHandler struct {
+	sessions *SessionRepository
+	live     SessionStore
+	rules    TokenRules
+}
+
+// NewElevateSessionHandler builds the handler.
+func NewElevateSessionHandler(sessions *SessionRepository, live SessionStore, rules TokenRules) *ElevateSessionHandler {
+	return &ElevateSessionHandler{sessions: sessions, live: live, rules: rules}
+}
+
+// Handle records session.Elevated and rotates the token.
+func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, meta Metadata) (ElevatedSession, error) {
 	meta = meta.as(ClientActor(cmd.ClientID))
-	rec, err := s.cfg.Sessions.Get(ctx, cmd.SessionID)
+	rec, err := h.live.Get(ctx, cmd.SessionID)
 	if err != nil {
 		return ElevatedSession{}, err
 	}
-	now := s.clockNow()
-	c := s.policy.Class(token.Session)
-	if err := session.CheckExpiry(rec.CreatedAt, rec.LastSeen, now, c.IdleTimeout, c.Lifetime); err != nil {
+	now := h.rules.Now()
+	if err := h.rules.checkSessionExpiry(rec, now); err != nil {
 		return ElevatedSession{}, err
 	}
-	sess, err := s.loadSession(ctx, cmd.SessionID)
+	raw, err := h.rules.newSessionToken()
 	if err != nil {
 		return ElevatedSession{}, err
 	}
-	if !sess.Exists() || sess.Info().ClientID != cmd.ClientID {
-		// Another login service's session looks like no session at all.
-		return ElevatedSession{}, session.ErrNotFound
-	}
-	if err := sess.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now); err != nil {
-		return ElevatedSession{}, err
-	}
-	raw, err := s.newSessionToken()
+	c, err := h.sessions.Update(ctx, cmd.SessionID, meta, func(s *session.Session) ([]Changed, error) {
+		if !s.Exists() || s.Info().ClientID != cmd.ClientID {
+			// Another login service's session looks like no session at all.
+			return nil, session.ErrNotFound
+		}
+		return nil, s.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now)
+	})
 	if err != nil {
-		return ElevatedSession{}, err
-	}
-	evs, err := encodeTyped(sess.Pending(), meta)
-	if err != nil {
-		return ElevatedSession{}, err
-	}
-	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: session.Stream(cmd.SessionID), Expected: eventstore.Exact(sess.Version()), Events: evs}); err != nil {
 		return ElevatedSession{}, fmt.Errorf("elevate session: %w", err)
 	}
-	info := sess.Info()
+	info := c.Aggregate.Info()
 	rec.ACR, rec.AMR, rec.AuthTime, rec.LastSeen, rec.TokenHash = info.ACR, info.AMR, info.AuthTime, now, hashToken(raw)
-	if err := s.cfg.Sessions.Save(ctx, rec, s.sessionTTL(rec, now)); err != nil {
+	if err := h.live.Save(ctx, rec, h.rules.sessionTTL(rec, now)); err != nil {
 		return ElevatedSession{}, err
 	}
 	return ElevatedSession{SessionID: cmd.SessionID, SessionToken: raw, ACR: info.ACR}, nil

@@ -2,13 +2,10 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
 )
 
 // EndSession is DELETE /v1/sessions/{id}. Subject is the caller; a session
@@ -19,80 +16,72 @@ type EndSession struct {
 	Reason    string // default "logout"
 }
 
-// EndSession records session.Ended and revokes the session's refresh family
-// in one append; the revocation feed then denies its access tokens (sid).
-// The session store must answer first, so a 503 never hides a half-ended
-// session.
-func (s *TokenService) EndSession(ctx context.Context, cmd EndSession, meta Metadata) error {
-	if s.cfg.Sessions == nil {
-		return ErrSessionsUnavailable
-	}
-	if err := s.cfg.Sessions.Ping(ctx); err != nil {
+// EndSessionHandler ends a session and revokes its refresh family.
+type EndSessionHandler struct {
+	sessions *SessionRepository
+	families *FamilyRepository
+	cache    *FamilyCache
+	live     SessionWriter
+	rules    TokenRules
+	notice   revocationNotice
+}
+
+// NewEndSessionHandler builds the handler; cache is the instance's family
+// cache, which must forget a family this handler revokes.
+func NewEndSessionHandler(sessions *SessionRepository, families *FamilyRepository, cache *FamilyCache, live SessionWriter, rules TokenRules, publisher RevocationPublisher) *EndSessionHandler {
+	return &EndSessionHandler{sessions: sessions, families: families, cache: cache, live: live, rules: rules,
+		notice: revocationNotice{publisher: publisher, live: live}}
+}
+
+// Handle records session.Ended and the family's revocation in one append
+// (session.EndWithFamily); the revocation feed then denies its access
+// tokens (sid). The session store must answer first, so a 503 never hides
+// a half-ended session.
+func (h *EndSessionHandler) Handle(ctx context.Context, cmd EndSession, meta Metadata) error {
+	if err := h.live.Ping(ctx); err != nil {
 		return err
 	}
 	if cmd.Reason == "" {
 		cmd.Reason = "logout"
 	}
 	meta = meta.as(SubjectActor(cmd.Subject))
-	for attempt := 0; ; attempt++ {
-		err := s.endOnce(ctx, cmd, meta)
-		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt+1 < maxConflictRetries {
-			continue
+	now := h.rules.Now()
+	accessUntil := h.rules.accessUntil(now)
+	var fam *refreshtoken.Family
+	c, err := h.sessions.Update(ctx, cmd.SessionID, meta, func(s *session.Session) ([]Changed, error) {
+		if !s.Exists() || s.Info().Subject != cmd.Subject {
+			return nil, session.ErrNotFound
 		}
-		if err != nil {
-			return err
-		}
-		return s.cfg.Sessions.Delete(ctx, cmd.SessionID)
-	}
-}
-
-func (s *TokenService) endOnce(ctx context.Context, cmd EndSession, meta Metadata) error {
-	sess, err := s.loadSession(ctx, cmd.SessionID)
-	if err != nil {
-		return err
-	}
-	if !sess.Exists() || sess.Info().Subject != cmd.Subject {
-		return session.ErrNotFound
-	}
-	now := s.clockNow()
-	accessUntil := now.Add(s.policy.Class(token.Access).Lifetime)
-	ended, err := sess.End(cmd.Reason, meta.Actor, now, accessUntil)
-	if err != nil || !ended {
-		return err
-	}
-	evs, err := encodeTyped(sess.Pending(), meta)
-	if err != nil {
-		return err
-	}
-	appends := []eventstore.StreamAppend{{Stream: session.Stream(cmd.SessionID), Expected: eventstore.Exact(sess.Version()), Events: evs}}
-	var fid refreshtoken.FamilyID
-	if famStr := sess.Info().Family; famStr != "" {
-		fid, err = refreshtoken.ParseFamilyID(famStr)
-		if err != nil {
-			return fmt.Errorf("end session: %w", err)
-		}
-		f, err := s.loadFamily(ctx, fid)
-		if err != nil {
-			return err
-		}
-		if f.Revoke("session_ended", now, accessUntil) {
-			fevs, err := encodeTyped(f.Pending(), meta)
+		fam = nil
+		if famStr := s.Info().Family; famStr != "" && !s.Ended() {
+			fid, err := refreshtoken.ParseFamilyID(famStr)
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("end session: %w", err)
 			}
-			appends = append(appends, eventstore.StreamAppend{Stream: fid.Stream(), Expected: eventstore.Exact(f.Version()), Events: fevs})
+			if fam, err = h.families.Load(ctx, fid); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if _, err := s.cfg.Store.Append(ctx, appends...); err != nil {
+		if _, err := session.EndWithFamily(s, fam, cmd.Reason, meta.Actor, now, accessUntil); err != nil {
+			return nil, err
+		}
+		if fam == nil {
+			return nil, nil
+		}
+		return []Changed{Changes(fam)}, nil
+	})
+	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
-	s.publish(ctx, "sid", cmd.SessionID, accessUntil)
-	if len(appends) > 1 {
-		// The family changed behind the refresh cache's back: without this
-		// the next refresh here would sign a token and append its issuance
-		// before the stale expected version sent it back to the ledger.
-		s.families.drop(fid)
-		s.publish(ctx, "family", sess.Info().Family, accessUntil)
+	if len(c.Aggregate.Pending()) > 0 {
+		h.notice.publish(ctx, "sid", cmd.SessionID, accessUntil)
+		if fam != nil && len(fam.Pending()) > 0 {
+			// The family changed behind the refresh cache's back: without
+			// this the next refresh here would sign a token and append its
+			// issuance before the stale expected version sent it back.
+			h.cache.Drop(fam.ID())
+			h.notice.publish(ctx, "family", fam.ID().String(), accessUntil)
+		}
 	}
-	return nil
+	return h.live.Delete(ctx, cmd.SessionID)
 }

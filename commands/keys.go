@@ -26,9 +26,6 @@ type KeysConfig struct {
 	Now func() time.Time
 	// Rand is the key-generation entropy; nil means crypto/rand.
 	Rand io.Reader
-	// MaxAttempts bounds reloads after a version conflict on the keyring
-	// stream (another instance decided first). Default 4.
-	MaxAttempts int
 	// Notify, if set, runs after every successful append with the ring's
 	// new stream version: a Redis invalidation so other instances reload
 	// before their feed delivers. Best effort; its error is ignored.
@@ -39,13 +36,12 @@ type KeysConfig struct {
 // tick. Every decision is appended at the keyring stream's expected version,
 // so racing instances produce exactly one outcome.
 type Keys struct {
-	store    eventstore.Store
-	secrets  secrets.Provider
-	policy   keyring.Policy
-	now      func() time.Time
-	rand     io.Reader
-	attempts int
-	notify   func(ctx context.Context, version uint64) error
+	ring    *KeyringRepository
+	secrets secrets.Provider
+	policy  keyring.Policy
+	now     func() time.Time
+	rand    io.Reader
+	notify  func(ctx context.Context, version uint64) error
 }
 
 // NewKeys checks the configuration.
@@ -62,15 +58,12 @@ func NewKeys(cfg KeysConfig) (*Keys, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	k := &Keys{store: cfg.Store, secrets: cfg.Secrets, policy: p, now: cfg.Now, rand: cfg.Rand, attempts: cfg.MaxAttempts, notify: cfg.Notify}
+	k := &Keys{ring: Keyring(cfg.Store), secrets: cfg.Secrets, policy: p, now: cfg.Now, rand: cfg.Rand, notify: cfg.Notify}
 	if k.now == nil {
 		k.now = time.Now
 	}
 	if k.rand == nil {
 		k.rand = rand.Reader
-	}
-	if k.attempts <= 0 {
-		k.attempts = 4
 	}
 	return k, nil
 }
@@ -80,16 +73,12 @@ func (k *Keys) Policy() keyring.Policy { return k.policy }
 
 // Load rebuilds the key ring from the ledger.
 func (k *Keys) Load(ctx context.Context) (*keyring.Ring, error) {
-	return LoadRing(ctx, k.store)
+	return k.ring.Load(ctx, struct{}{})
 }
 
 // LoadRing rebuilds the key ring from the keyring stream.
 func LoadRing(ctx context.Context, store eventstore.Store) (*keyring.Ring, error) {
-	es, err := readEvents(ctx, store, keyring.Stream, func(typ string, data []byte) (keyring.Event, error) { return keyring.Decode(typ, data) })
-	if err != nil {
-		return nil, fmt.Errorf("load key ring: %w", err)
-	}
-	return keyring.Load(es), nil
+	return Keyring(store).Load(ctx, struct{}{})
 }
 
 // SigningKeySecretName is where a key's private seed lives in the provider.
@@ -145,52 +134,41 @@ func PublicJWK(pub ed25519.PublicKey) keyring.PublicJWK {
 	return keyring.PublicJWK{Kty: "OKP", Crv: "Ed25519", X: x, Kid: base64.RawURLEncoding.EncodeToString(sum[:]), Use: "sig", Alg: "EdDSA"}
 }
 
-// appendRing appends the ring's pending events at its loaded version.
-func (k *Keys) appendRing(ctx context.Context, r *keyring.Ring, meta Metadata) error {
-	events, err := encodeTyped(r.Pending(), meta)
-	if err != nil {
-		return err
-	}
-	_, err = k.store.Append(ctx, eventstore.StreamAppend{Stream: keyring.Stream, Expected: eventstore.Exact(r.Version()), Events: events})
-	return err
-}
-
 // decide loads the ring, lets fn decide, and appends; on a version conflict
-// it reloads and asks fn again, because another instance's decision may
-// have made this one unnecessary. fn reports the new key it generated (if
-// any) so a key that lost the race is discarded.
+// Repository.Update reloads and asks fn again, because another instance's
+// decision may have made this one unnecessary. fn reports the new key it
+// generated (if any) so a key that lost the race, or whose decision failed,
+// is discarded.
 func (k *Keys) decide(ctx context.Context, meta Metadata, fn func(r *keyring.Ring, now time.Time) (*keyring.NewKey, error)) (*keyring.Ring, error) {
-	var lastErr error
-	for range k.attempts {
-		r, err := k.Load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		nk, err := fn(r, k.now())
-		if err != nil {
-			if nk != nil {
-				k.discard(ctx, *nk)
-			}
-			return nil, err
-		}
-		if len(r.Pending()) == 0 {
-			return r, nil
-		}
-		err = k.appendRing(ctx, r, meta)
-		if err == nil {
-			if k.notify != nil {
-				_ = k.notify(ctx, r.Version()+uint64(len(r.Pending())))
-			}
-			k.shred(ctx, r)
-			return r, nil
-		}
+	var nk *keyring.NewKey
+	var decideErr error
+	c, err := k.ring.Update(ctx, struct{}{}, meta, func(r *keyring.Ring) ([]Changed, error) {
 		if nk != nil {
-			k.discard(ctx, *nk)
+			k.discard(ctx, *nk) // the previous attempt lost the race
 		}
-		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
-			return nil, fmt.Errorf("append key ring: %w", err)
+		nk, decideErr = fn(r, k.now())
+		return nil, decideErr
+	})
+	switch {
+	case err == nil:
+	case nk != nil:
+		k.discard(ctx, *nk)
+		fallthrough
+	default:
+		if decideErr != nil {
+			return nil, decideErr
 		}
-		lastErr = err
+		if errors.Is(err, ErrKeptConflicting) {
+			return nil, fmt.Errorf("key ring kept changing: %w", err)
+		}
+		return nil, fmt.Errorf("append key ring: %w", err)
 	}
-	return nil, fmt.Errorf("key ring kept changing: %w", lastErr)
+	r := c.Aggregate
+	if len(r.Pending()) > 0 {
+		if k.notify != nil {
+			_ = k.notify(ctx, r.Version()+uint64(len(r.Pending())))
+		}
+		k.shred(ctx, r)
+	}
+	return r, nil
 }

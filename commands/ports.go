@@ -1,11 +1,15 @@
-// Package commands holds one handler per use case: load the smallest write
-// model from the ledger, ask the domain to decide, append with expected
-// versions, return the result. Interfaces here are the ports commands need.
+// Package commands holds one handler per use case: load the aggregates it
+// decides on through a Repository, ask the domain to decide, append with
+// expected versions (Repository.Update, AppendAll), return the result.
+// Every port a handler consumes is declared here, split to what each
+// consumer uses; cmd/authledger plugs the adapters in.
 package commands
 
 import (
 	"context"
+	"time"
 
+	"authledger/domain/session"
 	"authledger/domain/token"
 )
 
@@ -22,4 +26,54 @@ type Metadata struct {
 	CausationID   string `json:"causation_id,omitempty"`
 	Actor         string `json:"actor,omitempty"`
 	RequestID     string `json:"request_id,omitempty"`
+}
+
+// SessionWriter is the write half of the live-session store: the hashed
+// cookie → session record map with idle and absolute expiry (Redis in
+// production, memory embedded). It is write-side state beside the ledger,
+// not a read model: the ledger records what happened, this store answers
+// cookie lookups within the idle timeout.
+type SessionWriter interface {
+	Create(ctx context.Context, rec session.Record, ttl time.Duration) error
+	Save(ctx context.Context, rec session.Record, ttl time.Duration) error
+	Touch(ctx context.Context, rec session.Record, lastSeen time.Time, ttl time.Duration) error
+	Delete(ctx context.Context, id string) error
+	// Ping answers whether the store is reachable, so a command can refuse
+	// before it appends anything.
+	Ping(ctx context.Context) error
+}
+
+// SessionReader is the read half of the live-session store.
+type SessionReader interface {
+	Lookup(ctx context.Context, tokenHash string) (session.Record, error)
+	Get(ctx context.Context, id string) (session.Record, error)
+	ListBySubject(ctx context.Context, subject string) ([]session.Record, error)
+}
+
+// SessionStore is both halves; sessionstore implements it for Redis and in
+// process, and its contract suite runs against this port.
+type SessionStore interface {
+	SessionWriter
+	SessionReader
+}
+
+// AccessVerifier checks an access JWT's signature (EdDSA, a key of this
+// issuer that is not revoked), typ and issuer. It does not apply expiry or
+// revocation: revocation must see expired tokens.
+type AccessVerifier interface {
+	VerifySignature(ctx context.Context, raw string) (token.AccessClaims, error)
+}
+
+// RevocationChecker answers whether any of a token's identifiers is revoked
+// now (readmodels/revocations implements it, with the same shape as
+// client/verifier's Revocation hook).
+type RevocationChecker interface {
+	IsRevoked(jti, sid, family string) bool
+}
+
+// RevocationPublisher hurries a revocation to every instance once it is in
+// the ledger. kind is "jti", "sid" or "family". It is best effort: the
+// ledger feed delivers the same entry anyway.
+type RevocationPublisher interface {
+	PublishRevocation(ctx context.Context, kind, id string, until time.Time) error
 }

@@ -10,7 +10,6 @@ import (
 	"authledger/domain/oauth"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/token"
-	"authledger/eventstore"
 )
 
 // RefreshGrant is one refresh_token grant request (RFC 6749 §6) from an
@@ -32,80 +31,88 @@ type TokenPair struct {
 	GraceReplay bool
 }
 
-// Refresh spends the presented refresh token and returns its successor with
-// a new access token. Every refusal is invalid_grant (RFC 6749 §5.2) whose
-// debug text names the reason for the log; a presentation that cannot touch
-// a family (malformed, forged, expired, another client's) appends only a
-// refreshtoken.Rejected audit event. Presenting a spent token records reuse
-// and revokes the family before refusing; the family's session, if any, is
-// ended in the same append (see appendFamily).
-func (s *TokenService) Refresh(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
+// RefreshHandler spends a refresh token and returns its successor with a
+// new access token.
+type RefreshHandler struct {
+	families *FamilyRepository // cached
+	cache    *FamilyCache
+	sessions *SessionRepository
+	signer   Signer
+	sealer   *RefreshSealer
+	rules    TokenRules
+	grace    time.Duration
+	notice   revocationNotice
+}
+
+// NewRefreshHandler builds the handler. cache is the instance's family
+// cache, shared with the other handlers that change families; grace is the
+// retry window (0 to refreshtoken.MaxGrace).
+func NewRefreshHandler(families *FamilyRepository, cache *FamilyCache, sessions *SessionRepository, signer Signer, sealer *RefreshSealer,
+	rules TokenRules, grace time.Duration, publisher RevocationPublisher, live SessionWriter) (*RefreshHandler, error) {
+	if grace < 0 || grace > refreshtoken.MaxGrace {
+		return nil, refreshtoken.ErrBadGrace
+	}
+	return &RefreshHandler{families: families.WithCache(cache), cache: cache, sessions: sessions, signer: signer, sealer: sealer,
+		rules: rules, grace: grace, notice: revocationNotice{publisher: publisher, live: live}}, nil
+}
+
+// Handle refreshes. Every refusal is invalid_grant (RFC 6749 §5.2) whose
+// debug text names the reason for the log; a presentation that cannot
+// touch a family (malformed, forged, expired, another client's) appends
+// only a refreshtoken.Rejected audit event. Presenting a spent token
+// records reuse and revokes the family before refusing, and the family's
+// session ends in the same append (session.FollowFamily).
+func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
 	meta = meta.as(ClientActor(g.ClientID))
-	now := s.clockNow()
-	cl, err := s.openRefresh(ctx, g.RefreshToken)
+	now := h.rules.Now()
+	cl, err := h.sealer.Open(ctx, g.RefreshToken)
 	if err != nil {
-		return TokenPair{}, s.reject(ctx, "malformed", g.ClientID, nil, meta)
+		return TokenPair{}, h.reject(ctx, "malformed", g.ClientID, nil, meta)
 	}
 	if cl.Expired(now) {
-		return TokenPair{}, s.reject(ctx, "expired", g.ClientID, &cl, meta)
+		return TokenPair{}, h.reject(ctx, "expired", g.ClientID, &cl, meta)
 	}
-	next, err := s.newTokenID()
+	next, err := h.rules.newTokenID()
 	if err != nil {
 		return TokenPair{}, err
 	}
-	lifetime := s.policy.Class(token.Refresh).Lifetime
-	exp := now.Add(lifetime).Truncate(time.Second)
-	// When this instance knows the family, the access token is signed while
-	// the rotation is appended: the two ledger appends then share a group
-	// commit instead of queueing one after the other. The claims come from
-	// the family's start, which never changes. If the rotation is refused
-	// the token is dropped undelivered (its issuance stays in the ledger,
-	// marked with the family, as evidence rather than a credential).
-	var early chan signed
-	if f := s.families.peek(cl.Family); f != nil {
-		// Only for the presentation that is likely to win: the cached
-		// current token, by its own client, of a live family.
-		cur, _ := f.Current()
-		if info := f.Info(); info.ClientID == g.ClientID && cur == cl.Token {
-			if revoked, _ := f.Revoked(); !revoked {
-				early = make(chan signed, 1)
-				go func() {
-					at, err := s.signFamilyAccess(context.WithoutCancel(ctx), info, meta)
-					early <- signed{at, err}
-				}()
-			}
-		}
-	}
+	exp := now.Add(h.rules.Class(token.Refresh).Lifetime).Truncate(time.Second)
+	early := h.signEarly(ctx, cl, g.ClientID, meta)
 	var out refreshtoken.Outcome
-	var info refreshtoken.Started
-	err = s.updateFamily(ctx, cl.Family, meta, func(f *refreshtoken.Family) error {
+	var sessionEnded bool
+	c, err := h.families.Update(ctx, cl.Family, meta, func(f *refreshtoken.Family) ([]Changed, error) {
 		var err error
 		out, err = f.Rotate(refreshtoken.RotateInput{
-			Presented: cl, ClientID: g.ClientID, Next: next, KeyID: s.codec().ActiveKeyID(),
-			ExpiresAt: exp, Now: now, Grace: s.cfg.Grace, AccessLifetime: s.policy.Class(token.Access).Lifetime,
+			Presented: cl, ClientID: g.ClientID, Next: next, KeyID: h.sealer.ActiveKeyID(),
+			ExpiresAt: exp, Now: now, Grace: h.grace, AccessLifetime: h.rules.Class(token.Access).Lifetime,
 		})
-		info = f.Info()
-		return err
+		if err != nil {
+			return nil, err
+		}
+		var also []Changed
+		also, sessionEnded, err = followFamily(ctx, h.sessions, f, meta.Actor)
+		return also, err
 	})
 	switch {
 	case errors.Is(err, refreshtoken.ErrWrongClient):
-		return TokenPair{}, s.reject(ctx, "wrong_client", g.ClientID, &cl, meta)
+		return TokenPair{}, h.reject(ctx, "wrong_client", g.ClientID, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrUnknownFamily), errors.Is(err, refreshtoken.ErrUnknownToken):
-		return TokenPair{}, s.reject(ctx, "unknown", g.ClientID, &cl, meta)
+		return TokenPair{}, h.reject(ctx, "unknown", g.ClientID, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrExpired):
-		return TokenPair{}, s.reject(ctx, "expired", g.ClientID, &cl, meta)
+		return TokenPair{}, h.reject(ctx, "expired", g.ClientID, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrFamilyRevoked):
-		return TokenPair{}, s.reject(ctx, "family_revoked", g.ClientID, &cl, meta)
-	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+		return TokenPair{}, h.reject(ctx, "family_revoked", g.ClientID, &cl, meta)
+	case errors.Is(err, ErrKeptConflicting):
 		// Still losing after the bounded reloads: refuse rather than guess.
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: concurrent presentations kept conflicting")
 	case err != nil:
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	}
+	h.notice.familyRevoked(ctx, c.Aggregate, sessionEnded)
 	if out.Kind == refreshtoken.OutcomeReuse {
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: reuse of a spent token; family " + cl.Family.String() + " revoked and its session ended")
 	}
-	return s.issuePair(ctx, info, out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
+	return h.issue(ctx, c.Aggregate.Info(), out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
 }
 
 type signed struct {
@@ -113,18 +120,48 @@ type signed struct {
 	err error
 }
 
-func (s *TokenService) signFamilyAccess(ctx context.Context, info refreshtoken.Started, meta Metadata) (token.Issued, error) {
-	return s.cfg.Signer.Sign(ctx, token.Claims{
-		Class: token.Access, Subject: info.Subject, ClientID: info.ClientID, Audience: s.accessAudience(),
+// signEarly starts signing the access token while the rotation is
+// appended, when this instance knows the family and the presentation is
+// likely to win (the cached current token, by its own client, of a live
+// family): the two ledger appends then share a group commit instead of
+// queueing one after the other. The claims come from the family's start,
+// which never changes. If the rotation is refused the token is dropped
+// undelivered (its issuance stays in the ledger, marked with the family,
+// as evidence rather than a credential).
+func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, clientID string, meta Metadata) <-chan signed {
+	f := h.cache.peek(cl.Family)
+	if f == nil {
+		return nil
+	}
+	cur, _ := f.Current()
+	info := f.Info()
+	if revoked, _ := f.Revoked(); revoked || info.ClientID != clientID || cur != cl.Token {
+		return nil
+	}
+	early := make(chan signed, 1)
+	go func() {
+		at, err := signFamilyAccess(context.WithoutCancel(ctx), h.signer, h.rules, info, meta)
+		early <- signed{at, err}
+	}()
+	return early
+}
+
+func signFamilyAccess(ctx context.Context, signer Signer, rules TokenRules, info refreshtoken.Started, meta Metadata) (token.Issued, error) {
+	return signer.Sign(ctx, token.Claims{
+		Class: token.Access, Subject: info.Subject, ClientID: info.ClientID, Audience: rules.accessAudience(),
 		Scope: info.Scope, SessionID: info.SessionID, FamilyID: info.Family.String(),
 		AuthTime: info.AuthTime, ACR: info.ACR, AMR: info.AMR,
 	}, meta)
 }
 
+func (h *RefreshHandler) issue(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
+	return issuePair(ctx, h.signer, h.sealer, h.rules, info, succ, replay, meta, early)
+}
+
 // issuePair signs an access token for the family (or takes the one signed
 // early) and seals its refresh token.
-func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
-	rt, err := s.codec().Seal(succ)
+func issuePair(ctx context.Context, signer Signer, sealer *RefreshSealer, rules TokenRules, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
+	rt, err := sealer.Seal(succ)
 	if err != nil {
 		// The successor's sealing key is gone (rotated out): refuse rather
 		// than mint a second successor, which would fork the family.
@@ -135,7 +172,7 @@ func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started,
 		r := <-early
 		at, err = r.at, r.err
 	} else {
-		at, err = s.signFamilyAccess(ctx, info, meta)
+		at, err = signFamilyAccess(ctx, signer, rules, info, meta)
 	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: sign access token: %w", err)
@@ -149,18 +186,14 @@ func (s *TokenService) issuePair(ctx context.Context, info refreshtoken.Started,
 // reject records the refused presentation and returns invalid_grant. The
 // audit append is best effort: its failure is logged through the returned
 // error's debug text, never turned into a success.
-func (s *TokenService) reject(ctx context.Context, reason, clientID string, cl *refreshtoken.Claims, meta Metadata) error {
-	ev := refreshtoken.Rejected{Reason: reason, ClientID: clientID, At: s.clockNow()}
+func (h *RefreshHandler) reject(ctx context.Context, reason, clientID string, cl *refreshtoken.Claims, meta Metadata) error {
+	ev := refreshtoken.Rejected{Reason: reason, ClientID: clientID, At: h.rules.Now()}
 	if cl != nil {
 		fam, tok := cl.Family, cl.Token
 		ev.Family, ev.Token = &fam, &tok
 	}
 	debug := "refresh: " + reason
-	evs, err := encodeTyped([]refreshtoken.Rejected{ev}, meta)
-	if err == nil {
-		_, err = s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: refreshtoken.RejectionsStream, Expected: eventstore.Any(), Events: evs})
-	}
-	if err != nil {
+	if _, err := AppendAll(ctx, h.families.Store(), meta, Record(refreshtoken.RejectionsStream, ev)); err != nil {
 		debug += " (audit append failed: " + err.Error() + ")"
 	}
 	return oauth.ErrInvalidGrant.WithDebug(debug)

@@ -22,19 +22,19 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	f := newTokenFixture(t, nil)
 	ctx := context.Background()
 	s := f.start(t, "login", "alice")
-	first, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	first, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.RefreshToken == s.RefreshToken || first.AccessToken == "" || first.ExpiresIn != 600 {
 		t.Fatalf("rotation answered %+v", first)
 	}
-	second, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: first.RefreshToken, ClientID: "login"}, meta)
+	second, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: first.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The thief replays the first token.
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("reuse: err = %v, want invalid_grant", err)
 	}
 	fam := s.Family.Stream()
@@ -43,12 +43,12 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 		t.Fatalf("family events %v", got)
 	}
 	// Every token of the family is dead now, the newest included.
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: second.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: second.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("after revocation: err = %v", err)
 	}
 	f.catchUp(t)
 	for name, at := range map[string]string{"session start": s.AccessToken, "first refresh": first.AccessToken, "second refresh": second.AccessToken} {
-		in, err := f.svc.Introspect(ctx, at, "", "login")
+		in, err := f.tok.Introspector.Introspect(ctx, at, "", "login")
 		if err != nil || in.Active {
 			t.Errorf("%s access token: introspection active=%v err=%v", name, in.Active, err)
 		}
@@ -58,7 +58,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 			t.Errorf("%s access token: verifier err = %v, want ErrRevoked", name, err)
 		}
 	}
-	if in, _ := f.svc.Introspect(ctx, second.RefreshToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, second.RefreshToken, "", "login"); in.Active {
 		t.Error("a revoked family's refresh token introspects active")
 	}
 }
@@ -68,12 +68,12 @@ func TestRefreshWithinGraceReturnsTheSameSuccessor(t *testing.T) {
 	f := newTokenFixture(t, nil, withGrace(10*time.Second))
 	ctx := context.Background()
 	s := f.start(t, "login", "alice")
-	a, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	a, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Add(5 * time.Second)
-	b, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	b, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestRefreshWithinGraceReturnsTheSameSuccessor(t *testing.T) {
 		t.Fatalf("%d rotations, want 1", n)
 	}
 	// The successor still works exactly once.
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: b.RefreshToken, ClientID: "login"}, meta); err != nil {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: b.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,7 +114,7 @@ func TestRefreshRefusesBadTokensAndRecordsOnlyTheFailure(t *testing.T) {
 	}
 	before, _ := f.store.Head(ctx)
 	for name, g := range cases {
-		if _, err := f.svc.Refresh(ctx, g, meta); !isInvalidGrant(err) {
+		if _, err := f.tok.Refresh.Handle(ctx, g, meta); !isInvalidGrant(err) {
 			t.Errorf("%s: err = %v, want invalid_grant", name, err)
 		}
 	}
@@ -134,7 +134,7 @@ func TestRefreshRefusesBadTokensAndRecordsOnlyTheFailure(t *testing.T) {
 		}
 	}
 	// The family is untouched: its token still works.
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatalf("the family was harmed by bad input: %v", err)
 	}
 }
@@ -157,7 +157,7 @@ func raceRefresh(t *testing.T, store eventstore.Store, n int, grace time.Duratio
 		go func() {
 			defer wg.Done()
 			<-start
-			p, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+			p, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 			results[i] = result{p, err}
 		}()
 	}
@@ -207,46 +207,46 @@ func TestRevoke(t *testing.T) {
 	t.Run("revoking a refresh token revokes its family", func(t *testing.T) {
 		f := newTokenFixture(t, nil)
 		s := f.start(t, "login", "alice")
-		if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s.RefreshToken, Hint: "refresh_token", ClientID: "login"}, meta); err != nil {
+		if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: s.RefreshToken, Hint: "refresh_token", ClientID: "login"}, meta); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+		if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 			t.Fatalf("err = %v", err)
 		}
 		f.catchUp(t)
-		if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
 			t.Fatal("the family's access token is still active")
 		}
 	})
 	t.Run("revoking an access token denies it until it expires", func(t *testing.T) {
 		f := newTokenFixture(t, nil)
 		s := f.start(t, "login", "alice")
-		pair, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta)
+		pair, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in, _ := f.svc.Introspect(ctx, pair.AccessToken, "", "other"); !in.Active || in.Subject != "alice" {
+		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", "other"); !in.Active || in.Subject != "alice" {
 			t.Fatalf("before revocation: %+v", in)
 		}
-		if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: pair.AccessToken, Hint: "access_token", ClientID: "login"}, meta); err != nil {
+		if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: pair.AccessToken, Hint: "access_token", ClientID: "login"}, meta); err != nil {
 			t.Fatal(err)
 		}
 		f.catchUp(t)
-		if in, _ := f.svc.Introspect(ctx, pair.AccessToken, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", "login"); in.Active {
 			t.Fatal("revoked access token is active")
 		}
 		if _, err := f.verifier.Verify(ctx, pair.AccessToken); !errors.Is(err, verifier.ErrRevoked) {
 			t.Fatalf("verifier: %v", err)
 		}
 		// The refresh family is untouched by an access-token revocation.
-		if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+		if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("unknown tokens are not errors", func(t *testing.T) {
 		f := newTokenFixture(t, nil)
 		for _, tok := range []string{"", "garbage", "rt1.r1.AAAA", "a.b.c"} {
-			if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: tok, ClientID: "login"}, meta); err != nil {
+			if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: tok, ClientID: "login"}, meta); err != nil {
 				t.Errorf("%q: %v", tok, err)
 			}
 		}
@@ -254,11 +254,11 @@ func TestRevoke(t *testing.T) {
 	t.Run("another client's token is refused and left alone", func(t *testing.T) {
 		f := newTokenFixture(t, nil)
 		s := f.start(t, "login", "alice")
-		err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s.RefreshToken, ClientID: "mallory"}, meta)
+		err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: s.RefreshToken, ClientID: "mallory"}, meta)
 		if !errors.Is(err, oauth.ErrUnauthorizedClient) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+		if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -271,20 +271,20 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 	s := f.start(t, "login", "alice")
 	// RFC 7662 §2.2: token_type is an RFC 6749 §7.1 access token type,
 	// which a refresh token has none of.
-	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "refresh_token", "login"); !in.Active || in.TokenType != "" || in.Subject != "alice" {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "refresh_token", "login"); !in.Active || in.TokenType != "" || in.Subject != "alice" {
 		t.Fatalf("own client: %+v", in)
 	}
-	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); !in.Active || in.TokenType != "Bearer" {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); !in.Active || in.TokenType != "Bearer" {
 		t.Fatalf("access token: %+v, want active with token_type Bearer", in)
 	}
-	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "", "other"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", "other"); in.Active {
 		t.Fatal("another client learns about the refresh token")
 	}
 	f.clock.Add(15 * 24 * time.Hour)
-	if in, _ := f.svc.Introspect(ctx, s.RefreshToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", "login"); in.Active {
 		t.Fatal("an expired refresh token introspects active")
 	}
-	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
 		t.Fatal("an expired access token introspects active")
 	}
 }
@@ -295,28 +295,28 @@ func TestTwoInstancesNeverTrustAStaleFamilyCache(t *testing.T) {
 	a := newTokenFixture(t, nil)
 	b := newTokenFixture(t, a.store, withCodec(a.codec))
 	s := a.start(t, "login", "alice")
-	t2, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	t2, err := b.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t3, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t2.RefreshToken, ClientID: "login"}, meta)
+	t3, err := a.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: t2.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// b still caches generation 2; the newer token must work on b anyway.
-	t4, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta)
+	t4, err := b.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatalf("a token minted by another instance was refused: %v", err)
 	}
 	// a caches generation 3; replaying t3 there is reuse, not a rotation.
-	if _, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := a.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: t3.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("replay on the stale instance: %v", err)
 	}
 	got := countTypes(t, a.store, s.Family.Stream())
 	if got[refreshtoken.TypeRotated] != 3 || got[refreshtoken.TypeRevoked] != 1 {
 		t.Fatalf("family events %v", got)
 	}
-	if _, err := b.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: t4.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := b.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: t4.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("revoked family on the other instance: %v", err)
 	}
 }
@@ -326,7 +326,7 @@ func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); !in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); !in.Active {
 		t.Fatal("a fresh token is inactive")
 	}
 	active, ok := f.jwks.ActiveKey()
@@ -339,7 +339,7 @@ func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
 	if err := f.jwks.Reload(ctx, f.store); err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := f.svc.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
 		t.Fatalf("a token signed by revoked key %s introspects active", active.KID)
 	}
 }
@@ -357,14 +357,12 @@ func TestAnInstanceReloadsSealingKeysItHasNotSeen(t *testing.T) {
 	if !strings.HasPrefix(s.RefreshToken, "rt1.r2.") {
 		t.Fatalf("b sealed with %q", s.RefreshToken[:7])
 	}
-	if _, err := a.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := a.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("without reloading, a token of an unknown key must be refused: %v", err)
 	}
 	reloads := 0
-	c := newTokenFixture(t, a.store, withCodec(a.codec), func(cfg *commands.TokenServiceConfig) {
-		cfg.ReloadCodec = func(context.Context) (*refreshtoken.Codec, error) { reloads++; return newer, nil }
-	})
-	if _, err := c.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+	c := newTokenFixture(t, a.store, withCodec(a.codec), withReload(func(context.Context) (*refreshtoken.Codec, error) { reloads++; return newer, nil }))
+	if _, err := c.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatalf("after reloading: %v", err)
 	}
 	if reloads != 1 {

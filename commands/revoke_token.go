@@ -7,7 +7,6 @@ import (
 	"authledger/domain/oauth"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/token"
-	"authledger/eventstore"
 )
 
 // RevokeToken is an RFC 7009 request from an authenticated client.
@@ -17,67 +16,88 @@ type RevokeToken struct {
 	ClientID string
 }
 
-// Revoke revokes a refresh token (its whole family, RFC 7009 §2.1) or an
-// access token (until it expires). Unknown, malformed and expired tokens are
-// not errors (§2.2: the server answers 200). A token issued to another
-// client is refused with unauthorized_client and left alone.
-func (s *TokenService) Revoke(ctx context.Context, r RevokeToken, meta Metadata) error {
+// RevokeHandler revokes refresh tokens (their whole family, RFC 7009 §2.1)
+// and access tokens (until they expire).
+type RevokeHandler struct {
+	sealer   *RefreshSealer
+	families *FamilyRepository // cached
+	sessions *SessionRepository
+	tokens   *TokenRepository
+	verifier AccessVerifier
+	rules    TokenRules
+	notice   revocationNotice
+}
+
+// NewRevokeHandler builds the handler; cache is the instance's family cache.
+func NewRevokeHandler(sealer *RefreshSealer, families *FamilyRepository, cache *FamilyCache, sessions *SessionRepository, tokens *TokenRepository,
+	verifier AccessVerifier, rules TokenRules, publisher RevocationPublisher, live SessionWriter) *RevokeHandler {
+	return &RevokeHandler{sealer: sealer, families: families.WithCache(cache), sessions: sessions, tokens: tokens, verifier: verifier,
+		rules: rules, notice: revocationNotice{publisher: publisher, live: live}}
+}
+
+// Handle revokes. Unknown, malformed and expired tokens are not errors
+// (§2.2: the server answers 200). A token issued to another client is
+// refused with unauthorized_client and left alone.
+func (h *RevokeHandler) Handle(ctx context.Context, r RevokeToken, meta Metadata) error {
 	meta = meta.as(ClientActor(r.ClientID))
+	first, second := h.revokeRefresh, h.revokeAccess
 	if r.Hint == "access_token" {
-		if done, err := s.revokeAccess(ctx, r, meta); done || err != nil {
-			return err
-		}
-		_, err := s.revokeRefresh(ctx, r, meta)
+		first, second = h.revokeAccess, h.revokeRefresh
+	}
+	if done, err := first(ctx, r, meta); done || err != nil {
 		return err
 	}
-	if done, err := s.revokeRefresh(ctx, r, meta); done || err != nil {
-		return err
-	}
-	_, err := s.revokeAccess(ctx, r, meta)
+	_, err := second(ctx, r, meta)
 	return err
 }
 
-func (s *TokenService) revokeRefresh(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
-	cl, err := s.openRefresh(ctx, r.Token)
+func (h *RevokeHandler) revokeRefresh(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
+	cl, err := h.sealer.Open(ctx, r.Token)
 	if err != nil {
 		return false, nil
 	}
-	now := s.clockNow()
-	err = s.updateFamily(ctx, cl.Family, meta, func(f *refreshtoken.Family) error {
+	now := h.rules.Now()
+	var sessionEnded bool
+	c, err := h.families.Update(ctx, cl.Family, meta, func(f *refreshtoken.Family) ([]Changed, error) {
 		if !f.Exists() {
-			return nil
+			return nil, nil
 		}
 		if f.Info().ClientID != r.ClientID {
-			return oauth.ErrUnauthorizedClient.WithHint("the token was not issued to this client")
+			return nil, oauth.ErrUnauthorizedClient.WithHint("the token was not issued to this client")
 		}
-		f.Revoke("revoked", now, now.Add(s.policy.Class(token.Access).Lifetime))
-		return nil
+		f.Revoke("revoked", now, h.rules.accessUntil(now))
+		var also []Changed
+		var err error
+		also, sessionEnded, err = followFamily(ctx, h.sessions, f, meta.Actor)
+		return also, err
 	})
-	return true, err
+	if err != nil {
+		return true, err
+	}
+	h.notice.familyRevoked(ctx, c.Aggregate, sessionEnded)
+	return true, nil
 }
 
-func (s *TokenService) revokeAccess(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
-	if s.cfg.Verifier == nil {
-		return false, nil
-	}
-	c, err := s.cfg.Verifier.VerifySignature(ctx, r.Token)
+// revokeAccess decides on the token's own stream, at its exact version, so
+// two concurrent revocations of one token append once.
+func (h *RevokeHandler) revokeAccess(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
+	c, err := h.verifier.VerifySignature(ctx, r.Token)
 	if err != nil {
 		return false, nil
 	}
 	if c.ClientID != r.ClientID {
 		return true, oauth.ErrUnauthorizedClient.WithHint("the token was not issued to this client")
 	}
-	now := s.clockNow()
-	if !now.Before(c.ExpiresAt) || (s.cfg.Revocations != nil && s.cfg.Revocations.IsRevoked(c.JTI, "", "")) {
-		return true, nil
-	}
-	evs, err := encodeTyped([]token.AccessTokenRevoked{{JTI: c.JTI, ClientID: c.ClientID, ExpiresAt: c.ExpiresAt, At: now}}, meta)
-	if err != nil {
-		return true, err
-	}
-	if _, err := s.cfg.Store.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(c.JTI), Expected: eventstore.Any(), Events: evs}); err != nil {
+	now := h.rules.Now()
+	var decided bool
+	if _, err := h.tokens.Update(ctx, c.JTI, meta, func(t *token.Token) ([]Changed, error) {
+		decided = t.Revoke(c.ClientID, c.ExpiresAt, now)
+		return nil, nil
+	}); err != nil {
 		return true, fmt.Errorf("revoke access token: %w", err)
 	}
-	s.publish(ctx, "jti", c.JTI, c.ExpiresAt)
+	if decided {
+		h.notice.publish(ctx, "jti", c.JTI, c.ExpiresAt)
+	}
 	return true, nil
 }

@@ -29,10 +29,10 @@ type ServicesConfig struct {
 
 // Services registers and changes service clients (DESIGN.md §4 m2m).
 type Services struct {
-	store  eventstore.Store
-	now    func() time.Time
-	rand   io.Reader
-	window time.Duration
+	clients *ClientRepository
+	now     func() time.Time
+	rand    io.Reader
+	window  time.Duration
 }
 
 // NewServices validates cfg.
@@ -52,7 +52,7 @@ func NewServices(cfg ServicesConfig) (*Services, error) {
 	if cfg.RotationWindow < 0 {
 		return nil, errors.New("commands: services: RotationWindow must not be negative")
 	}
-	return &Services{store: cfg.Store, now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow}, nil
+	return &Services{clients: Clients(cfg.Store), now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow}, nil
 }
 
 // ServiceChange is what every service command returns: the client's state
@@ -63,50 +63,18 @@ type ServiceChange struct {
 	Position uint64
 }
 
-// maxClientConflicts bounds retries when two operators change one client
-// at once; each retry reloads the stream, so the decision is made on the
-// newer state.
-const maxClientConflicts = 3
-
-// updateClient loads the client-<id> stream, lets fn decide, and appends
-// the pending events at the loaded version.
+// updateClient lets fn decide on client id and appends its decision at the
+// loaded version (Repository.Update reloads on a conflict, so the decision
+// is made again on the newer state).
 func (s *Services) updateClient(ctx context.Context, id client.ID, meta Metadata, fn func(c *client.Client, now time.Time) error) (ServiceChange, error) {
-	for attempt := 0; ; attempt++ {
-		c, err := loadClient(ctx, s.store, id)
-		if err != nil {
-			return ServiceChange{}, err
-		}
-		if err := fn(c, s.now()); err != nil {
-			return ServiceChange{}, err
-		}
-		pending := c.Pending()
-		if len(pending) == 0 {
-			return ServiceChange{Client: c.View()}, nil
-		}
-		evs, err := encodeTyped(pending, meta)
-		if err != nil {
-			return ServiceChange{}, err
-		}
-		recs, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: client.Stream(id), Expected: eventstore.Exact(c.Version()), Events: evs})
-		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt < maxClientConflicts {
-			continue
-		}
-		if err != nil {
-			return ServiceChange{}, fmt.Errorf("append %s: %w", client.Stream(id), err)
-		}
-		return ServiceChange{Client: c.View(), Position: recs[len(recs)-1].Position}, nil
-	}
-}
-
-func loadClient(ctx context.Context, store eventstore.Store, id client.ID) (*client.Client, error) {
 	if !client.ValidID(string(id)) {
-		return nil, client.ErrNotRegistered
+		return ServiceChange{}, client.ErrNotRegistered
 	}
-	evs, err := readEvents(ctx, store, client.Stream(id), client.Decode)
+	c, err := s.clients.Update(ctx, id, meta, func(c *client.Client) ([]Changed, error) { return nil, fn(c, s.now()) })
 	if err != nil {
-		return nil, err
+		return ServiceChange{}, err
 	}
-	return client.Load(id, evs), nil
+	return ServiceChange{Client: c.Aggregate.View(), Position: c.Position}, nil
 }
 
 func (s *Services) randomHex(n int) (string, error) {

@@ -19,14 +19,14 @@ func TestRefreshReuseEndsTheSession(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	sat, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta)
+	sat, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("reuse: err = %v", err)
 	}
 	if got := countTypes(t, f.store, session.Stream(s.SessionID)); got[session.TypeEnded] != 1 {
@@ -49,15 +49,15 @@ func TestRefreshReuseEndsTheSession(t *testing.T) {
 		t.Fatalf("ended %+v err %v", ended, err)
 	}
 	// The cookie is dead at once, on this instance.
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrEnded) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrEnded) {
 		t.Fatalf("cookie after reuse: err = %v", err)
 	}
-	if _, err := f.svc.ResolveSession(ctx, s.SessionToken); err == nil {
+	if _, err := f.tok.Resolver.Resolve(ctx, s.SessionToken); err == nil {
 		t.Fatal("the session still resolves after reuse")
 	}
 	// Tokens bound to the session (sid) die through the ledger feed.
 	f.catchUp(t)
-	if in, _ := f.svc.Introspect(ctx, sat.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, sat.AccessToken, "", "login"); in.Active {
 		t.Fatal("the session's access token is still active after reuse")
 	}
 }
@@ -71,8 +71,8 @@ func TestRefreshReuseEndsTheSessionEvenWhenTheStoreKeepsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	_, _ = f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("reuse: err = %v", err)
 	}
 	// Another instance's session store that missed the delete: the
@@ -81,7 +81,7 @@ func TestRefreshReuseEndsTheSessionEvenWhenTheStoreKeepsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.catchUp(t)
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrEnded) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrEnded) {
 		t.Fatalf("cookie after reuse: err = %v, want session ended", err)
 	}
 }
@@ -91,17 +91,17 @@ func TestRevokingTheRefreshTokenEndsItsSession(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+	if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatal(err)
 	}
 	if got := countTypes(t, f.store, session.Stream(s.SessionID)); got[session.TypeEnded] != 1 {
 		t.Fatalf("session events %v", got)
 	}
-	if _, err := f.svc.ResolveSession(ctx, s.SessionToken); err == nil {
+	if _, err := f.tok.Resolver.Resolve(ctx, s.SessionToken); err == nil {
 		t.Fatal("the session outlives its revoked refresh family")
 	}
 	// Logging out afterwards is still a quiet success.
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -115,7 +115,7 @@ func TestASessionFamilyDiesWithItsSession(t *testing.T) {
 	// Refresh every 11 hours: each rotation asks for 14 more days, but
 	// nothing outlives the session's 12-hour absolute expiry.
 	f.clock.Add(11 * time.Hour)
-	p, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: rt, ClientID: "login"}, meta)
+	p, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: rt, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestASessionFamilyDiesWithItsSession(t *testing.T) {
 		t.Fatalf("successor expires %s, want the session's end %s", cl.ExpiresAt, want)
 	}
 	f.clock.Add(time.Hour)
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("refresh past the session's end: err = %v", err)
 	}
 }
@@ -137,26 +137,26 @@ func TestEveryAppendedEventNamesItsActor(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	none := commands.Metadata{RequestID: "r1"} // what the API passes: no actor
-	s, err := f.svc.StartSession(ctx, commands.StartSession{ClientID: "login", Subject: "alice", ACR: "aal1"}, none)
+	s, err := f.tok.StartSession.Handle(ctx, commands.StartSession{ClientID: "login", Subject: "alice", ACR: "aal1"}, none)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ElevateSession(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "login", ACR: "aal2"}, none); err != nil {
+	if _, err := f.tok.Elevate.Handle(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "login", ACR: "aal2"}, none); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none); err != nil {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none) // reuse
-	_, _ = f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: "garbage", ClientID: "login"}, none)      // rejected
+	_, _ = f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, none) // reuse
+	_, _ = f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: "garbage", ClientID: "login"}, none)      // rejected
 	s2 := f.start(t, "login", "bob")
-	if _, err := f.svc.SessionAccessToken(ctx, s2.SessionToken, none); err != nil {
+	if _, err := f.tok.AccessToken.Handle(ctx, s2.SessionToken, none); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Revoke(ctx, commands.RevokeToken{Token: s2.AccessToken, ClientID: "login"}, none); err != nil {
+	if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: s2.AccessToken, ClientID: "login"}, none); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s2.SessionID, Subject: "bob"}, none); err != nil {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s2.SessionID, Subject: "bob"}, none); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := f.store.ReadAll(ctx, 0, 10000)
@@ -228,18 +228,18 @@ func TestARefreshAfterTheSessionEndedIssuesNothing(t *testing.T) {
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
 	// A first refresh puts the family in this instance's cache.
-	p, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
+	p, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
 		t.Fatal(err)
 	}
 	head, err := f.store.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: p.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("refresh after the session ended: err = %v", err)
 	}
 	after, err := f.store.ReadAll(ctx, head.Position, 0)

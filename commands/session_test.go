@@ -35,7 +35,7 @@ func TestSessionExpiry(t *testing.T) {
 			var err error
 			for _, d := range tc.steps {
 				f.clock.Add(d)
-				if _, err = f.svc.SessionAccessToken(ctx, s.SessionToken, meta); err != nil {
+				if _, err = f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); err != nil {
 					break
 				}
 			}
@@ -49,7 +49,7 @@ func TestSessionExpiry(t *testing.T) {
 			}
 			if tc.err != nil {
 				// Once expired it is gone, not merely refused once.
-				if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, tc.err) {
+				if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, tc.err) {
 					t.Fatalf("second use: err = %v", err)
 				}
 			}
@@ -64,7 +64,7 @@ func TestSessionExpiry(t *testing.T) {
 			var err error
 			for _, d := range tc.steps {
 				f.clock.Add(d)
-				if _, err = f.svc.SessionAccessToken(ctx, s.SessionToken, meta); err != nil {
+				if _, err = f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); err != nil {
 					break
 				}
 			}
@@ -77,7 +77,7 @@ func TestSessionExpiry(t *testing.T) {
 			if !errors.Is(err, session.ErrExpired) {
 				t.Fatalf("err = %v, want session.ErrExpired from the expiry rule", err)
 			}
-			if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
+			if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
 				t.Fatalf("second use: err = %v, want the expired session deleted", err)
 			}
 		})
@@ -97,7 +97,7 @@ func TestSessionAccessTokenCarriesTheSession(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	pair, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta)
+	pair, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestSessionAccessTokenCarriesTheSession(t *testing.T) {
 	if !contains(c.Audience, "api") || !contains(c.Audience, testIssuer) {
 		t.Fatalf("aud %v lacks api or the issuer", c.Audience)
 	}
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken+"x", meta); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken+"x", meta); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("a wrong cookie: %v", err)
 	}
 }
@@ -130,20 +130,20 @@ func TestElevateRotatesTheSessionToken(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	if _, err := f.svc.ElevateSession(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "other-login", ACR: "aal2"}, meta); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.tok.Elevate.Handle(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "other-login", ACR: "aal2"}, meta); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("another login service elevated the session: %v", err)
 	}
-	e, err := f.svc.ElevateSession(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "login", ACR: "aal2", AMR: []string{"webauthn", "pin"}}, meta)
+	e, err := f.tok.Elevate.Handle(ctx, commands.ElevateSession{SessionID: s.SessionID, ClientID: "login", ACR: "aal2", AMR: []string{"webauthn", "pin"}}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.SessionToken == s.SessionToken || e.ACR != "aal2" {
 		t.Fatalf("elevate answered %+v", e)
 	}
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("the pre-step-up cookie still works: %v", err)
 	}
-	pair, err := f.svc.SessionAccessToken(ctx, e.SessionToken, meta)
+	pair, err := f.tok.AccessToken.Handle(ctx, e.SessionToken, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestListingShowsOnlyTheCallersSessions(t *testing.T) {
 	a1 := f.start(t, "login", "alice")
 	a2 := f.start(t, "login", "alice")
 	f.start(t, "login", "bob")
-	got, err := f.svc.ListSessions(ctx, "alice")
+	got, err := f.tok.Sessions.List(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,23 +183,23 @@ func TestEndingASessionKillsItsTokens(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	cookieAT, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta)
+	cookieAT, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "bob"}, meta); !errors.Is(err, session.ErrNotFound) {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "bob"}, meta); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("bob ended alice's session: %v", err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); err != nil {
 		t.Fatalf("ending twice: %v", err)
 	}
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("cookie after end: %v", err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); !isInvalidGrant(err) {
 		t.Fatalf("refresh after end: %v", err)
 	}
 	if got := countTypes(t, f.store, s.Family.Stream()); got[refreshtoken.TypeRevoked] != 1 {
@@ -210,7 +210,7 @@ func TestEndingASessionKillsItsTokens(t *testing.T) {
 		if _, err := f.verifier.Verify(ctx, at); !errors.Is(err, verifier.ErrRevoked) {
 			t.Errorf("%s access token after end: %v", name, err)
 		}
-		if in, _ := f.svc.Introspect(ctx, at, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, at, "", "login"); in.Active {
 			t.Errorf("%s access token introspects active", name)
 		}
 	}
@@ -229,22 +229,22 @@ func TestRedisDownFailsSessionsButNotRefresh(t *testing.T) {
 	// A second instance on the same ledger and sealing key, whose Redis is gone.
 	f := newTokenFixture(t, healthy.store, withSessions(down), withCodec(healthy.codec))
 	before, _ := f.store.Head(ctx)
-	if _, err := f.svc.StartSession(ctx, commands.StartSession{ClientID: "login", Subject: "alice", ACR: "aal1"}, meta); !errors.Is(err, session.ErrUnavailable) {
+	if _, err := f.tok.StartSession.Handle(ctx, commands.StartSession{ClientID: "login", Subject: "alice", ACR: "aal1"}, meta); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("start with Redis down: %v", err)
 	}
 	if after, _ := f.store.Head(ctx); after.Position != before.Position {
 		t.Fatal("a failed session start appended to the ledger")
 	}
-	if _, err := f.svc.SessionAccessToken(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrUnavailable) {
+	if _, err := f.tok.AccessToken.Handle(ctx, s.SessionToken, meta); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("cookie exchange with Redis down: %v", err)
 	}
-	if _, err := f.svc.ListSessions(ctx, "alice"); !errors.Is(err, session.ErrUnavailable) {
+	if _, err := f.tok.Sessions.List(ctx, "alice"); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("list with Redis down: %v", err)
 	}
-	if err := f.svc.EndSession(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); !errors.Is(err, session.ErrUnavailable) {
+	if err := f.tok.EndSession.Handle(ctx, commands.EndSession{SessionID: s.SessionID, Subject: "alice"}, meta); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("end with Redis down: %v", err)
 	}
-	if _, err := f.svc.Refresh(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
+	if _, err := f.tok.Refresh.Handle(ctx, commands.RefreshGrant{RefreshToken: s.RefreshToken, ClientID: "login"}, meta); err != nil {
 		t.Fatalf("refresh with Redis down: %v", err)
 	}
 	if _, err := f.verifier.Verify(ctx, s.AccessToken); err != nil {

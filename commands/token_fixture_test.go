@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"authledger/domain/refreshtoken"
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
+	"authledger/internal/compose"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/sessions"
@@ -48,22 +48,39 @@ type tokenFixture struct {
 	revs     *revocations.Set
 	sessions commands.SessionStore
 	verifier *verifier.Verifier // resource-server view: revocation hook on
-	svc      *commands.TokenService
+	tok      compose.Tokens
 }
 
-type fixtureOpt func(*commands.TokenServiceConfig)
+// fixtureCfg is what options change before the use cases are wired.
+type fixtureCfg struct {
+	deps   compose.TokenDeps
+	codec  *refreshtoken.Codec
+	reload func(context.Context) (*refreshtoken.Codec, error)
+}
+
+type fixtureOpt func(*fixtureCfg)
 
 func withGrace(d time.Duration) fixtureOpt {
-	return func(c *commands.TokenServiceConfig) { c.Grace = d }
+	return func(c *fixtureCfg) { c.deps.Grace = d }
 }
 
 func withSessions(s commands.SessionStore) fixtureOpt {
-	return func(c *commands.TokenServiceConfig) { c.Sessions = s }
+	return func(c *fixtureCfg) { c.deps.Live = s }
 }
 
-func withCodec(c *refreshtoken.Codec) fixtureOpt {
-	return func(cfg *commands.TokenServiceConfig) { cfg.Codec = c }
+func withCodec(codec *refreshtoken.Codec) fixtureOpt {
+	return func(c *fixtureCfg) { c.codec = codec }
 }
+
+func withReload(fn func(context.Context) (*refreshtoken.Codec, error)) fixtureOpt {
+	return func(c *fixtureCfg) { c.reload = fn }
+}
+
+// nopPublisher stands in for the cross-instance fan-out, which is best
+// effort: these tests see revocations through the ledger.
+type nopPublisher struct{}
+
+func (nopPublisher) PublishRevocation(context.Context, string, string, time.Time) error { return nil }
 
 func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *tokenFixture {
 	t.Helper()
@@ -106,38 +123,29 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := commands.TokenServiceConfig{
-		Store: store, Signer: signer, Codec: codec, Sessions: sessions.NewMemory(clk.Now),
-		Verifier: VerifierAdapter(intro), Revocations: revs, Issuer: testIssuer, Now: clk.Now,
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	codec = cfg.Codec
-	svc, err := commands.NewTokenService(cfg)
+	rules, err := commands.NewTokenRules(testIssuer, nil, clk.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokenFixture{keys: keys, store: store, clock: clk, codec: codec, codecKey: key, jwks: model, revs: revs, sessions: cfg.Sessions, verifier: rs, svc: svc}
-}
-
-// VerifierAdapter is how cmd/authledger plugs client/verifier into the
-// token service; the test uses the same shape.
-func VerifierAdapter(v *verifier.Verifier) commands.AccessVerifier {
-	return commands.AccessVerifierFunc(func(ctx context.Context, raw string) (commands.AccessClaims, error) {
-		c, err := v.Verify(ctx, raw)
-		if err != nil {
-			return commands.AccessClaims{}, err
-		}
-		return commands.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
-			Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
-			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
-	})
+	fc := fixtureCfg{codec: codec, deps: compose.TokenDeps{
+		Store: store, Signer: signer, Live: sessions.NewMemory(clk.Now),
+		Verifier: compose.AccessVerifier(intro), Revocations: revs, Publisher: nopPublisher{}, Rules: rules,
+	}}
+	for _, o := range opts {
+		o(&fc)
+	}
+	codec, deps := fc.codec, fc.deps
+	deps.Sealer = commands.NewRefreshSealer(codec, fc.reload)
+	tok, err := compose.NewTokens(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tokenFixture{keys: keys, store: store, clock: clk, codec: codec, codecKey: key, jwks: model, revs: revs, sessions: deps.Live, verifier: rs, tok: tok}
 }
 
 func (f *tokenFixture) start(t testing.TB, client, subject string) commands.StartedSession {
 	t.Helper()
-	s, err := f.svc.StartSession(context.Background(), commands.StartSession{ClientID: client, Subject: subject, AMR: []string{"webauthn"}, ACR: "aal1"}, commands.Metadata{Actor: client})
+	s, err := f.tok.StartSession.Handle(context.Background(), commands.StartSession{ClientID: client, Subject: subject, AMR: []string{"webauthn"}, ACR: "aal1"}, commands.Metadata{Actor: client})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	cmds "authledger/commands"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/token"
+	"authledger/internal/compose"
 	"authledger/projections"
 	"authledger/readmodels/families"
 	"authledger/readmodels/revocations"
@@ -110,11 +111,15 @@ func wireTokens(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	svc, err := cmds.NewTokenService(cmds.TokenServiceConfig{
-		Store: a.store, Signer: a.signer, Codec: codec, Sessions: store,
-		Verifier: accessVerifier(v), Revocations: revs, Publisher: publisher,
-		Issuer: a.cfg.Issuer, Grace: tc.RefreshGrace,
-		ReloadCodec: func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) },
+	rules, err := cmds.NewTokenRules(a.cfg.Issuer, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
+	tok, err := compose.NewTokens(compose.TokenDeps{
+		Store: a.store, Signer: a.signer, Sealer: sealer, Live: store,
+		Verifier: compose.AccessVerifier(v), Revocations: revs, Publisher: publisher,
+		Rules: rules, Grace: tc.RefreshGrace,
 	})
 	if err != nil {
 		return err
@@ -127,33 +132,20 @@ func wireTokens(ctx context.Context, a *app) error {
 			}
 		}
 	}
-	sessAPI := api.NewSessions(svc, tc.AllowedOrigins, absolute)
+	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute)
 	if a.services != nil { // nil: login-service calls are refused (fail closed)
 		sessAPI.RequireActiveClients(a.services)
 	}
 	a.routes = append(a.routes, sessAPI, api.NewRevocations(revs))
 	if a.clientAuth != nil {
-		a.routes = append(a.routes, api.NewRevoke(a.clientAuth, svc), api.NewIntrospect(a.clientAuth, svc))
+		a.routes = append(a.routes, api.NewRevoke(a.clientAuth, tok.Revoke), api.NewIntrospect(a.clientAuth, tok.Introspector))
 	} else {
 		a.log.Warn("tokens: no client authentication wired; /oauth2/revoke and /oauth2/introspect are off")
 	}
 	if a.tokenEndpoint != nil {
-		if err := a.tokenEndpoint.AddGrant(api.NewRefreshGrant(svc)); err != nil {
+		if err := a.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// accessVerifier adapts client/verifier to the token service's port.
-func accessVerifier(v *verifier.Verifier) cmds.AccessVerifier {
-	return cmds.AccessVerifierFunc(func(ctx context.Context, raw string) (cmds.AccessClaims, error) {
-		c, err := v.Verify(ctx, raw)
-		if err != nil {
-			return cmds.AccessClaims{}, err
-		}
-		return cmds.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
-			Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
-			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
-	})
 }

@@ -28,3 +28,19 @@ type Issued struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
+
+// AccessClaims is what a verified access or M2M JWT says, for revocation,
+// introspection and authledger's own bearer checks.
+type AccessClaims struct {
+	Issuer    string
+	Subject   string
+	Audience  []string
+	ClientID  string
+	Scope     string
+	JTI       string
+	SessionID string
+	ACR       string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
+}

@@ -30,7 +30,7 @@ import (
 // signer recording each access token in the ledger.
 type refreshStack struct {
 	srv          *httptest.Server
-	svc          *commands.TokenService
+	start        *commands.StartSessionHandler
 	clientID     string
 	clientSecret string
 }
@@ -83,17 +83,22 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := commands.NewTokenService(commands.TokenServiceConfig{Store: store, Signer: signer, Codec: codec, Sessions: sessions.NewMemory(nil), Issuer: benchIssuer})
+	rules, err := commands.NewTokenRules(benchIssuer, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	te, err := api.NewTokenEndpoint(api.NewClientAuthenticator(auth, nil), api.NewRefreshGrant(svc))
+	live, sealer := sessions.NewMemory(nil), commands.NewRefreshSealer(codec, nil)
+	refresh, err := commands.NewRefreshHandler(commands.Families(store), &commands.FamilyCache{}, commands.Sessions(store), signer, sealer, rules, 0, nopPublisher{}, live)
+	if err != nil {
+		b.Fatal(err)
+	}
+	te, err := api.NewTokenEndpoint(api.NewClientAuthenticator(auth, nil), api.NewRefreshGrant(refresh))
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(api.New(api.Config{}, te))
 	b.Cleanup(srv.Close)
-	return &refreshStack{srv: srv, svc: svc, clientID: string(res.Client.ID), clientSecret: res.ClientSecret}
+	return &refreshStack{srv: srv, start: commands.NewStartSessionHandler(store, live, signer, sealer, rules), clientID: string(res.Client.ID), clientSecret: res.ClientSecret}
 }
 
 // runRefreshes has conc clients, each with its own family, spend b.N
@@ -102,7 +107,7 @@ func runRefreshes(b *testing.B, s *refreshStack, conc int) {
 	ctx := context.Background()
 	tokens := make([]string, conc)
 	for i := range tokens {
-		st, err := s.svc.StartSession(ctx, commands.StartSession{ClientID: s.clientID, Subject: fmt.Sprintf("user-%d", i), ACR: "aal1"}, commands.Metadata{})
+		st, err := s.start.Handle(ctx, commands.StartSession{ClientID: s.clientID, Subject: fmt.Sprintf("user-%d", i), ACR: "aal1"}, commands.Metadata{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,3 +185,8 @@ func BenchmarkRefreshGrant(b *testing.B) {
 		})
 	}
 }
+
+// nopPublisher: one instance, nobody to tell about revocations.
+type nopPublisher struct{}
+
+func (nopPublisher) PublishRevocation(context.Context, string, string, time.Time) error { return nil }

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"context"
+
+	"authledger/commands"
+	"authledger/domain/session"
+	"authledger/domain/token"
+	"authledger/queries"
+)
+
+// The use cases the handlers call. Each is one command handler or query of
+// commands/ or queries/; the api package depends on these shapes only, so
+// a handler file is tested against the real use case or a stand-in alike.
+type (
+	// Handler is a command that returns a result.
+	Handler[C, R any] interface {
+		Handle(ctx context.Context, cmd C, meta commands.Metadata) (R, error)
+	}
+	// Action is a command that returns only whether it happened.
+	Action[C any] interface {
+		Handle(ctx context.Context, cmd C, meta commands.Metadata) error
+	}
+	// Introspector answers RFC 7662 requests (queries.Introspector).
+	Introspector interface {
+		Introspect(ctx context.Context, raw, hint, callerClientID string) (queries.Introspection, error)
+	}
+	// AccessChecker checks bearer tokens for /v1 (queries.AccessChecker).
+	AccessChecker interface {
+		Check(ctx context.Context, raw string) (token.AccessClaims, error)
+	}
+	// SessionResolver resolves a session cookie (commands.SessionResolver).
+	SessionResolver interface {
+		Resolve(ctx context.Context, rawToken string) (session.Record, error)
+	}
+	// SessionLister lists a subject's sessions (queries.Sessions).
+	SessionLister interface {
+		List(ctx context.Context, subject string) ([]session.Record, error)
+	}
+)
+
+// SessionUseCases are what the sessions API calls.
+type SessionUseCases struct {
+	Start       Handler[commands.StartSession, commands.StartedSession]
+	Elevate     Handler[commands.ElevateSession, commands.ElevatedSession]
+	End         Action[commands.EndSession]
+	AccessToken Handler[string, commands.TokenPair]
+	Resolve     SessionResolver
+	List        SessionLister
+	Access      AccessChecker
+}

@@ -1,0 +1,74 @@
+package queries
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Introspection is an RFC 7662 §2.2 answer. Inactive answers carry nothing
+// but Active=false, so introspection never says why a token failed.
+type Introspection struct {
+	Active bool `json:"active"`
+	// TokenType is the RFC 6749 §7.1 type (RFC 7662 §2.2): "Bearer" for
+	// access and M2M tokens, absent for refresh tokens.
+	TokenType string   `json:"token_type,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Nbf       int64    `json:"nbf,omitempty"`
+}
+
+// Introspector answers RFC 7662 introspection requests.
+type Introspector struct {
+	refresh     RefreshOpener
+	families    FamilyLoader
+	verifier    AccessVerifier
+	revocations RevocationChecker
+	now         func() time.Time
+}
+
+// NewIntrospector builds the query; now nil means time.Now.
+func NewIntrospector(refresh RefreshOpener, families FamilyLoader, verifier AccessVerifier, revocations RevocationChecker, now func() time.Time) *Introspector {
+	if now == nil {
+		now = time.Now
+	}
+	return &Introspector{refresh: refresh, families: families, verifier: verifier, revocations: revocations, now: now}
+}
+
+// Introspect answers whether raw is valid now: signature by a non-revoked
+// key, time window, and the revocation set (jti, session, family) for
+// access tokens; the family's current, unexpired, unrevoked token for
+// refresh tokens, which only the family's own client may introspect.
+func (q *Introspector) Introspect(ctx context.Context, raw, hint, callerClientID string) (Introspection, error) {
+	now := q.now().UTC()
+	if cl, err := q.refresh.Open(ctx, raw); err == nil {
+		f, err := q.families.Load(ctx, cl.Family)
+		if err != nil {
+			return Introspection{}, err
+		}
+		if !f.Active(cl, now) || f.Info().ClientID != callerClientID {
+			return Introspection{}, nil
+		}
+		info := f.Info()
+		_, exp := f.Current()
+		// No token_type: RFC 7662 §2.2 means the RFC 6749 §7.1 access token
+		// type, which a refresh token does not have.
+		return Introspection{Active: true, Scope: strings.Join(info.Scope, " "), ClientID: info.ClientID,
+			Subject: info.Subject, SessionID: info.SessionID, ACR: info.ACR, Exp: exp.Unix()}, nil
+	}
+	c, err := q.verifier.VerifySignature(ctx, raw)
+	if err != nil || !accessLive(c, q.revocations, now) {
+		return Introspection{}, nil
+	}
+	return Introspection{Active: true, TokenType: "Bearer", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
+		Audience: c.Audience, Issuer: c.Issuer, JTI: c.JTI, SessionID: c.SessionID, ACR: c.ACR,
+		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix()}, nil
+}
