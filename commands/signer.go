@@ -143,11 +143,11 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	}
 	ev := token.IssuedEvent{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
 		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
-	events, err := encodeTyped([]token.IssuedEvent{ev}, meta)
-	if err != nil {
+	t := token.Load(jti, nil)
+	if err := t.Issue(ev); err != nil {
 		return token.Issued{}, err
 	}
-	if _, err := s.store.Append(ctx, eventstore.StreamAppend{Stream: token.Stream(jti), Expected: eventstore.NoStream(), Events: events}); err != nil {
+	if _, err := AppendAll(ctx, s.store, meta, Changes(t)); err != nil {
 		return token.Issued{}, fmt.Errorf("record issuance: %w", err)
 	}
 	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}, nil

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"errors"
 	"time"
 
 	"authledger/domain/event"
@@ -66,6 +67,19 @@ func (t *Token) Pending() []Event { return t.pending }
 
 // Revoked reports whether the token is revoked.
 func (t *Token) Revoked() bool { return t.revoked }
+
+// ErrAlreadyIssued: Issue on a token stream that has events.
+var ErrAlreadyIssued = errors.New("token: already issued")
+
+// Issue records the issuance of a new token: the first event of its stream.
+func (t *Token) Issue(e IssuedEvent) error {
+	if t.version > 0 || len(t.pending) > 0 || e.JTI != t.jti {
+		return ErrAlreadyIssued
+	}
+	t.apply(e)
+	t.pending = append(t.pending, e)
+	return nil
+}
 
 func (t *Token) apply(e Event) {
 	if _, ok := e.(AccessTokenRevoked); ok {
