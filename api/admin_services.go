@@ -90,13 +90,13 @@ type ServiceDirectory interface {
 
 // AdminServices is the service-registry admin API under /v1/admin/services.
 type AdminServices struct {
-	cmds  *commands.Services
+	cmds  ServiceCommands
 	dir   ServiceDirectory
 	guard echo.MiddlewareFunc
 }
 
 // NewAdminServices builds the group; guard is RequireScope(v, ServicesAdminScope).
-func NewAdminServices(cmds *commands.Services, dir ServiceDirectory, guard echo.MiddlewareFunc) *AdminServices {
+func NewAdminServices(cmds ServiceCommands, dir ServiceDirectory, guard echo.MiddlewareFunc) *AdminServices {
 	return &AdminServices{cmds: cmds, dir: dir, guard: guard}
 }
 

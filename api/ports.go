@@ -39,6 +39,21 @@ type (
 	}
 )
 
+// ServiceCommands are the service-registry use cases of the admin API
+// (commands.Services).
+type ServiceCommands interface {
+	Register(ctx context.Context, cmd commands.RegisterService, meta commands.Metadata) (commands.RegisteredService, error)
+	RotateSecret(ctx context.Context, cmd commands.RotateSecret, meta commands.Metadata) (commands.RotatedSecret, error)
+	AddKeys(ctx context.Context, cmd commands.AddServiceKeys, meta commands.Metadata) (commands.ServiceChange, error)
+	RemoveKey(ctx context.Context, cmd commands.RemoveServiceKey, meta commands.Metadata) (commands.ServiceChange, error)
+	Disable(ctx context.Context, cmd commands.DisableService, meta commands.Metadata) (commands.ServiceChange, error)
+}
+
+// M2MIssuer is the client_credentials grant (commands.ClientCredentialsGrant).
+type M2MIssuer interface {
+	Issue(ctx context.Context, cmd commands.IssueClientCredentials, meta commands.Metadata) (commands.IssuedM2M, error)
+}
+
 // SessionUseCases are what the sessions API calls.
 type SessionUseCases struct {
 	Start       Handler[commands.StartSession, commands.StartedSession]

@@ -101,11 +101,11 @@ func RequestMetadata(c echo.Context) commands.Metadata {
 
 // ClientCredentialsGrant is grant_type=client_credentials (RFC 6749 §4.4).
 type ClientCredentialsGrant struct {
-	issue *commands.ClientCredentialsGrant
+	issue M2MIssuer
 }
 
 // NewClientCredentialsGrant wraps the command.
-func NewClientCredentialsGrant(issue *commands.ClientCredentialsGrant) *ClientCredentialsGrant {
+func NewClientCredentialsGrant(issue M2MIssuer) *ClientCredentialsGrant {
 	return &ClientCredentialsGrant{issue: issue}
 }
 
