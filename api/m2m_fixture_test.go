@@ -106,7 +106,7 @@ type svcEnv struct {
 
 type svcEnvOptions struct {
 	store  eventstore.Store
-	limits *api.RateLimiter
+	limits api.RateLimiter // nil: no limits
 	guard  commands.AssertionGuard
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"authledger/api"
 	cmds "authledger/commands"
+	"authledger/ratelimit"
 	"authledger/readmodels/services"
 )
 
@@ -52,10 +53,10 @@ func wireServices(ctx context.Context, a *app) error {
 	}
 
 	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
-	limiter := api.NewRateLimiter(api.DefaultRateLimits())
+	var limiter api.RateLimiter = ratelimit.New(ratelimit.DefaultLimits())
 	if rdb := a.redis; rdb != nil {
 		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
-		limiter = api.NewRedisRateLimiter(api.DefaultRateLimits(), rdb, "authledger:rl:")
+		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
 
 	issuer := strings.TrimRight(a.cfg.Issuer, "/")
