@@ -24,6 +24,7 @@ import (
 	"authledger/ratelimit"
 	"authledger/ratelimit/ratelimittest"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 // okGrant answers 200 to an authenticated client: these tests are about
@@ -64,7 +65,7 @@ func newLimitEnv(t *testing.T, r RateLimiter, ext echo.IPExtractor) *limitEnv {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{"https://issuer.test"}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{"https://issuer.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 const svcIssuer = "https://issuer.test"
@@ -116,7 +117,7 @@ func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
 		o.store = memstore.New(nil)
 	}
 	if o.guard == nil {
-		o.guard = services.NewMemoryReplayGuard(nil)
+		o.guard = replayguard.NewMemory(nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := services.New()

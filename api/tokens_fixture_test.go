@@ -25,6 +25,7 @@ import (
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/services"
 	"authledger/readmodels/sessions"
+	"authledger/replayguard"
 	"authledger/secrets/local"
 )
 
@@ -102,7 +103,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	env.login = register("login", []string{api.SessionsCreateScope})
 	env.other = register("other", []string{"things:read"})
 
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{tokIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{tokIssuer}})
 	if err != nil {
 		t.Fatal(err)
 	}

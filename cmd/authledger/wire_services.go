@@ -12,6 +12,7 @@ import (
 	cmds "authledger/commands"
 	"authledger/ratelimit"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 // wireServices adds the service registry, client authentication, the token
@@ -52,10 +53,10 @@ func wireServices(ctx context.Context, a *app) error {
 		}})
 	}
 
-	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
+	var guard cmds.AssertionGuard = replayguard.NewMemory(nil)
 	var limiter api.RateLimiter = ratelimit.New(ratelimit.DefaultLimits())
 	if rdb := a.redis; rdb != nil {
-		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
+		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
 		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
 

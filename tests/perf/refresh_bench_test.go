@@ -21,6 +21,7 @@ import (
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
 	"authledger/readmodels/sessions"
+	"authledger/replayguard"
 	"authledger/secrets/local"
 )
 
@@ -75,7 +76,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{benchIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{benchIssuer}})
 	if err != nil {
 		b.Fatal(err)
 	}
