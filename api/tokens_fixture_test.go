@@ -24,9 +24,9 @@ import (
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/services"
-	"authledger/readmodels/sessions"
 	"authledger/replayguard"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 const (
@@ -124,7 +124,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	_, _ = rand.Read(key)
 	codec, _ := refreshtoken.NewCodec("r1", map[string][]byte{"r1": key})
 	if o.sessions == nil {
-		o.sessions = sessions.NewMemory(nil)
+		o.sessions = sessionstore.NewMemory(nil)
 	}
 	svc, err := commands.NewTokenService(commands.TokenServiceConfig{
 		Store: store, Signer: signer, Codec: codec, Sessions: o.sessions, Revocations: revs,
@@ -248,5 +248,5 @@ func (e *tokEnv) browser(t testing.TB, sessionToken string) *http.Client {
 func newDownRedisStore(t testing.TB) commands.SessionStore {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
-	return sessions.NewRedis(c, "authledger:test:down:", 12*time.Hour)
+	return sessionstore.NewRedis(c, "authledger:test:down:", 12*time.Hour)
 }

@@ -17,8 +17,8 @@ import (
 	"authledger/eventstore/memstore"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
-	"authledger/readmodels/sessions"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 const testIssuer = "https://auth.example.test"
@@ -107,7 +107,7 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 		t.Fatal(err)
 	}
 	cfg := commands.TokenServiceConfig{
-		Store: store, Signer: signer, Codec: codec, Sessions: sessions.NewMemory(clk.Now),
+		Store: store, Signer: signer, Codec: codec, Sessions: sessionstore.NewMemory(clk.Now),
 		Verifier: VerifierAdapter(intro), Revocations: revs, Issuer: testIssuer, Now: clk.Now,
 	}
 	for _, o := range opts {

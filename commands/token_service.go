@@ -18,7 +18,7 @@ import (
 	"authledger/eventstore"
 )
 
-// SessionStore is the live-session port (readmodels/sessions implements it
+// SessionStore is the live-session port (sessionstore implements it
 // for Redis and in process). See that package for the contract.
 type SessionStore interface {
 	Create(ctx context.Context, rec session.Record, ttl time.Duration) error

@@ -20,9 +20,9 @@ import (
 	"authledger/eventstore"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
-	"authledger/readmodels/sessions"
 	"authledger/replayguard"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 // refreshStack is the real refresh_token grant over HTTP: client
@@ -84,7 +84,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := commands.NewTokenService(commands.TokenServiceConfig{Store: store, Signer: signer, Codec: codec, Sessions: sessions.NewMemory(nil), Issuer: benchIssuer})
+	svc, err := commands.NewTokenService(commands.TokenServiceConfig{Store: store, Signer: signer, Codec: codec, Sessions: sessionstore.NewMemory(nil), Issuer: benchIssuer})
 	if err != nil {
 		b.Fatal(err)
 	}
