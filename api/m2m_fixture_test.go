@@ -55,7 +55,7 @@ func newSvcSigner(t testing.TB, store eventstore.Store) *svcSigner {
 
 func (s *svcSigner) Sign(ctx context.Context, c token.Claims, meta commands.Metadata) (token.Issued, error) {
 	now := time.Now()
-	life := token.Classes[c.Class].Lifetime
+	life := token.Bound(c.Class).Lifetime
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	jti := hex.EncodeToString(b[:])

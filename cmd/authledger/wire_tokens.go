@@ -92,7 +92,7 @@ func wireTokens(ctx context.Context, a *app) error {
 		return errors.New("tokens: no revocation set wired")
 	}
 
-	absolute := token.Classes[token.Session].Lifetime
+	absolute := token.Bound(token.Session).Lifetime
 	var store cmds.SessionStore = sessionstore.NewMemory(nil)
 	// Without Redis the set itself is the publisher, so this instance
 	// refuses a token it revoked from the next request on; the fan-out
