@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -27,14 +28,14 @@ type AuthenticatedClient = commands.AuthenticatedClient
 // client's request budget after.
 type ClientAuthenticator struct {
 	auth    *commands.ClientAuthenticator
-	limits  *RateLimiter
+	limits  RateLimiter            // nil: no limits
 	results *prometheus.CounterVec // nil until Instrument
 	now     func() time.Time       // the limiters' clock; tests pin it
 }
 
 // NewClientAuthenticator wraps the command-side checks with HTTP parsing and
 // rate limits; limits may be nil (no limits: tests and benchmarks only).
-func NewClientAuthenticator(auth *commands.ClientAuthenticator, limits *RateLimiter) *ClientAuthenticator {
+func NewClientAuthenticator(auth *commands.ClientAuthenticator, limits RateLimiter) *ClientAuthenticator {
 	return &ClientAuthenticator{auth: auth, limits: limits, now: time.Now}
 }
 
@@ -77,26 +78,26 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		return AuthenticatedClient{}, err
 	}
 	addr := sourceAddress(c)
-	var held *failureReservation
+	settle := func(context.Context, bool, time.Time) {}
 	if a.limits != nil {
-		res, wait, ok := a.limits.reserveFailure(req.Context(), cred.ClientID, addr, a.now())
+		s, wait, ok := a.limits.ReserveFailure(req.Context(), cred.ClientID, addr, a.now())
 		if !ok {
 			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}
-		held = res
+		settle = s
 	}
 	ac, err := a.auth.Authenticate(req.Context(), cred)
 	if err != nil {
 		// Only invalid_client is a failed authentication; an internal
 		// error (the directory failed, say) is not the caller's fault.
-		held.done(req.Context(), isInvalidClient(err), a.now())
+		settle(req.Context(), isInvalidClient(err), a.now())
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
-	held.done(req.Context(), false, a.now())
+	settle(req.Context(), false, a.now())
 	if a.limits != nil {
-		if wait, ok := a.limits.spendRequest(req.Context(), string(ac.ID), a.now()); !ok {
+		if wait, ok := a.limits.SpendRequest(req.Context(), string(ac.ID), a.now()); !ok {
 			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}
@@ -259,11 +260,10 @@ func parseBasic(b64 string) (id, secret string, ok bool) {
 }
 
 // BearerRequestLimit is the per-client request limit for bearer-authenticated
-// /v1 requests (RateLimiter.BearerRequestLimit); without limits it does
-// nothing.
+// /v1 requests (api.BearerRequestLimit); without limits it does nothing.
 func (a *ClientAuthenticator) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
 	if a.limits == nil {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	return a.limits.BearerRequestLimit(v)
+	return BearerRequestLimit(a.limits, v)
 }

@@ -21,7 +21,10 @@ import (
 
 	"authledger/commands"
 	"authledger/eventstore/memstore"
+	"authledger/ratelimit"
+	"authledger/ratelimit/ratelimittest"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 // okGrant answers 200 to an authenticated client: these tests are about
@@ -41,7 +44,7 @@ type limitEnv struct {
 // newLimitEnv is the token endpoint with real client authentication over a
 // registry holding one client, the limiter r and a clock pinned at one
 // instant, so every budget count is exact.
-func newLimitEnv(t *testing.T, r *RateLimiter, ext echo.IPExtractor) *limitEnv {
+func newLimitEnv(t *testing.T, r RateLimiter, ext echo.IPExtractor) *limitEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := memstore.New(nil)
@@ -62,7 +65,7 @@ func newLimitEnv(t *testing.T, r *RateLimiter, ext echo.IPExtractor) *limitEnv {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{"https://issuer.test"}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{"https://issuer.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +136,13 @@ func (e *limitEnv) run(t *testing.T, p phase) {
 
 func TestTokenEndpointRateLimits(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t)
 	trustLB := echo.ExtractIPFromXFFHeader(echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false),
 		echo.TrustIPRange(&net.IPNet{IP: net.IPv4(10, 9, 0, 0), Mask: net.CIDRMask(16, 32)}))
 	const lb = "10.9.0.1"
 	cases := []struct {
 		name   string
 		ext    echo.IPExtractor
-		limits RateLimits
+		limits ratelimit.Limits
 		phases []phase
 	}{
 		{name: "a flood of wrong secrets for a client from address A does not stop it authenticating from address B",
@@ -159,7 +161,7 @@ func TestTokenEndpointRateLimits(t *testing.T) {
 				{n: 1, peer: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
 			}},
 		{name: "correct secrets spend the request budget only, never the failure budget",
-			limits: RateLimits{PerClient: rate.Limit(0.001), PerClientBurst: 50},
+			limits: ratelimit.Limits{PerClient: rate.Limit(0.001), PerClientBurst: 50},
 			phases: []phase{
 				{n: 80, par: 100, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{200: 50, 429: 30}},
 				{n: 30, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 10}},
@@ -182,13 +184,7 @@ func TestTokenEndpointRateLimits(t *testing.T) {
 				{n: 1, peer: lb, xff: "203.0.113.2", correct: true, wantByCode: map[int]int{429: 1}},
 			}},
 	}
-	backends := map[string]func(t *testing.T, l RateLimits) *RateLimiter{
-		"memory": func(_ *testing.T, l RateLimits) *RateLimiter { return NewRateLimiter(l) },
-		"redis": func(t *testing.T, l RateLimits) *RateLimiter {
-			return NewRedisRateLimiter(l, rdb, uniquePrefix(t, rdb))
-		},
-	}
-	for backend, newLimiter := range backends {
+	for backend, newLimiter := range ratelimittest.Backends(t) {
 		for _, tc := range cases {
 			t.Run(backend+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -236,8 +232,8 @@ func TestBearerRequestLimit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := NewRateLimiter(RateLimits{PerClient: rate.Limit(0.001), PerClientBurst: 5})
-			e := New(Config{Logger: slog.New(slog.DiscardHandler), Middleware: []echo.MiddlewareFunc{r.BearerRequestLimit(v)}})
+			r := ratelimit.New(ratelimit.Limits{PerClient: rate.Limit(0.001), PerClientBurst: 5})
+			e := New(Config{Logger: slog.New(slog.DiscardHandler), Middleware: []echo.MiddlewareFunc{BearerRequestLimit(r, v)}})
 			ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
 			e.GET("/v1/thing", ok)
 			e.GET("/other", ok)
@@ -285,7 +281,7 @@ func TestRequireScopeReusesThePrincipalTheLimitVerified(t *testing.T) {
 			calls.Store(0)
 			var mw []echo.MiddlewareFunc
 			if tc.limit {
-				mw = append(mw, NewRateLimiter(RateLimits{PerClient: rate.Limit(1), PerClientBurst: 5}).BearerRequestLimit(v))
+				mw = append(mw, BearerRequestLimit(ratelimit.New(ratelimit.Limits{PerClient: rate.Limit(1), PerClientBurst: 5}), v))
 			}
 			e := New(Config{Logger: slog.New(slog.DiscardHandler), Middleware: mw})
 			e.GET("/v1/thing", func(c echo.Context) error {

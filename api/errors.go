@@ -35,7 +35,8 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		var he *echo.HTTPError
 		if isOAuthPath(req.URL.Path) {
 			oe := toOAuth(err)
-			if oe.Status >= 500 {
+			status := oauthStatus(oe)
+			if status >= 500 {
 				log.Error("oauth request failed", "path", req.URL.Path, "request_id", rid, "err", err)
 			} else {
 				log.Info("oauth request refused", "path", req.URL.Path, "request_id", rid, "error", oe.Code, "debug", oe.Debug)
@@ -43,10 +44,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			h := c.Response().Header()
 			h.Set("Cache-Control", "no-store")
 			h.Set("Pragma", "no-cache")
-			if oe.Status == http.StatusUnauthorized {
+			if status == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", `Basic realm="authledger"`)
 			}
-			status := oe.Status
 			if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
 				// RFC 9110 §15.5.6: a wrong method is 405 with the Allow
 				// header echo's router already set, not a malformed request;
@@ -75,6 +75,35 @@ func httpErrorDetail(he *echo.HTTPError) string {
 		return s
 	}
 	return ""
+}
+
+// oauthStatuses is the HTTP status of each RFC 6749 error code: 400 unless
+// the RFC says otherwise. invalid_client is 401 (RFC 6749 §5.2: the client
+// authenticated through the Authorization header, or tried to); slow_down is
+// 429, the status of a spent rate limit (RFC 6585 §4); server_error and
+// temporarily_unavailable stand for the 500 and 503 a redirect cannot carry
+// (RFC 6749 §4.1.2.1), so they answer those statuses here.
+var oauthStatuses = map[string]int{
+	oauth.ErrInvalidRequest.Code:       http.StatusBadRequest,
+	oauth.ErrInvalidClient.Code:        http.StatusUnauthorized,
+	oauth.ErrInvalidGrant.Code:         http.StatusBadRequest,
+	oauth.ErrUnauthorizedClient.Code:   http.StatusBadRequest,
+	oauth.ErrUnsupportedGrantType.Code: http.StatusBadRequest,
+	oauth.ErrInvalidScope.Code:         http.StatusBadRequest,
+	oauth.ErrInvalidTarget.Code:        http.StatusBadRequest,
+	oauth.ErrUnsupportedTokenType.Code: http.StatusBadRequest,
+	oauth.ErrSlowDown.Code:             http.StatusTooManyRequests,
+	oauth.ErrServerError.Code:          http.StatusInternalServerError,
+	oauth.ErrTemporarilyUnavail.Code:   http.StatusServiceUnavailable,
+}
+
+// oauthStatus is the HTTP status that answers e. A code the table does not
+// know is a server bug, so it answers 500 rather than blame the client.
+func oauthStatus(e *oauth.Error) int {
+	if s, ok := oauthStatuses[e.Code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
 }
 
 func toOAuth(err error) *oauth.Error {

@@ -24,6 +24,7 @@ import (
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 const svcIssuer = "https://issuer.test"
@@ -54,7 +55,7 @@ func newSvcSigner(t testing.TB, store eventstore.Store) *svcSigner {
 
 func (s *svcSigner) Sign(ctx context.Context, c token.Claims, meta commands.Metadata) (token.Issued, error) {
 	now := time.Now()
-	life := token.Classes[c.Class].Lifetime
+	life := token.Bound(c.Class).Lifetime
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	jti := hex.EncodeToString(b[:])
@@ -106,7 +107,7 @@ type svcEnv struct {
 
 type svcEnvOptions struct {
 	store  eventstore.Store
-	limits *api.RateLimiter
+	limits api.RateLimiter // nil: no limits
 	guard  commands.AssertionGuard
 }
 
@@ -116,7 +117,7 @@ func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
 		o.store = memstore.New(nil)
 	}
 	if o.guard == nil {
-		o.guard = services.NewMemoryReplayGuard(nil)
+		o.guard = replayguard.NewMemory(nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := services.New()

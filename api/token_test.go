@@ -26,6 +26,7 @@ import (
 	"authledger/commands"
 	"authledger/domain/client"
 	"authledger/eventstore/sqlite"
+	"authledger/ratelimit"
 )
 
 func TestClientCredentialsEndToEndWithXOAuth2(t *testing.T) {
@@ -321,7 +322,7 @@ func TestSecretRotationAndDisable(t *testing.T) {
 
 func TestFailedAuthenticationBurstIsRateLimited(t *testing.T) {
 	t.Parallel()
-	env := newSvcEnv(t, svcEnvOptions{limits: api.NewRateLimiter(api.DefaultRateLimits())})
+	env := newSvcEnv(t, svcEnvOptions{limits: ratelimit.New(ratelimit.DefaultLimits())})
 	svc := env.register(t, commands.RegisterService{Name: "victim", Scopes: []string{"read"}})
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	var unauthorized, limited int

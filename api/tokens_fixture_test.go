@@ -25,8 +25,9 @@ import (
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/services"
-	"authledger/readmodels/sessions"
+	"authledger/replayguard"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 const (
@@ -103,7 +104,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	env.login = register("login", []string{api.SessionsCreateScope})
 	env.other = register("other", []string{"things:read"})
 
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{tokIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{tokIssuer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	_, _ = rand.Read(key)
 	codec, _ := refreshtoken.NewCodec("r1", map[string][]byte{"r1": key})
 	if o.sessions == nil {
-		o.sessions = sessions.NewMemory(nil)
+		o.sessions = sessionstore.NewMemory(nil)
 	}
 	rules, err := commands.NewTokenRules(tokIssuer, nil, nil, nil)
 	if err != nil {
@@ -243,5 +244,5 @@ func (e *tokEnv) browser(t testing.TB, sessionToken string) *http.Client {
 func newDownRedisStore(t testing.TB) commands.SessionStore {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
-	return sessions.NewRedis(c, "authledger:test:down:", 12*time.Hour)
+	return sessionstore.NewRedis(c, "authledger:test:down:", 12*time.Hour)
 }

@@ -14,7 +14,7 @@ import (
 	"authledger/client/verifier"
 	"authledger/commands"
 	"authledger/domain/session"
-	"authledger/readmodels/sessions"
+	"authledger/sessionstore"
 )
 
 func TestSessionStartOverHTTP(t *testing.T) {
@@ -226,7 +226,7 @@ func TestSessionCookieEndpoints(t *testing.T) {
 
 func TestSessionEndpointsAnswer503WhenRedisIsDown(t *testing.T) {
 	t.Parallel()
-	sw := &switchableSessions{cur: sessions.NewMemory(nil)}
+	sw := &switchableSessions{cur: sessionstore.NewMemory(nil)}
 	e := newTokEnv(t, tokEnvOpts{sessions: sw})
 	bearer := e.m2m(t, e.login, api.SessionsCreateScope)
 	s := e.startSession(t, bearer, "alice")

@@ -20,6 +20,7 @@ import (
 	"authledger/domain/oauth"
 	"authledger/eventstore/memstore"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 func svcFixture(t testing.TB) (*commands.Services, *services.Registry, *memstore.Store) {
@@ -87,7 +88,7 @@ func TestServiceCommands(t *testing.T) {
 func authFixture(t testing.TB) (*commands.ClientAuthenticator, *commands.Services, *services.Registry, *memstore.Store) {
 	t.Helper()
 	s, reg, store := svcFixture(t)
-	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{"https://as.test/oauth2/token"}})
+	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{"https://as.test/oauth2/token"}})
 	if err != nil {
 		t.Fatal(err)
 	}

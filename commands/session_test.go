@@ -12,7 +12,7 @@ import (
 	"authledger/commands"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
-	"authledger/readmodels/sessions"
+	"authledger/sessionstore"
 )
 
 func TestSessionExpiry(t *testing.T) {
@@ -59,7 +59,7 @@ func TestSessionExpiry(t *testing.T) {
 		t.Run(tc.name+", even where the store keeps the record", func(t *testing.T) {
 			t.Parallel()
 			frozen := time.Now()
-			f := newTokenFixture(t, nil, withSessions(sessions.NewMemory(func() time.Time { return frozen })))
+			f := newTokenFixture(t, nil, withSessions(sessionstore.NewMemory(func() time.Time { return frozen })))
 			s := f.start(t, "login", "alice")
 			var err error
 			for _, d := range tc.steps {
@@ -219,10 +219,10 @@ func TestEndingASessionKillsItsTokens(t *testing.T) {
 func TestRedisDownFailsSessionsButNotRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	up := sessions.NewMemory(nil)
+	up := sessionstore.NewMemory(nil)
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
-	down := sessions.NewRedis(c, "authledger:test:down:", 12*time.Hour)
+	down := sessionstore.NewRedis(c, "authledger:test:down:", 12*time.Hour)
 
 	healthy := newTokenFixture(t, nil, withSessions(up))
 	s := healthy.start(t, "login", "alice")

@@ -17,8 +17,8 @@ import (
 	"authledger/internal/compose"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/revocations"
-	"authledger/readmodels/sessions"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 const testIssuer = "https://auth.example.test"
@@ -128,7 +128,7 @@ func newTokenFixture(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *
 		t.Fatal(err)
 	}
 	fc := fixtureCfg{codec: codec, deps: compose.TokenDeps{
-		Store: store, Signer: signer, Live: sessions.NewMemory(clk.Now),
+		Store: store, Signer: signer, Live: sessionstore.NewMemory(clk.Now),
 		Verifier: compose.AccessVerifier(intro), Revocations: revs, Publisher: nopPublisher{}, Rules: rules,
 	}}
 	for _, o := range opts {

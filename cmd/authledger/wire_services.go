@@ -10,7 +10,9 @@ import (
 
 	"authledger/api"
 	cmds "authledger/commands"
+	"authledger/ratelimit"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 )
 
 // wireServices adds the service registry, client authentication, the token
@@ -51,11 +53,11 @@ func wireServices(ctx context.Context, a *app) error {
 		}})
 	}
 
-	var guard cmds.AssertionGuard = services.NewMemoryReplayGuard(nil)
-	limiter := api.NewRateLimiter(api.DefaultRateLimits())
+	var guard cmds.AssertionGuard = replayguard.NewMemory(nil)
+	var limiter api.RateLimiter = ratelimit.New(ratelimit.DefaultLimits())
 	if rdb := a.redis; rdb != nil {
-		guard = services.NewRedisReplayGuard(rdb, "authledger:jti:", nil)
-		limiter = api.NewRedisRateLimiter(api.DefaultRateLimits(), rdb, "authledger:rl:")
+		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
+		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
 
 	issuer := strings.TrimRight(a.cfg.Issuer, "/")

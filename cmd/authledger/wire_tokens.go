@@ -18,6 +18,7 @@ import (
 	"authledger/readmodels/families"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/sessions"
+	"authledger/sessionstore"
 )
 
 // TokensConfig is the token-lifecycle part of the configuration, read with
@@ -92,14 +93,14 @@ func wireTokens(ctx context.Context, a *app) error {
 		return errors.New("tokens: no revocation set wired")
 	}
 
-	absolute := token.Classes[token.Session].Lifetime
-	var store cmds.SessionStore = sessions.NewMemory(nil)
+	absolute := token.Bound(token.Session).Lifetime
+	var store cmds.SessionStore = sessionstore.NewMemory(nil)
 	// Without Redis the set itself is the publisher, so this instance
 	// refuses a token it revoked from the next request on; the fan-out
 	// below does the same and also tells the other instances.
 	var publisher cmds.RevocationPublisher = revs
 	if rdb := a.redis; rdb != nil {
-		store = sessions.NewRedis(rdb, "authledger:sess:", absolute)
+		store = sessionstore.NewRedis(rdb, "authledger:sess:", absolute)
 		fan := revocations.NewFanout(rdb, "authledger:revocations", revs)
 		publisher = fan
 		// A Redis outage must not stop the service: the ledger feed still

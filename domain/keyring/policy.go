@@ -42,7 +42,7 @@ func DefaultPolicy() Policy { return Policy{}.WithDefaults() }
 // LongestJWTLifetime is the longest lifetime of any JWT class.
 func LongestJWTLifetime() time.Duration {
 	var d time.Duration
-	for _, c := range token.Classes {
+	for _, c := range token.Classes() {
 		if c.JWTType != "" && c.Lifetime > d {
 			d = c.Lifetime
 		}

@@ -1,17 +1,17 @@
 // Package oauth holds the OAuth 2.0 error vocabulary (RFC 6749 §5.2,
 // RFC 7009, RFC 7662, RFC 8707) shared by commands and the HTTP layer.
+// It carries the codes, client-visible hints and log-only debug text only;
+// which HTTP status answers a code is the HTTP layer's business
+// (api/errors.go).
 package oauth
-
-import "net/http"
 
 // Error is an RFC 6749 error. Sentinels are enriched by copy (WithHint,
 // WithDebug) so errors.Is still matches the sentinel: Hint reaches the
 // client as error_description, Debug only reaches the log.
 type Error struct {
-	Code   string // error
-	Status int    // HTTP status
-	Hint   string // error_description, safe for clients
-	Debug  string // for logs only; never sent
+	Code  string // error
+	Hint  string // error_description, safe for clients
+	Debug string // for logs only; never sent
 }
 
 func (e *Error) Error() string {
@@ -34,15 +34,15 @@ func (e *Error) WithHint(hint string) *Error { c := *e; c.Hint = hint; return &c
 func (e *Error) WithDebug(debug string) *Error { c := *e; c.Debug = debug; return &c }
 
 var (
-	ErrInvalidRequest       = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
-	ErrInvalidClient        = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
-	ErrInvalidGrant         = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
-	ErrUnauthorizedClient   = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
-	ErrUnsupportedGrantType = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
-	ErrInvalidScope         = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
-	ErrInvalidTarget        = &Error{Code: "invalid_target", Status: http.StatusBadRequest}         // RFC 8707
-	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest} // RFC 7009
-	ErrSlowDown             = &Error{Code: "slow_down", Status: http.StatusTooManyRequests}
-	ErrServerError          = &Error{Code: "server_error", Status: http.StatusInternalServerError}
-	ErrTemporarilyUnavail   = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+	ErrInvalidRequest       = &Error{Code: "invalid_request"}
+	ErrInvalidClient        = &Error{Code: "invalid_client"}
+	ErrInvalidGrant         = &Error{Code: "invalid_grant"}
+	ErrUnauthorizedClient   = &Error{Code: "unauthorized_client"}
+	ErrUnsupportedGrantType = &Error{Code: "unsupported_grant_type"}
+	ErrInvalidScope         = &Error{Code: "invalid_scope"}
+	ErrInvalidTarget        = &Error{Code: "invalid_target"}         // RFC 8707
+	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type"} // RFC 7009
+	ErrSlowDown             = &Error{Code: "slow_down"}
+	ErrServerError          = &Error{Code: "server_error"}
+	ErrTemporarilyUnavail   = &Error{Code: "temporarily_unavailable"}
 )

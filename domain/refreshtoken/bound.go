@@ -15,7 +15,7 @@ import (
 // alive forever by refreshing it. The result is whole seconds, as tokens
 // carry their expiry.
 func AbsoluteBound(start time.Time, lifetime time.Duration, sessionExpiresAt time.Time) time.Time {
-	classMax := token.Classes[token.Refresh].Lifetime
+	classMax := token.Bound(token.Refresh).Lifetime
 	if lifetime <= 0 || lifetime > classMax {
 		lifetime = classMax
 	}
@@ -28,7 +28,7 @@ func AbsoluteBound(start time.Time, lifetime time.Duration, sessionExpiresAt tim
 
 // NotAfter is the family's absolute bound: the one recorded at its start,
 // or, for a family recorded before the bound was, the class bound from its
-// start cut at the longest a session can live (token.Classes) when the
+// start cut at the longest a session can live (token.Bound) when the
 // family belongs to a session, since the session's own expiry was not
 // recorded with it.
 func (f *Family) NotAfter() time.Time {
@@ -37,7 +37,7 @@ func (f *Family) NotAfter() time.Time {
 	}
 	var sessionEnd time.Time
 	if f.start.SessionID != "" {
-		sessionEnd = f.start.At.Add(token.Classes[token.Session].Lifetime)
+		sessionEnd = f.start.At.Add(token.Bound(token.Session).Lifetime)
 	}
 	return AbsoluteBound(f.start.At, 0, sessionEnd)
 }

@@ -3,6 +3,6 @@
 // instance and fed by the ledger feed, so the token endpoint authenticates
 // without a database round trip and sees a registration, rotation or
 // disable within the feed's delay (milliseconds; bounded well under 1 s).
-// It also holds the single-use store for private_key_jwt assertion ids
-// (memory, or Redis shared by every instance).
+// The single-use store for private_key_jwt assertion ids is write-side
+// state and lives in replayguard/.
 package services

@@ -1,5 +1,5 @@
-// Package sessions holds the session store: live browser sessions keyed by
-// the SHA-256 of their token, in Redis (production) or in process (embedded
-// profile), behind one contract both adapters pass. The ledger records a
-// session's start, step-up and end; idle touches live only here.
+// Package sessions holds the active-sessions read model: the SQL projection
+// Active folds session events from the ledger (started and not ended, by id
+// and by subject). The live session store, with idle touches, is write-side
+// state and lives in sessionstore/.
 package sessions

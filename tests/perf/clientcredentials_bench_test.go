@@ -23,6 +23,7 @@ import (
 	"authledger/eventstore"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
+	"authledger/replayguard"
 	"authledger/secrets/local"
 )
 
@@ -76,7 +77,7 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{benchIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{benchIssuer}})
 	if err != nil {
 		b.Fatal(err)
 	}

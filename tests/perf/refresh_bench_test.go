@@ -20,8 +20,9 @@ import (
 	"authledger/eventstore"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
-	"authledger/readmodels/sessions"
+	"authledger/replayguard"
 	"authledger/secrets/local"
+	"authledger/sessionstore"
 )
 
 // refreshStack is the real refresh_token grant over HTTP: client
@@ -75,7 +76,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: services.NewMemoryReplayGuard(nil), Audiences: []string{benchIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{benchIssuer}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err != nil {
 		b.Fatal(err)
 	}
-	live, sealer := sessions.NewMemory(nil), commands.NewRefreshSealer(codec, nil)
+	live, sealer := sessionstore.NewMemory(nil), commands.NewRefreshSealer(codec, nil)
 	refresh, err := commands.NewRefreshHandler(commands.Families(store), &commands.FamilyCache{}, commands.Sessions(store), signer, sealer, rules, 0, nopPublisher{}, live)
 	if err != nil {
 		b.Fatal(err)

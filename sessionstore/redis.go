@@ -1,4 +1,4 @@
-package sessions
+package sessionstore
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"authledger/domain/session"
 )
 
-// Redis is the production Store. Keys (under Prefix):
+// Redis is the production session store. Keys (under Prefix):
 //
 //	tok:<token sha-256 hex>  → session id             (ttl)
 //	sid:<id>                 → JSON session.Record     (ttl)
@@ -30,8 +30,6 @@ type Redis struct {
 	prefix   string
 	absolute time.Duration
 }
-
-var _ Store = (*Redis)(nil)
 
 // NewRedis uses c with keys under prefix (e.g. "authledger:sess:").
 // absolute bounds how long the per-subject index lives.

@@ -1,9 +1,7 @@
-package api
+package ratelimit_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"sync"
@@ -13,47 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
+
+	"authledger/ratelimit"
+	"authledger/ratelimit/ratelimittest"
 )
-
-// limiterBackends builds a RateLimiter of each backend for the contract.
-func limiterBackends(t *testing.T) map[string]func(t *testing.T, l RateLimits) *RateLimiter {
-	rdb := testRedis(t)
-	return map[string]func(t *testing.T, l RateLimits) *RateLimiter{
-		"memory": func(_ *testing.T, l RateLimits) *RateLimiter { return NewRateLimiter(l) },
-		"redis": func(t *testing.T, l RateLimits) *RateLimiter {
-			return NewRedisRateLimiter(l, rdb, uniquePrefix(t, rdb))
-		},
-	}
-}
-
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at 127.0.0.1:6379 (run scripts/services.sh): %v", err)
-	}
-	return rdb
-}
-
-// uniquePrefix is a key prefix of this test only, deleted at the end.
-func uniquePrefix(t *testing.T, rdb *redis.Client) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "authledger:test:rl:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
 
 // failing reserves the failure budget n times, 100 at a time, for
 // authentications that all fail, and counts those admitted.
-func failing(r *RateLimiter, n int, clientID func(i int) string, addr string, now time.Time) int {
+func failing(r *ratelimit.Limiter, n int, clientID func(i int) string, addr string, now time.Time) int {
 	var admitted atomic.Int64
 	sem := make(chan struct{}, 100)
 	var wg sync.WaitGroup
@@ -61,9 +26,9 @@ func failing(r *RateLimiter, n int, clientID func(i int) string, addr string, no
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if res, _, ok := r.reserveFailure(context.Background(), clientID(i), addr, now); ok {
+			if settle, _, ok := r.ReserveFailure(context.Background(), clientID(i), addr, now); ok {
 				admitted.Add(1)
-				res.done(context.Background(), true, now) // the authentication failed
+				settle(context.Background(), true, now) // the authentication failed
 			}
 		})
 	}
@@ -79,59 +44,59 @@ func TestRateLimiterContract(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	cases := []struct {
 		name string
-		run  func(t *testing.T, r *RateLimiter)
+		run  func(t *testing.T, r *ratelimit.Limiter)
 	}{
-		{"a burst of 300 failures for one client from one address under 100-way parallelism gets exactly the burst of 20", func(t *testing.T, r *RateLimiter) {
+		{"a burst of 300 failures for one client from one address under 100-way parallelism gets exactly the burst of 20", func(t *testing.T, r *ratelimit.Limiter) {
 			if n := failing(r, 300, one("svc-a"), "10.0.0.1", t0); n != 20 {
 				t.Fatalf("%d of 300 failing attempts admitted, want the burst of 20", n)
 			}
 		}},
-		{"failures for a client from one address do not refuse it at another address", func(t *testing.T, r *RateLimiter) {
+		{"failures for a client from one address do not refuse it at another address", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 300, one("svc-a"), "10.0.0.1", t0)
-			if _, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
+			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
 				t.Fatal("the flooding address was not limited")
 			}
-			res, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.2", t0)
+			settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.2", t0)
 			if !ok {
 				t.Fatal("the client was refused at another address because someone else failed for it")
 			}
-			res.done(ctx, false, t0)
-			if _, ok := r.spendRequest(ctx, "svc-a", t0); !ok {
+			settle(ctx, false, t0)
+			if _, ok := r.SpendRequest(ctx, "svc-a", t0); !ok {
 				t.Fatal("failures by others spent the client's request budget")
 			}
 		}},
-		{"one address failing for many client ids is stopped by its address budget of 100", func(t *testing.T, r *RateLimiter) {
+		{"one address failing for many client ids is stopped by its address budget of 100", func(t *testing.T, r *ratelimit.Limiter) {
 			if n := failing(r, 300, func(i int) string { return fmt.Sprint("ghost-", i) }, "10.0.0.1", t0); n != 100 {
 				t.Fatalf("%d admitted, want the address burst of 100", n)
 			}
-			if _, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
+			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
 				t.Fatal("an address past its budget was admitted for another client")
 			}
-			if _, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.2", t0); !ok {
+			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.2", t0); !ok {
 				t.Fatal("another address was limited")
 			}
 		}},
-		{"successful authentications give their reservation back", func(t *testing.T, r *RateLimiter) {
+		{"successful authentications give their reservation back", func(t *testing.T, r *ratelimit.Limiter) {
 			for range 500 {
-				res, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", t0)
+				settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
 				if !ok {
 					t.Fatal("a client that never failed was limited")
 				}
-				res.done(ctx, false, t0)
+				settle(ctx, false, t0)
 			}
 			if n := failing(r, 50, one("svc-a"), "10.0.0.1", t0); n != 20 {
 				t.Fatalf("%d failures admitted after successes, want the untouched burst of 20", n)
 			}
 		}},
-		{"100 correct authentications at once from one address are all admitted", func(t *testing.T, r *RateLimiter) {
+		{"100 correct authentications at once from one address are all admitted", func(t *testing.T, r *ratelimit.Limiter) {
 			var admitted atomic.Int64
 			var wg sync.WaitGroup
 			for range 100 {
 				wg.Go(func() {
-					if res, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
+					if settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
 						admitted.Add(1)
 						time.Sleep(time.Millisecond) // authenticating, tokens held
-						res.done(ctx, false, t0)
+						settle(ctx, false, t0)
 					}
 				})
 			}
@@ -140,53 +105,66 @@ func TestRateLimiterContract(t *testing.T) {
 				t.Fatalf("%d of 100 concurrent correct authentications admitted", n)
 			}
 		}},
-		{"a refused attempt spends nothing and says when to retry, and the budget refills at 1/s", func(t *testing.T, r *RateLimiter) {
+		{"a refused attempt spends nothing and says when to retry, and the budget refills at 1/s", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 20, one("svc-a"), "10.0.0.1", t0)
-			_, w, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", t0)
+			_, w, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
 			if ok || w <= 0 || w > 2*time.Second {
 				t.Fatalf("limited answer: wait %v ok %v", w, ok)
 			}
 			later := t0.Add(1500 * time.Millisecond)
-			res, _, ok := r.reserveFailure(ctx, "svc-a", "10.0.0.1", later)
+			settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", later)
 			if !ok {
 				t.Fatal("the failure budget did not refill")
 			}
-			res.done(ctx, true, later)
+			settle(ctx, true, later)
 			// The address budget spent 21 of 100 and refilled 7.5 at 5/s.
 			if n := failing(r, 200, func(i int) string { return fmt.Sprint("ghost-", i) }, "10.0.0.1", later); n != 86 {
 				t.Fatalf("%d admitted, want 86 (100 - 21 + 7.5 refilled at 5/s)", n)
 			}
 		}},
-		{"IPv6 addresses share the budget of their /64", func(t *testing.T, r *RateLimiter) {
+		{"a reservation settles once: a second settlement spends nothing", func(t *testing.T, r *ratelimit.Limiter) {
+			for range 10 {
+				settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
+				if !ok {
+					t.Fatal("refused")
+				}
+				settle(ctx, true, t0)
+				settle(ctx, true, t0)
+			}
+			if n := failing(r, 50, one("svc-a"), "10.0.0.1", t0); n != 10 {
+				t.Fatalf("%d failures admitted after 10 settled twice, want 10 (20 - 10)", n)
+			}
+		}},
+		{"IPv6 addresses share the budget of their /64", func(t *testing.T, r *ratelimit.Limiter) {
 			var admitted int
 			for i := range 300 {
 				addr := fmt.Sprintf("2001:db8:1:2::%x", i+1)
-				if res, _, ok := r.reserveFailure(ctx, "svc-a", addr, t0); ok {
+				if settle, _, ok := r.ReserveFailure(ctx, "svc-a", addr, t0); ok {
 					admitted++
-					res.done(ctx, true, t0)
+					settle(ctx, true, t0)
 				}
 			}
 			if admitted != 20 {
 				t.Fatalf("%d admitted across one /64, want the burst of 20", admitted)
 			}
-			if _, _, ok := r.reserveFailure(ctx, "svc-a", "2001:db8:1:3::1", t0); !ok {
+			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "2001:db8:1:3::1", t0); !ok {
 				t.Fatal("the next /64 was limited")
 			}
 		}},
 	}
-	for backend, newLimiter := range limiterBackends(t) {
+	for backend, newLimiter := range ratelimittest.Backends(t) {
 		for _, tc := range cases {
 			t.Run(backend+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				tc.run(t, newLimiter(t, DefaultRateLimits()))
+				tc.run(t, newLimiter(t, ratelimit.DefaultLimits()))
 			})
 		}
 		t.Run(backend+"/authenticated requests per client are capped at the burst", func(t *testing.T) {
 			t.Parallel()
-			r := newLimiter(t, RateLimits{PerClient: 10, PerClientBurst: 5})
+			r := newLimiter(t, ratelimit.Limits{PerClient: 10, PerClientBurst: 5})
 			n := 0
 			for range 50 {
-				if _, ok := r.spendRequest(ctx, "svc-a", t0); ok {
+				if _, ok := r.SpendRequest(ctx, "svc-a", t0); ok {
 					n++
 				}
 			}
@@ -199,20 +177,20 @@ func TestRateLimiterContract(t *testing.T) {
 
 func TestRedisRateLimiterIsSharedAndFallsBack(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t)
+	rdb := ratelimittest.Redis(t)
 	now := time.Unix(2000, 0)
 	t.Run("two instances share one budget", func(t *testing.T) {
 		t.Parallel()
-		prefix := uniquePrefix(t, rdb)
-		a := NewRedisRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
-		b := NewRedisRateLimiter(RateLimits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
+		prefix := ratelimittest.Prefix(t, rdb)
+		a := ratelimit.NewRedis(ratelimit.Limits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
+		b := ratelimit.NewRedis(ratelimit.Limits{PerClient: 10, PerClientBurst: 4}, rdb, prefix)
 		n := 0
 		for i := range 20 {
 			r := a
 			if i%2 == 1 {
 				r = b
 			}
-			if _, ok := r.spendRequest(context.Background(), "svc-a", now); ok {
+			if _, ok := r.SpendRequest(context.Background(), "svc-a", now); ok {
 				n++
 			}
 		}
@@ -222,16 +200,16 @@ func TestRedisRateLimiterIsSharedAndFallsBack(t *testing.T) {
 	})
 	t.Run("a refund leaves no key behind", func(t *testing.T) {
 		t.Parallel()
-		prefix := uniquePrefix(t, rdb)
-		r := NewRedisRateLimiter(DefaultRateLimits(), rdb, prefix)
-		res, _, ok := r.reserveFailure(context.Background(), "svc-a", "10.0.0.1", now)
+		prefix := ratelimittest.Prefix(t, rdb)
+		r := ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, prefix)
+		settle, _, ok := r.ReserveFailure(context.Background(), "svc-a", "10.0.0.1", now)
 		if !ok {
 			t.Fatal("refused")
 		}
 		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) != 2 {
 			t.Fatalf("keys after a reservation: %v", keys)
 		}
-		res.done(context.Background(), false, now)
+		settle(context.Background(), false, now)
 		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) != 0 {
 			t.Fatalf("keys left after a refund: %v", keys)
 		}
@@ -240,7 +218,7 @@ func TestRedisRateLimiterIsSharedAndFallsBack(t *testing.T) {
 		t.Parallel()
 		dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
 		t.Cleanup(func() { _ = dead.Close() })
-		r := NewRedisRateLimiter(DefaultRateLimits(), dead, "x:")
+		r := ratelimit.NewRedis(ratelimit.DefaultLimits(), dead, "x:")
 		if n := failing(r, 50, one("svc-a"), "10.0.0.1", now); n != 20 {
 			t.Fatalf("%d admitted during an outage, want the local burst of 20", n)
 		}
@@ -251,41 +229,41 @@ func TestAFullLimiterTableHandsOutNoUnlimitedLimiters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	now := time.Unix(3000, 0)
-	limits := RateLimits{FailuresPerClientAddress: rate.Limit(0.001), FailuresPerClientAddressBurst: 3,
+	limits := ratelimit.Limits{FailuresPerClientAddress: rate.Limit(0.001), FailuresPerClientAddressBurst: 3,
 		FailuresPerAddress: rate.Limit(0.001), FailuresPerAddressBurst: 1000, MaxKeys: 8}
 	cases := []struct {
 		name string
-		run  func(t *testing.T, r *RateLimiter)
+		run  func(t *testing.T, r *ratelimit.Limiter)
 	}{
-		{"every new key past a full table still gets only its burst", func(t *testing.T, r *RateLimiter) {
+		{"every new key past a full table still gets only its burst", func(t *testing.T, r *ratelimit.Limiter) {
 			for k := range 40 {
 				n := failing(r, 10, one(fmt.Sprint("svc-", k)), "10.0.0.1", now)
 				if n != 3 {
 					t.Fatalf("key %d: %d admitted with the table full, want the burst of 3", k, n)
 				}
 			}
-			if got := r.store.(*memBackend).size(r.failClientAddr); got > 8 {
+			if got := ratelimit.FailClientAddrKeys(r); got > 8 {
 				t.Fatalf("table holds %d keys, bound 8", got)
 			}
 		}},
-		{"a key being refused stays in the table while new keys arrive", func(t *testing.T, r *RateLimiter) {
+		{"a key being refused stays in the table while new keys arrive", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 10, one("victim"), "10.0.0.1", now)
 			for k := range 30 {
-				if _, _, ok := r.reserveFailure(ctx, "victim", "10.0.0.1", now); ok {
+				if _, _, ok := r.ReserveFailure(ctx, "victim", "10.0.0.1", now); ok {
 					t.Fatalf("the exhausted key was forgiven after %d new keys", k)
 				}
 				failing(r, 1, one(fmt.Sprint("new-", k)), "10.0.0.1", now)
 			}
 		}},
-		{"a bucket refilled by a refund leaves the table", func(t *testing.T, r *RateLimiter) {
+		{"a bucket refilled by a refund leaves the table", func(t *testing.T, r *ratelimit.Limiter) {
 			for k := range 100 {
-				res, _, ok := r.reserveFailure(ctx, fmt.Sprint("svc-", k), "10.0.0.1", now)
+				settle, _, ok := r.ReserveFailure(ctx, fmt.Sprint("svc-", k), "10.0.0.1", now)
 				if !ok {
 					t.Fatal("refused")
 				}
-				res.done(ctx, false, now)
+				settle(ctx, false, now)
 			}
-			if got := r.store.(*memBackend).size(r.failClientAddr); got != 0 {
+			if got := ratelimit.FailClientAddrKeys(r); got != 0 {
 				t.Fatalf("%d full buckets kept", got)
 			}
 		}},
@@ -293,7 +271,7 @@ func TestAFullLimiterTableHandsOutNoUnlimitedLimiters(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, NewRateLimiter(limits))
+			tc.run(t, ratelimit.New(limits))
 		})
 	}
 }
@@ -306,16 +284,16 @@ func TestLimiterKeysAreBounded(t *testing.T) {
 		{"an IPv4-mapped IPv6 address is its IPv4 address", "::ffff:192.0.2.7", "192.0.2.7"},
 		{"an IPv6 address is its /64", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
 		{"something else is kept when short", "pipe", "pipe"},
-		{"a long value is hashed", long, idKey(long)},
+		{"a long value is hashed", long, ratelimit.IDKey(long)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := addrKey(tc.in); got != tc.want || len(got) > 80 {
+			if got := ratelimit.AddrKey(tc.in); got != tc.want || len(got) > 80 {
 				t.Fatalf("addrKey = %q, want %q", got, tc.want)
 			}
 		})
 	}
-	if net.ParseIP(idKey(long)) != nil || len(idKey(long)) > 80 {
+	if net.ParseIP(ratelimit.IDKey(long)) != nil || len(ratelimit.IDKey(long)) > 80 {
 		t.Fatal("a long id was not hashed")
 	}
 }

@@ -1,4 +1,4 @@
-package services
+package replayguard
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// MemoryReplayGuard is the single-instance commands.AssertionGuard: it
+// Memory is the single-instance commands.AssertionGuard: it
 // remembers assertion ids (jti) until they expire, so each private_key_jwt
 // assertion is accepted once (RFC 7523 §3 item 7). Expired entries are swept
 // as new ones arrive, bounded by MaxEntries so a flood of assertions cannot
 // grow memory without limit (when full it refuses, failing closed).
-type MemoryReplayGuard struct {
+type Memory struct {
 	mu         sync.Mutex
 	seen       map[string]time.Time
 	now        func() time.Time
@@ -23,22 +23,21 @@ type MemoryReplayGuard struct {
 	MaxEntries int
 }
 
-// NewMemoryReplayGuard returns an empty guard; now may be nil for time.Now.
-func NewMemoryReplayGuard(now func() time.Time) *MemoryReplayGuard {
+// NewMemory returns an empty guard; now may be nil for time.Now.
+func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryReplayGuard{seen: map[string]time.Time{}, now: now, MaxEntries: 1 << 20}
+	return &Memory{seen: map[string]time.Time{}, now: now, MaxEntries: 1 << 20}
 }
 
-// ErrReplayGuardFull is returned when the memory guard holds MaxEntries
-// unexpired ids.
-var ErrReplayGuardFull = errors.New("services: replay guard full")
+// ErrFull is returned when the memory guard holds MaxEntries unexpired ids.
+var ErrFull = errors.New("replayguard: full")
 
 // Claim records key until until and reports whether it was new; an error
 // means the guard cannot tell and callers fail closed. It implements
 // commands.AssertionGuard.
-func (g *MemoryReplayGuard) Claim(_ context.Context, key string, until time.Time) (bool, error) {
+func (g *Memory) Claim(_ context.Context, key string, until time.Time) (bool, error) {
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -54,39 +53,39 @@ func (g *MemoryReplayGuard) Claim(_ context.Context, key string, until time.Time
 		return false, nil
 	}
 	if len(g.seen) >= g.MaxEntries {
-		return false, ErrReplayGuardFull
+		return false, ErrFull
 	}
 	g.seen[key] = until
 	return true, nil
 }
 
-// RedisReplayGuard is the commands.AssertionGuard shared between instances
+// Redis is the commands.AssertionGuard shared between instances
 // (SET NX PX).
-type RedisReplayGuard struct {
+type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
 }
 
-// NewRedisReplayGuard stores keys under prefix (e.g. "authledger:jti:").
-func NewRedisReplayGuard(rdb redis.UniversalClient, prefix string, now func() time.Time) *RedisReplayGuard {
+// NewRedis stores keys under prefix (e.g. "authledger:jti:").
+func NewRedis(rdb redis.UniversalClient, prefix string, now func() time.Time) *Redis {
 	if now == nil {
 		now = time.Now
 	}
-	return &RedisReplayGuard{rdb: rdb, prefix: prefix, now: now}
+	return &Redis{rdb: rdb, prefix: prefix, now: now}
 }
 
 // Claim records key until until and reports whether it was new; an error
 // means the guard cannot tell and callers fail closed. It implements
 // commands.AssertionGuard.
-func (g *RedisReplayGuard) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
+func (g *Redis) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
 	ttl := until.Sub(g.now())
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
 	ok, err := g.rdb.SetNX(ctx, g.prefix+key, 1, ttl).Result()
 	if err != nil {
-		return false, fmt.Errorf("services: replay guard: %w", err)
+		return false, fmt.Errorf("replayguard: redis: %w", err)
 	}
 	return ok, nil
 }

@@ -1,4 +1,4 @@
-package api
+package ratelimit
 
 import (
 	"container/list"
@@ -7,27 +7,22 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
 
-// RateLimits are the limits of DESIGN.md §5. A zero field takes its default.
+// Limits are the limits of DESIGN.md §5. A zero field takes its default.
 //
 // Failed authentications are budgeted per (client id, source address) and
 // per source address, never per client id alone: client ids are public
 // (every access token carries one), so a budget keyed on the id alone lets
 // anyone lock the real client out by failing on its behalf.
-type RateLimits struct {
+type Limits struct {
 	// PerClient limits the authenticated requests of one client id: token,
 	// revoke and introspect requests whose client authenticated, and /v1
 	// requests whose verified bearer token names the client (client_id).
@@ -53,15 +48,15 @@ type RateLimits struct {
 	MaxKeys int
 }
 
-// DefaultRateLimits returns the documented defaults.
-func DefaultRateLimits() RateLimits {
-	return RateLimits{PerClient: 100, PerClientBurst: 200,
+// DefaultLimits returns the documented defaults.
+func DefaultLimits() Limits {
+	return Limits{PerClient: 100, PerClientBurst: 200,
 		FailuresPerClientAddress: 1, FailuresPerClientAddressBurst: 20,
 		FailuresPerAddress: 5, FailuresPerAddressBurst: 100, MaxKeys: 100_000}
 }
 
-func (l RateLimits) withDefaults() RateLimits {
-	d := DefaultRateLimits()
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
 	if l.PerClient <= 0 || l.PerClientBurst <= 0 {
 		l.PerClient, l.PerClientBurst = d.PerClient, d.PerClientBurst
 	}
@@ -129,54 +124,48 @@ type backend interface {
 	hold(ctx context.Context, keys []bucketKey, now time.Time) (st holdState, wait time.Duration, settle func(ctx context.Context, failed bool, now time.Time))
 }
 
-// RateLimiter applies RateLimits: in process by default, or shared by every
-// instance through Redis.
-type RateLimiter struct {
+// Limiter applies Limits: in process (New), or shared by every instance
+// through Redis (NewRedis).
+type Limiter struct {
 	perClient, failClientAddr, failAddr *bucketSpec
 	store                               backend
 }
 
-func newSpecs(l RateLimits) (perClient, failClientAddr, failAddr *bucketSpec) {
+func newSpecs(l Limits) (perClient, failClientAddr, failAddr *bucketSpec) {
 	return newSpec("client", l.PerClient, l.PerClientBurst),
 		newSpec("fail-client-addr", l.FailuresPerClientAddress, l.FailuresPerClientAddressBurst),
 		newSpec("fail-addr", l.FailuresPerAddress, l.FailuresPerAddressBurst)
 }
 
-// NewRateLimiter builds in-process limiters.
-func NewRateLimiter(l RateLimits) *RateLimiter {
+// New builds in-process limiters.
+func New(l Limits) *Limiter {
 	l = l.withDefaults()
-	r := &RateLimiter{store: newMemBackend(l.MaxKeys)}
+	r := &Limiter{store: newMemBackend(l.MaxKeys)}
 	r.perClient, r.failClientAddr, r.failAddr = newSpecs(l)
 	return r
 }
 
-// NewRedisRateLimiter shares the limits between instances: each bucket is a
+// NewRedis shares the limits between instances: each bucket is a
 // GCRA "theoretical arrival time" in Redis under prefix, read, checked and
 // written by one Lua script (atomic, one round trip). The failure buckets of
 // one request share a hash tag (the address), so the script stays valid on
 // Redis Cluster. If Redis fails, the instance falls back to its own
 // in-process limits rather than refusing every client.
-func NewRedisRateLimiter(l RateLimits, rdb redis.UniversalClient, prefix string) *RateLimiter {
+func NewRedis(l Limits, rdb redis.UniversalClient, prefix string) *Limiter {
 	l = l.withDefaults()
-	r := &RateLimiter{store: &redisBackend{rdb: rdb, prefix: prefix, fallback: newMemBackend(l.MaxKeys)}}
+	r := &Limiter{store: &redisBackend{rdb: rdb, prefix: prefix, fallback: newMemBackend(l.MaxKeys)}}
 	r.perClient, r.failClientAddr, r.failAddr = newSpecs(l)
 	return r
 }
 
-// failureReservation holds one token of the failure budgets while a
-// client authenticates. Holding at check time is what keeps the budget
-// exact under concurrency: a check-then-spend-later limiter lets every
-// request already in flight through.
-type failureReservation struct {
-	settle func(ctx context.Context, failed bool, now time.Time)
-}
-
-// done spends the held tokens when the authentication failed and gives
-// them back when it did not: a correct authentication is not a failure.
-func (f *failureReservation) done(ctx context.Context, failed bool, now time.Time) {
-	if f != nil && f.settle != nil {
-		f.settle(ctx, failed, now)
-		f.settle = nil
+// once makes a settlement idempotent: only its first call counts.
+func once(settle func(ctx context.Context, failed bool, now time.Time)) func(ctx context.Context, failed bool, now time.Time) {
+	return func(ctx context.Context, failed bool, now time.Time) {
+		if settle != nil {
+			s := settle
+			settle = nil
+			s(ctx, failed, now)
+		}
 	}
 }
 
@@ -184,24 +173,32 @@ func (f *failureReservation) done(ctx context.Context, failed bool, now time.Tim
 // in flight (milliseconds each) before it is refused.
 const maxHoldWait = 2 * time.Second
 
-// reserveFailure holds one token of the failure budgets of (client id,
-// address) and of the address, or refuses when either is spent. Only the
-// caller's own address's failures can refuse it. When the last tokens are
-// merely held by requests still authenticating, it waits for them to
-// settle instead of refusing: many correct requests at once from one
-// address must not be turned away by each other.
-func (r *RateLimiter) reserveFailure(ctx context.Context, clientID, addr string, now time.Time) (*failureReservation, time.Duration, bool) {
+// ReserveFailure holds one token of the failure budgets of (client id,
+// address) and of the address while a client authenticates, or refuses
+// with how long to wait when either is spent. Holding at check time is what
+// keeps the budget exact under concurrency: a check-then-spend-later
+// limiter lets every request already in flight through. Only the caller's
+// own address's failures can refuse it. When the last tokens are merely
+// held by requests still authenticating, it waits for them to settle
+// instead of refusing: many correct requests at once from one address must
+// not be turned away by each other.
+//
+// When ok, the caller must call settle once the outcome is known: it spends
+// the held tokens when the authentication failed and gives them back when
+// it did not (a correct authentication is not a failure). Calls after the
+// first do nothing.
+func (r *Limiter) ReserveFailure(ctx context.Context, clientID, addr string, now time.Time) (settle func(ctx context.Context, failed bool, now time.Time), wait time.Duration, ok bool) {
 	tag := "{" + addrKey(addr) + "}"
 	keys := []bucketKey{{r.failAddr, tag}, {r.failClientAddr, tag + idKey(clientID)}}
 	start := time.Now()
 	// Backing off keeps a crowd of waiters from polling Redis in a loop.
 	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		st, wait, settle := r.store.hold(ctx, keys, now)
+		st, w, s := r.store.hold(ctx, keys, now)
 		switch st {
 		case holdTaken:
-			return &failureReservation{settle: settle}, 0, true
+			return once(s), 0, true
 		case holdRefused:
-			return nil, wait, false
+			return nil, w, false
 		}
 		if ctx.Err() != nil || time.Since(start) > maxHoldWait {
 			return nil, time.Second, false
@@ -210,51 +207,10 @@ func (r *RateLimiter) reserveFailure(ctx context.Context, clientID, addr string,
 	}
 }
 
-// spendRequest spends one request of an authenticated client id.
-func (r *RateLimiter) spendRequest(ctx context.Context, clientID string, now time.Time) (time.Duration, bool) {
+// SpendRequest spends one request of an authenticated client id, or says
+// how long until one is free.
+func (r *Limiter) SpendRequest(ctx context.Context, clientID string, now time.Time) (wait time.Duration, ok bool) {
 	return r.store.spend(ctx, bucketKey{r.perClient, idKey(clientID)}, now)
-}
-
-// BearerRequestLimit spends the per-client request budget of the client a
-// verified bearer token names (its client_id) on every /v1 request. It
-// verifies the token itself, so a forged client_id cannot spend another
-// client's budget; a missing or invalid token passes untouched and the
-// route's own check refuses it. It sits in the global middleware so every
-// /v1 group (RequireScope, sessions) is covered without changing them.
-// It keeps the principal it verified (PrincipalFrom), which RequireScope
-// reuses, so v must be the verifier RequireScope is given.
-func (r *RateLimiter) BearerRequestLimit(v BearerVerifier) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			if !strings.HasPrefix(req.URL.Path, "/v1/") {
-				return next(c)
-			}
-			raw := bearerToken(req)
-			if raw == "" {
-				return next(c)
-			}
-			p, err := v.VerifyBearer(req.Context(), raw)
-			if err != nil {
-				return next(c)
-			}
-			// RequireScope reuses it instead of verifying again; serve wires
-			// both with the same verifier (a.bearer).
-			c.Set(principalKey, p)
-			if p.ClientID == "" {
-				return next(c)
-			}
-			if wait, ok := r.spendRequest(req.Context(), p.ClientID, time.Now()); !ok {
-				c.Response().Header().Set("Retry-After", retryAfter(wait))
-				return NewProblem(http.StatusTooManyRequests, "rate-limited", "Too Many Requests", "the client's request rate limit is exhausted; retry later")
-			}
-			return next(c)
-		}
-	}
-}
-
-func retryAfter(wait time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 }
 
 // addrKey is the budget key of a source address. An IPv6 end site usually
@@ -498,7 +454,7 @@ end
 return {1, 0}
 `)
 
-var errRedisDown = errors.New("api: rate limit: redis marked down")
+var errRedisDown = errors.New("ratelimit: redis marked down")
 
 type redisBackend struct {
 	rdb      redis.UniversalClient
@@ -529,7 +485,7 @@ func (b *redisBackend) run(ctx context.Context, op, id string, keys []bucketKey,
 	}
 	res, err := gcraScript.Run(ctx, b.rdb, names, args...).Int64Slice()
 	if err == nil && len(res) != 2 {
-		err = errors.New("api: rate limit: unexpected script answer")
+		err = errors.New("ratelimit: unexpected script answer")
 	}
 	if err != nil {
 		b.downUntil.Store(time.Now().Add(redisRetryAfter).UnixNano())

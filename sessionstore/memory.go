@@ -1,4 +1,4 @@
-package sessions
+package sessionstore
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"authledger/domain/session"
 )
 
-// Memory is the embedded profile's in-process Store.
+// Memory is the embedded profile's in-process session store.
 type Memory struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -21,8 +21,6 @@ type memEntry struct {
 	rec      session.Record
 	deadline time.Time
 }
-
-var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty store; now (nil: time.Now) drives its ttl.
 func NewMemory(now func() time.Time) *Memory {

@@ -1,4 +1,4 @@
-package sessions_test
+package sessionstore_test
 
 import (
 	"context"
@@ -11,8 +11,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"authledger/commands"
 	"authledger/domain/session"
-	"authledger/readmodels/sessions"
+	"authledger/sessionstore"
+)
+
+// Both adapters are the commands' session store.
+var (
+	_ commands.SessionStore = (*sessionstore.Memory)(nil)
+	_ commands.SessionStore = (*sessionstore.Redis)(nil)
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
@@ -30,7 +37,7 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func newRedis(t *testing.T) sessions.Store {
+func newRedis(t *testing.T) commands.SessionStore {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: redisAddr()})
 	t.Cleanup(func() { _ = c.Close() })
@@ -42,11 +49,11 @@ func newRedis(t *testing.T) sessions.Store {
 			c.Del(ctx, keys...)
 		}
 	})
-	return sessions.NewRedis(c, prefix, 12*time.Hour)
+	return sessionstore.NewRedis(c, prefix, 12*time.Hour)
 }
 
-// runContract is the one contract every Store passes.
-func runContract(t *testing.T, newStore func(t *testing.T) sessions.Store) {
+// runContract is the one contract every session store passes (doc.go).
+func runContract(t *testing.T, newStore func(t *testing.T) commands.SessionStore) {
 	ctx := context.Background()
 	rec := func(id, subject, hash string) session.Record {
 		return session.Record{ID: id, Subject: subject, ClientID: "login", ACR: "aal1", CreatedAt: t0, LastSeen: t0, TokenHash: hash}
@@ -154,7 +161,7 @@ func runContract(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 }
 
 func TestMemoryStore(t *testing.T) {
-	runContract(t, func(t *testing.T) sessions.Store { return sessions.NewMemory(nil) })
+	runContract(t, func(t *testing.T) commands.SessionStore { return sessionstore.NewMemory(nil) })
 }
 
 func TestRedisStore(t *testing.T) {
@@ -163,7 +170,7 @@ func TestRedisStore(t *testing.T) {
 
 func TestMemoryStoreForgetsAfterTTL(t *testing.T) {
 	now := t0
-	m := sessions.NewMemory(func() time.Time { return now })
+	m := sessionstore.NewMemory(func() time.Time { return now })
 	_ = m.Create(context.Background(), session.Record{ID: "s1", Subject: "a", TokenHash: "h"}, time.Minute)
 	now = now.Add(time.Minute)
 	if _, err := m.Lookup(context.Background(), "h"); !errors.Is(err, session.ErrNotFound) {
@@ -174,7 +181,7 @@ func TestMemoryStoreForgetsAfterTTL(t *testing.T) {
 func TestRedisDownIsUnavailableNotNotFound(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
-	s := sessions.NewRedis(c, "x:", time.Hour)
+	s := sessionstore.NewRedis(c, "x:", time.Hour)
 	ctx := context.Background()
 	checks := map[string]error{
 		"lookup": func() error { _, err := s.Lookup(ctx, "h"); return err }(),
