@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	cmds "authledger/commands"
 	"authledger/domain/keyring"
 	"authledger/eventstore"
@@ -59,7 +61,18 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	keys, err := newKeys(store, sp, policy, rdb)
+	// A ring change made here reaches running servers at once over Redis;
+	// without Redis they learn it from the ledger feed.
+	var pub message.Publisher
+	if rdb != nil {
+		b, err := openBus(rdb, nil)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		pub = b
+	}
+	keys, err := newKeys(store, sp, policy, pub)
 	if err != nil {
 		return err
 	}

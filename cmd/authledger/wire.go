@@ -16,6 +16,7 @@ import (
 	"authledger/client/verifier"
 	cmds "authledger/commands"
 	"authledger/eventstore"
+	"authledger/internal/bus"
 	"authledger/projections"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/services"
@@ -37,7 +38,10 @@ type app struct {
 	background []func(ctx context.Context) error
 	supervisor *supervisor
 	// redis is the one Redis client, nil without AUTHLEDGER_REDIS_URL.
-	redis   *redis.Client
+	redis *redis.Client
+	// bus carries revocations and JWKS invalidations between instances
+	// (Redis streams with a.redis, in process without).
+	bus     *bus.Bus
 	closers []func() error
 
 	// signer mints access and M2M JWTs (set by the keys step). bearer
@@ -59,6 +63,9 @@ type app struct {
 	// Set by wireRevocations (wire_revocations.go), before any verifier is
 	// built: every bearer check of the service consults it.
 	revocations *revocations.Set
+	// revocationPublisher announces a revocation to this instance's set at
+	// once and to the others over a.bus (set by wireRevocations).
+	revocationPublisher cmds.RevocationPublisher
 	// Set by wireProjections (wire_projections.go), the first step: later
 	// steps Register their projections on it; runner.DB() is the read-model
 	// database. It starts after every step has run.
@@ -95,6 +102,10 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if a.redis != nil {
 		a.onClose(a.redis.Close)
 	}
+	if a.bus, err = openBus(a.redis, log); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	a.onClose(a.bus.Close) // closed before the Redis client it uses
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := store.Head(ctx)
 		return err

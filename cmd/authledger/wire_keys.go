@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"authledger/api"
 	"authledger/client/verifier"
@@ -61,13 +61,12 @@ func openSecrets(raw string) (secrets.Provider, error) {
 	}
 }
 
-// newKeys builds the key commands the server and the CLI share; with a
-// Redis client (nil without AUTHLEDGER_REDIS_URL) every ring change is also
-// announced on pub/sub.
-func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, rdb *redis.Client) (*cmds.Keys, error) {
+// newKeys builds the key commands the server and the CLI share; every ring
+// change is also announced on pub (nil: not announced).
+func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, pub message.Publisher) (*cmds.Keys, error) {
 	kc := cmds.KeysConfig{Store: store, Secrets: sp, Policy: p}
-	if rdb != nil {
-		kc.Notify = func(ctx context.Context, v uint64) error { return jwks.PublishInvalidation(ctx, rdb, v) }
+	if pub != nil {
+		kc.Notify = func(ctx context.Context, v uint64) error { return jwks.PublishInvalidation(ctx, pub, v) }
 	}
 	return cmds.NewKeys(kc)
 }
@@ -87,8 +86,7 @@ func wireKeys(ctx context.Context, a *app) error {
 		return err
 	}
 	a.secrets = sp
-	rdb := a.redis
-	keys, err := newKeys(a.store, sp, policy, rdb)
+	keys, err := newKeys(a.store, sp, policy, a.bus)
 	if err != nil {
 		return err
 	}
@@ -118,12 +116,10 @@ func wireKeys(ctx context.Context, a *app) error {
 	} else {
 		a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
 	}
-	if rdb != nil {
-		// Redis only speeds delivery up; an outage must not stop serving.
-		a.background = append(a.background, bestEffort(a.log, "keys: JWKS invalidation listener", func(ctx context.Context) error {
-			return jwks.ListenInvalidations(ctx, rdb, model, a.store)
-		}))
-	}
+	// The bus only speeds delivery up; a Redis outage must not stop serving.
+	a.background = append(a.background, bestEffort(a.log, "keys: JWKS invalidation listener", func(ctx context.Context) error {
+		return jwks.ListenInvalidations(ctx, a.bus, model, a.store)
+	}))
 
 	failures := cmds.FailuresCounter()
 	if err := a.metrics.Register(failures); err != nil {

@@ -12,7 +12,10 @@ import (
 // step of its own, before the keys step builds the verifier guarding
 // authledger's own APIs and the tokens step builds the token service: both
 // consult it, so a revoked token is refused everywhere, not only at
-// introspection.
+// introspection. It also builds the publisher the token service announces
+// revocations with (a.revocationPublisher): a fan-out over a.bus that adds
+// each revocation to this instance's set at once and hurries it to the
+// others.
 func wireRevocations(ctx context.Context, a *app) error {
 	revs := revocations.New(nil)
 	// Caught up before the server answers: a token revoked before this
@@ -38,6 +41,11 @@ func wireRevocations(ctx context.Context, a *app) error {
 	} else {
 		a.background = append(a.background, func(ctx context.Context) error { return revs.Follow(ctx, a.store) })
 	}
+	fan := revocations.NewFanout(a.bus, a.bus, revs)
+	// A Redis outage must not stop the service: the ledger feed still
+	// delivers every revocation, only later.
+	a.background = append(a.background, bestEffort(a.log, "revocations: bus fan-out", fan.Run))
 	a.revocations = revs
+	a.revocationPublisher = fan
 	return nil
 }

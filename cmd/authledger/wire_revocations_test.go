@@ -13,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"authledger/api"
 	cmds "authledger/commands"
+	"authledger/internal/bus"
 )
 
 // startApp builds the real serve wiring on a fresh SQLite data dir, runs
@@ -128,5 +132,55 @@ func TestEveryInMemoryModelOfServeIsAProjectionOnTheRunner(t *testing.T) {
 		if !got[want] {
 			t.Errorf("projection %s is not on the runner; runner has %v", want, a.runner.Names())
 		}
+	}
+}
+
+// TestServeAppliesRevocationsAnnouncedOnTheBus: on the embedded profile the
+// bus is the in-process GoChannel, and the revocations step's fan-out must
+// be running on it, so a hint another component announces there reaches the
+// set every verifier consults, and the step's publisher goes over the bus.
+func TestServeAppliesRevocationsAnnouncedOnTheBus(t *testing.T) {
+	t.Parallel()
+	a, _ := startApp(t)
+	if a.bus.Distributed() {
+		t.Fatal("the embedded profile built a distributed bus")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.bus.Subscriptions(bus.TopicRevocations) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing subscribed to revocations on the bus")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	until := time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	m := message.NewMessage(watermill.NewUUID(), []byte(`{"type":"sid","id":"s-from-bus","until":"`+until+`"}`))
+	if err := a.bus.Publish(bus.TopicRevocations, m); err != nil {
+		t.Fatal(err)
+	}
+	for !a.revocations.IsRevoked("", "s-from-bus", "") {
+		if time.Now().After(deadline) {
+			t.Fatal("a revocation announced on the bus never reached serve's set")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The publisher the token service uses announces on the bus too.
+	ch, err := a.bus.Subscribe(t.Context(), bus.TopicRevocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.revocationPublisher.PublishRevocation(context.Background(), "jti", "j-announced", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !a.revocations.IsRevoked("j-announced", "", "") {
+		t.Fatal("the publisher did not revoke on this instance at once")
+	}
+	select {
+	case got := <-ch:
+		got.Ack()
+		if !strings.Contains(string(got.Payload), `"j-announced"`) {
+			t.Fatalf("announced %s", got.Payload)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publisher announced nothing on the bus")
 	}
 }

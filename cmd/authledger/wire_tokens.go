@@ -16,7 +16,6 @@ import (
 	"authledger/internal/compose"
 	"authledger/projections"
 	"authledger/readmodels/families"
-	"authledger/readmodels/revocations"
 	"authledger/readmodels/sessions"
 	"authledger/sessionstore"
 )
@@ -95,17 +94,11 @@ func wireTokens(ctx context.Context, a *app) error {
 
 	absolute := token.Bound(token.Session).Lifetime
 	var store cmds.SessionStore = sessionstore.NewMemory(nil)
-	// Without Redis the set itself is the publisher, so this instance
-	// refuses a token it revoked from the next request on; the fan-out
-	// below does the same and also tells the other instances.
-	var publisher cmds.RevocationPublisher = revs
+	// The revocations step's publisher: this instance refuses a token it
+	// revoked from the next request on, and the bus tells the others.
+	publisher := a.revocationPublisher
 	if rdb := a.redis; rdb != nil {
 		store = sessionstore.NewRedis(rdb, "authledger:sess:", absolute)
-		fan := revocations.NewFanout(rdb, "authledger:revocations", revs)
-		publisher = fan
-		// A Redis outage must not stop the service: the ledger feed still
-		// delivers every revocation, only later.
-		a.background = append(a.background, bestEffort(a.log, "tokens: revocation fan-out", fan.Run))
 	}
 
 	v, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, AnyAudience: true, Keys: keys, Leeway: 5 * time.Second})

@@ -2,41 +2,46 @@ package jwks
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"authledger/eventstore"
+	"authledger/internal/bus"
 )
 
-// InvalidationChannel is the Redis pub/sub channel on which an instance
-// that changed the key ring announces the new keyring version.
-const InvalidationChannel = "authledger:jwks:invalidate"
-
-// PublishInvalidation announces that the ring reached version (best effort:
-// the ledger feed delivers the change anyway, Redis only makes it sooner).
-func PublishInvalidation(ctx context.Context, rdb redis.UniversalClient, version uint64) error {
-	return rdb.Publish(ctx, InvalidationChannel, strconv.FormatUint(version, 10)).Err()
+// PublishInvalidation announces on bus.TopicJWKSInvalidations that the ring
+// reached version (best effort: the ledger feed delivers the change anyway,
+// the bus only makes it sooner).
+func PublishInvalidation(ctx context.Context, pub message.Publisher, version uint64) error {
+	m := message.NewMessage(watermill.NewUUID(), []byte(strconv.FormatUint(version, 10)))
+	m.SetContext(ctx)
+	return pub.Publish(bus.TopicJWKSInvalidations, m)
 }
 
-// ListenInvalidations reloads m from store whenever another instance
-// announces a version newer than m holds, until ctx ends.
-func ListenInvalidations(ctx context.Context, rdb redis.UniversalClient, m *Model, store eventstore.Store) error {
-	sub := rdb.Subscribe(ctx, InvalidationChannel)
-	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil {
+// ListenInvalidations reloads m from store whenever an instance announces a
+// version newer than m holds, until ctx ends. It returns when the
+// subscription ends, so the caller resubscribes with its own backoff.
+func ListenInvalidations(ctx context.Context, sub message.Subscriber, m *Model, store eventstore.Store) error {
+	ch, err := sub.Subscribe(ctx, bus.TopicJWKSInvalidations)
+	if err != nil {
 		return err
 	}
-	ch := sub.Channel()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case msg, ok := <-ch:
 			if !ok {
-				return ctx.Err()
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return errors.New("jwks: bus subscription ended")
 			}
-			v, err := strconv.ParseUint(msg.Payload, 10, 64)
+			msg.Ack()
+			v, err := strconv.ParseUint(string(msg.Payload), 10, 64)
 			if err != nil || v <= m.Version() {
 				continue
 			}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
 	"authledger/domain/token"
@@ -169,46 +167,6 @@ func TestFeedPagesByPositionAndLongPolls(t *testing.T) {
 	}
 	if n := s.Parked(); n != 0 {
 		t.Fatalf("%d polls still parked after the answer", n)
-	}
-}
-
-func TestRedisFanoutReachesAnotherSet(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	channel := "authledger:test:revocations:" + time.Now().Format("150405.000000000")
-	newClient := func() *redis.Client {
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	a, b := revocations.New(nil), revocations.New(nil)
-	fa := revocations.NewFanout(newClient(), channel, a)
-	fb := revocations.NewFanout(newClient(), channel, b)
-	go func() { _ = fb.Run(ctx) }()
-	// Wait until b's subscription is live before publishing.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _ := newClient().PubSubNumSub(ctx, channel).Result()
-		if n[channel] > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("subscriber never registered")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := fa.PublishRevocation(ctx, "sid", "s1", time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if !a.IsRevoked("", "s1", "") {
-		t.Fatal("the publishing instance does not deny its own revocation")
-	}
-	for !b.IsRevoked("", "s1", "") {
-		if time.Now().After(deadline) {
-			t.Fatal("the revocation never reached the other instance")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

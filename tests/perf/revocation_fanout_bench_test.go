@@ -12,6 +12,7 @@ import (
 	"authledger/domain/token"
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
+	"authledger/internal/bus"
 	"authledger/internal/pgtest"
 	"authledger/readmodels/revocations"
 )
@@ -22,13 +23,14 @@ import (
 //
 //	go test -run '^$' -bench RevocationFanout -benchtime 200x ./tests/perf/
 //
-// "ledger-feed" is the LISTEN/NOTIFY feed alone; "redis-pubsub" adds the
-// pub/sub hint the revoking instance publishes right after its append.
+// "ledger-feed" is the LISTEN/NOTIFY feed alone; "redis-stream" adds the
+// bus hint (a Redis stream) the revoking instance publishes right after
+// its append.
 func BenchmarkRevocationFanout(b *testing.B) {
 	for _, withRedis := range []bool{false, true} {
 		name := "ledger-feed"
 		if withRedis {
-			name = "redis-pubsub"
+			name = "redis-stream"
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -49,18 +51,25 @@ func BenchmarkRevocationFanout(b *testing.B) {
 			go func() { _ = other.Follow(ctx, reader) }()
 			var pub *revocations.Fanout
 			if withRedis {
-				channel := fmt.Sprintf("authledger:bench:revocations:%d", time.Now().UnixNano())
+				prefix := fmt.Sprintf("authledger:bench:revocations:%d:", time.Now().UnixNano())
 				rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 				defer rc.Close()
 				sc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 				defer sc.Close()
-				pub = revocations.NewFanout(rc, channel, revocations.New(nil))
-				go func() { _ = revocations.NewFanout(sc, channel, other).Run(ctx) }()
-				for {
-					n, _ := rc.PubSubNumSub(ctx, channel).Result()
-					if n[channel] > 0 {
-						break
-					}
+				pb, err := bus.New(bus.Config{Redis: rc, Prefix: prefix})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer pb.Close()
+				defer rc.Del(context.Background(), pb.Stream(bus.TopicRevocations))
+				sb, err := bus.New(bus.Config{Redis: sc, Prefix: prefix})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer sb.Close()
+				pub = revocations.NewFanout(pb, pb, revocations.New(nil))
+				go func() { _ = revocations.NewFanout(sb, sb, other).Run(ctx) }()
+				for sb.Subscriptions(bus.TopicRevocations) == 0 {
 					time.Sleep(5 * time.Millisecond)
 				}
 			}
