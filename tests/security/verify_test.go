@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,16 +117,105 @@ type revokedJTIs map[string]bool
 
 func (r revokedJTIs) IsRevoked(jti, sid, family string) bool { return r[jti] || r["sid:"+sid] }
 
+// recordingHook is a revocation hook that records every jti it is asked
+// about.
+type recordingHook struct {
+	revoked revokedJTIs
+	mu      sync.Mutex
+	asked   []string
+}
+
+func (h *recordingHook) IsRevoked(jti, sid, family string) bool {
+	h.mu.Lock()
+	h.asked = append(h.asked, jti)
+	h.mu.Unlock()
+	return h.revoked.IsRevoked(jti, sid, family)
+}
+
+func (h *recordingHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.asked
+	h.asked = nil
+	return out
+}
+
+// TestRevocationHookRunsLast: the hook is consulted only for a token that
+// passed every other check (signature, typ, iss, aud, time, claims), so an
+// unauthenticated or misdirected token never reaches the revocation set,
+// and it is consulted for every token that did.
 func TestRevocationHookRunsLast(t *testing.T) {
 	s := newStack(t)
 	iss := s.sign()
-	v := s.local(func(c *verifier.Config) { c.Revocation = revokedJTIs{iss.JTI: true} })
+	hook := &recordingHook{revoked: revokedJTIs{iss.JTI: true}}
+	v := s.local(func(c *verifier.Config) { c.Revocation = hook })
+
+	kid, priv := s.activePriv()
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	now := s.clock.Now()
+	// Every token below carries a revoked jti, so a hook consulted too
+	// early would turn its precise error into ErrRevoked as well.
+	claims := func(change func(m map[string]any)) map[string]any {
+		m := map[string]any{"iss": issuer, "sub": "svc-1", "aud": []string{"api"}, "exp": now.Add(5 * time.Minute).Unix(),
+			"iat": now.Unix(), "jti": iss.JTI, "client_id": "svc-1", "scope": "read"}
+		if change != nil {
+			change(m)
+		}
+		return m
+	}
+	hdr := func(change func(m map[string]any)) map[string]any {
+		m := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
+		if change != nil {
+			change(m)
+		}
+		return m
+	}
+	failEarlier := []struct {
+		name string
+		raw  string
+		want error
+	}{
+		{"a signature from another key", forge(hdr(nil), claims(nil), edSigner(otherPriv)), verifier.ErrBadSignature},
+		{"alg none", forge(hdr(func(m map[string]any) { m["alg"] = "none" }), claims(nil), nil), verifier.ErrUnsupportedAlg},
+		{"an unknown kid", forge(hdr(func(m map[string]any) { m["kid"] = "not-a-key" }), claims(nil), edSigner(priv)), verifier.ErrUnknownKey},
+		{"typ JWT", forge(hdr(func(m map[string]any) { m["typ"] = "JWT" }), claims(nil), edSigner(priv)), verifier.ErrWrongType},
+		{"a wrong issuer", forge(hdr(nil), claims(func(m map[string]any) { m["iss"] = "https://evil.example" }), edSigner(priv)), verifier.ErrWrongIssuer},
+		{"a wrong audience", forge(hdr(nil), claims(func(m map[string]any) { m["aud"] = []string{"edge"} }), edSigner(priv)), verifier.ErrWrongAudience},
+		{"an expired token", forge(hdr(nil), claims(func(m map[string]any) { m["exp"] = now.Add(-time.Minute).Unix() }), edSigner(priv)), verifier.ErrExpired},
+		{"a token not yet valid", forge(hdr(nil), claims(func(m map[string]any) { m["nbf"] = now.Add(5 * time.Minute).Unix() }), edSigner(priv)), verifier.ErrNotYetValid},
+		{"a token without client_id", forge(hdr(nil), claims(func(m map[string]any) { delete(m, "client_id") }), edSigner(priv)), verifier.ErrMissingClaim},
+	}
+	for _, tt := range failEarlier {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), tt.raw)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if asked := hook.take(); len(asked) != 0 {
+				t.Fatalf("the revocation hook was consulted for a token failing an earlier check (asked about %v)", asked)
+			}
+		})
+	}
+
+	// The same claims, correctly signed: only revocation refuses it.
+	if _, err := v.Verify(context.Background(), forge(hdr(nil), claims(nil), edSigner(priv))); !errors.Is(err, verifier.ErrRevoked) {
+		t.Fatalf("a forged-but-valid token with a revoked jti: err = %v, want ErrRevoked", err)
+	}
+	if asked := hook.take(); len(asked) != 1 || asked[0] != iss.JTI {
+		t.Fatalf("hook asked about %v for the valid revoked token, want [%s]", asked, iss.JTI)
+	}
 	if _, err := v.Verify(context.Background(), iss.Raw); !errors.Is(err, verifier.ErrRevoked) {
 		t.Fatalf("err = %v", err)
+	}
+	if asked := hook.take(); len(asked) != 1 || asked[0] != iss.JTI {
+		t.Fatalf("hook asked about %v for the issued revoked token, want [%s]", asked, iss.JTI)
 	}
 	other := s.sign()
 	if _, err := v.Verify(context.Background(), other.Raw); err != nil {
 		t.Fatalf("an unrevoked token failed: %v", err)
+	}
+	if asked := hook.take(); len(asked) != 1 || asked[0] != other.JTI {
+		t.Fatalf("hook asked about %v for a valid token, want [%s]: a valid token must reach the hook", asked, other.JTI)
 	}
 }
 
