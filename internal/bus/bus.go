@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -85,6 +86,10 @@ type Bus struct {
 	pub    message.Publisher
 	local  *gochannel.GoChannel // nil on Redis
 
+	// reads counts stream reads in flight, so Close can wait for them
+	// before the caller closes the client under them.
+	reads *atomic.Int64
+
 	mu     sync.Mutex
 	subs   []*redisstream.Subscriber
 	live   map[string]int
@@ -114,14 +119,14 @@ func New(c Config) (*Bus, error) {
 	if c.Logger != nil {
 		logger = watermill.NewSlogLoggerWithLevelMapping(c.Logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	}
-	b := &Bus{cfg: c, logger: logger, live: map[string]int{}}
+	b := &Bus{cfg: c, logger: logger, live: map[string]int{}, reads: new(atomic.Int64)}
 	if c.Redis == nil {
 		b.local = gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 64}, logger)
 		b.pub = b.local
 		return b, nil
 	}
 	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{
-		Client:        unclosable{c.Redis},
+		Client:        b.client(),
 		DefaultMaxlen: c.MaxLen,
 	}, logger)
 	if err != nil {
@@ -198,7 +203,7 @@ func (b *Bus) subscribeRedis(ctx context.Context, topic string) (<-chan *message
 		start = last[0].ID
 	}
 	sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-		Client:                        unclosable{b.cfg.Redis},
+		Client:                        b.client(),
 		FanOutOldestId:                start,
 		BlockTime:                     b.cfg.BlockTime,
 		DisableIndefiniteInitialBlock: true,
@@ -240,11 +245,31 @@ func (b *Bus) Close() error {
 		errs = append(errs, s.Close())
 	}
 	errs = append(errs, b.pub.Close())
+	// redisstream's Close does not wait for a blocking read to return;
+	// closing the client under it makes go-redis complain. A read lasts at
+	// most BlockTime.
+	for deadline := time.Now().Add(b.cfg.BlockTime + time.Second); b.reads.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return errors.Join(errs...)
 }
 
-// unclosable keeps redisstream from closing the shared client: its
-// Publisher and Subscriber close their client on Close.
-type unclosable struct{ redis.UniversalClient }
+func (b *Bus) client() redis.UniversalClient {
+	return shared{UniversalClient: b.cfg.Redis, reads: b.reads}
+}
 
-func (unclosable) Close() error { return nil }
+// shared is the caller's client as redisstream sees it: its Publisher and
+// Subscriber close their client on Close, and this one stays open; and its
+// stream reads are counted.
+type shared struct {
+	redis.UniversalClient
+	reads *atomic.Int64
+}
+
+func (shared) Close() error { return nil }
+
+func (c shared) XRead(ctx context.Context, a *redis.XReadArgs) *redis.XStreamSliceCmd {
+	c.reads.Add(1)
+	defer c.reads.Add(-1)
+	return c.UniversalClient.XRead(ctx, a)
+}
