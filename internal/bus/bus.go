@@ -9,6 +9,12 @@
 // every message, and each stream is trimmed to about MaxLen entries on
 // every publish. Without Redis (embedded profile) Watermill's GoChannel
 // carries them within the process.
+//
+// Projection wake-ups do not use the bus: no Redis path carried them, and
+// the ledger adapters already wake every instance's feed themselves
+// (PostgreSQL NOTIFY is sent in the appending transaction, so it cannot
+// arrive before the rows; SQLite runs one process). A bus message would be
+// a second, weaker signal for the same thing.
 package bus
 
 import (
