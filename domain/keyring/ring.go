@@ -127,6 +127,11 @@ func (r *Ring) Fold(e Event) {
 // retired or revoked.
 func Decode(typ string, data json.RawMessage) (Event, error) { return codec.Decode(typ, data) }
 
+// Knows reports whether typ is a stored keyring type Decode decodes (a
+// current name or an old one with an upcaster), so a reader of the whole
+// ledger picks the keyring's events without failing on everyone else's.
+func Knows(typ string) bool { return codec.Knows(typ) }
+
 var codec = event.NewCodec[Event]("keyring", event.Strict(ErrUnknownEvent),
 	event.Register[KeyPublished](),
 	event.Register[KeyActivated](),
