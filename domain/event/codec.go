@@ -26,8 +26,31 @@ import (
 type Event interface{ EventType() string }
 
 // ErrUnknownType is matched by the error a Strict codec returns for a stored
-// type it does not list.
+// type it does not list (an *UnknownTypeError).
 var ErrUnknownType = errors.New("event: unknown event type")
+
+// UnknownTypeError is a Strict codec's refusal of a stored type it does not
+// list. It matches ErrUnknownType and the policy's sentinel, if any.
+type UnknownTypeError struct {
+	Package  string // the codec's package, e.g. "keyring"
+	Type     string // the stored type name
+	sentinel error
+}
+
+func (e *UnknownTypeError) Error() string {
+	if e.sentinel != nil {
+		return fmt.Sprintf("%v: %q", e.sentinel, e.Type)
+	}
+	return fmt.Sprintf("%s: unknown event type %q", e.Package, e.Type)
+}
+
+// Unwrap yields ErrUnknownType and the package's sentinel.
+func (e *UnknownTypeError) Unwrap() []error {
+	if e.sentinel != nil {
+		return []error{ErrUnknownType, e.sentinel}
+	}
+	return []error{ErrUnknownType}
+}
 
 // Policy is what a codec does with a stored type it does not list, chosen
 // once per package when its codec is built.
@@ -40,9 +63,10 @@ type Policy struct {
 // and no error, so a stream may carry events a newer version added.
 var Lenient = Policy{}
 
-// Strict readers refuse what they do not know: Decode fails with an error
-// matching ErrUnknownType and, when sentinel is not nil, sentinel (the
-// package's own error, for callers that already match it). Use it where
+// Strict readers refuse what they do not know: Decode fails with an
+// *UnknownTypeError, which matches ErrUnknownType and, when sentinel is not
+// nil, sentinel (the package's own error, for callers that already match
+// it; the message is then the sentinel's, followed by the type). Use it where
 // skipping an event could turn a state it changed into a wrong answer.
 func Strict(sentinel error) Policy { return Policy{strict: true, sentinel: sentinel} }
 
@@ -145,7 +169,7 @@ func NewCodec[E Event](pkg string, policy Policy, entries ...Entry) Codec[E] {
 
 // Decode returns the event stored as typ with data, in its newest shape.
 // For a type the codec does not list, a Lenient codec returns the zero E
-// (nil) and no error, a Strict one an error matching ErrUnknownType.
+// (nil) and no error, a Strict one an *UnknownTypeError.
 func (c Codec[E]) Decode(typ string, data []byte) (E, error) {
 	var zero E
 	dec, ok := c.types[typ]
@@ -153,10 +177,7 @@ func (c Codec[E]) Decode(typ string, data []byte) (E, error) {
 		if !c.policy.strict {
 			return zero, nil
 		}
-		if c.policy.sentinel != nil {
-			return zero, fmt.Errorf("%w: %w: %q", c.policy.sentinel, ErrUnknownType, typ)
-		}
-		return zero, fmt.Errorf("%s: %w: %q", c.pkg, ErrUnknownType, typ)
+		return zero, &UnknownTypeError{Package: c.pkg, Type: typ, sentinel: c.policy.sentinel}
 	}
 	v, err := dec(data)
 	if err != nil {

@@ -75,9 +75,9 @@ func TestCodec(t *testing.T) {
 		{name: "a lenient codec skips an unknown type without an error", codec: lenient,
 			typ: "thing.renamed.v1", data: `{}`, want: nil},
 		{name: "a strict codec refuses an unknown type", codec: strict,
-			typ: "thing.renamed.v1", data: `{}`, errIs: []error{event.ErrUnknownType}, errPart: `thing: event: unknown event type: "thing.renamed.v1"`},
-		{name: "a strict codec's error also matches the package's sentinel", codec: strictOwn,
-			typ: "thing.renamed.v1", data: `{}`, errIs: []error{event.ErrUnknownType, errThingUnknown}},
+			typ: "thing.renamed.v1", data: `{}`, errIs: []error{event.ErrUnknownType}, errPart: `thing: unknown event type "thing.renamed.v1"`},
+		{name: "a strict codec's error also matches the package's sentinel, and reads as it", codec: strictOwn,
+			typ: "thing.renamed.v1", data: `{}`, errIs: []error{event.ErrUnknownType, errThingUnknown}, errPart: `thing: unknown event type: "thing.renamed.v1"`},
 		{name: "bad JSON names the package and the type", codec: strict,
 			typ: "thing.started.v1", data: `{"id":1}`, errPart: "thing: decode thing.started.v1"},
 	}
@@ -91,6 +91,12 @@ func TestCodec(t *testing.T) {
 				for _, target := range tt.errIs {
 					if !errors.Is(err, target) {
 						t.Errorf("err = %v, want it to match %v", err, target)
+					}
+				}
+				if tt.errIs != nil {
+					var ute *event.UnknownTypeError
+					if !errors.As(err, &ute) || ute.Type != tt.typ || ute.Package != "thing" {
+						t.Errorf("err = %#v, want an *event.UnknownTypeError naming %s", err, tt.typ)
 					}
 				}
 				if !strings.Contains(err.Error(), tt.errPart) {
