@@ -60,8 +60,9 @@ type Policy struct {
 }
 
 // Lenient readers skip what they do not know: Decode returns a nil event
-// and no error, so a stream may carry events a newer version added.
-var Lenient = Policy{}
+// and no error, so a stream may carry events a newer version added. It is
+// also the zero Policy.
+func Lenient() Policy { return Policy{} }
 
 // Strict readers refuse what they do not know: Decode fails with an
 // *UnknownTypeError, which matches ErrUnknownType and, when sentinel is not

@@ -53,7 +53,7 @@ func TestCodec(t *testing.T) {
 		event.Upcast("thing.started.v1", fromV1),
 		event.Upcast("thing.started.v2", sinceAt),
 	}
-	lenient := event.NewCodec[ev]("thing", event.Lenient, entries...)
+	lenient := event.NewCodec[ev]("thing", event.Lenient(), entries...)
 	strict := event.NewCodec[ev]("thing", event.Strict(nil), entries...)
 	strictOwn := event.NewCodec[ev]("thing", event.Strict(errThingUnknown), entries...)
 	tests := []struct {
@@ -135,17 +135,17 @@ func (started) thing() {}
 func TestNewCodecRefusesAWrongTable(t *testing.T) {
 	for name, build := range map[string]func(){
 		"a type registered twice": func() {
-			event.NewCodec[ev]("thing", event.Lenient, event.Register[stopped](), event.Register[stopped]())
+			event.NewCodec[ev]("thing", event.Lenient(), event.Register[stopped](), event.Register[stopped]())
 		},
 		"two upcasters of one name": func() {
-			event.NewCodec[ev]("thing", event.Lenient, event.Register[started](),
+			event.NewCodec[ev]("thing", event.Lenient(), event.Register[started](),
 				event.Upcast("thing.started.v1", fromV1), event.Upcast("thing.started.v1", fromV1))
 		},
 		"an upcaster to an unregistered type": func() {
-			event.NewCodec[ev]("thing", event.Lenient, event.Upcast("thing.started.v1", fromV1))
+			event.NewCodec[ev]("thing", event.Lenient(), event.Upcast("thing.started.v1", fromV1))
 		},
 		"a type that is not an event of the package": func() {
-			event.NewCodec[onlyThings]("thing", event.Lenient, event.Register[started](), event.Register[other]())
+			event.NewCodec[onlyThings]("thing", event.Lenient(), event.Register[started](), event.Register[other]())
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

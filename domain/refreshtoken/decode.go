@@ -7,7 +7,7 @@ import (
 	"authledger/domain/token"
 )
 
-var codec = event.NewCodec[Event]("refreshtoken", event.Lenient,
+var codec = event.NewCodec[Event]("refreshtoken", event.Lenient(),
 	event.Register[Started](),
 	event.Register[Rotated](),
 	event.Register[ReuseDetected](),

@@ -137,7 +137,7 @@ func CheckExpiry(created, lastSeen, now time.Time, idle, absolute time.Duration)
 	return nil
 }
 
-var codec = event.NewCodec[Event]("session", event.Lenient,
+var codec = event.NewCodec[Event]("session", event.Lenient(),
 	event.Register[Started](),
 	event.Register[Elevated](),
 	event.Register[Ended](),

@@ -25,7 +25,7 @@ type AccessTokenRevoked struct {
 // EventType implements Event.
 func (AccessTokenRevoked) EventType() string { return TypeAccessTokenRevoked }
 
-var codec = event.NewCodec[Event]("token", event.Lenient,
+var codec = event.NewCodec[Event]("token", event.Lenient(),
 	event.Register[IssuedEvent](),
 	event.Register[AccessTokenRevoked](),
 )
