@@ -32,15 +32,15 @@
 //	}
 //
 //	func (Sessions) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r eventstore.Record) error {
-//		switch r.Type {
-//		case session.TypeStarted:
-//			var e session.Started
-//			if err := json.Unmarshal(r.Data, &e); err != nil {
-//				return err // a bad payload poisons the projection: it stops here and reports
-//			}
+//		e, err := session.Decode(r.Type, r.Data) // the domain's codec, so its upcasters reach the projection
+//		if err != nil {
+//			return err // a bad payload poisons the projection: it stops here and reports
+//		}
+//		switch e := e.(type) {
+//		case session.Started:
 //			_, err := tx.ExecContext(ctx, `INSERT INTO `+t.Name("sessions")+` (id, subject, pos) VALUES ($1, $2, $3)`, e.ID, e.Subject, r.Position)
 //			return err
-//		case session.TypeEnded:
+//		case session.Ended:
 //			...
 //		}
 //		return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"authledger/domain/client"
+	"authledger/domain/event"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -334,4 +335,13 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// The client codec is strict: skipping an unknown event could leave a
+// revoked secret accepted.
+func TestDecodeRefusesUnknownTypes(t *testing.T) {
+	e, err := client.Decode("client.exploded.v1", []byte(`{}`))
+	if e != nil || !errors.Is(err, client.ErrUnknownEvent) || !errors.Is(err, event.ErrUnknownType) {
+		t.Fatalf("got %v, %v", e, err)
+	}
 }

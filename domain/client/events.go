@@ -1,10 +1,9 @@
 package client
 
 import (
-	"authledger/domain/event"
-
-	"fmt"
 	"time"
+
+	"authledger/domain/event"
 )
 
 // Stored event names. They are part of the ledger's history: never derive
@@ -103,23 +102,20 @@ func (ScopesChanged) EventType() string    { return TypeScopesChanged }
 func (AudiencesChanged) EventType() string { return TypeAudiencesChanged }
 func (Disabled) EventType() string         { return TypeDisabled }
 
-// Decode turns a stored event back into its Go value.
-func Decode(typ string, data []byte) (Event, error) {
-	e, known, err := codec.Decode(typ, data)
-	if !known {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
-	}
-	return e, err
-}
+// Decode turns a stored event back into its newest shape. The codec is
+// strict: an unknown type fails with ErrUnknownEvent (and
+// event.ErrUnknownType), because a skipped event could leave a revoked
+// secret or a removed key accepted.
+func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }
 
-var codec = event.NewCodec("client",
-	event.Of[Registered, Event](TypeRegistered),
-	event.Of[SecretAdded, Event](TypeSecretAdded),
-	event.Of[SecretRotated, Event](TypeSecretRotated),
-	event.Of[SecretRevoked, Event](TypeSecretRevoked),
-	event.Of[KeyAdded, Event](TypeKeyAdded),
-	event.Of[KeyRemoved, Event](TypeKeyRemoved),
-	event.Of[ScopesChanged, Event](TypeScopesChanged),
-	event.Of[AudiencesChanged, Event](TypeAudiencesChanged),
-	event.Of[Disabled, Event](TypeDisabled),
+var codec = event.NewCodec[Event]("client", event.Strict(ErrUnknownEvent),
+	event.Register[Registered](),
+	event.Register[SecretAdded](),
+	event.Register[SecretRotated](),
+	event.Register[SecretRevoked](),
+	event.Register[KeyAdded](),
+	event.Register[KeyRemoved](),
+	event.Register[ScopesChanged](),
+	event.Register[AudiencesChanged](),
+	event.Register[Disabled](),
 )

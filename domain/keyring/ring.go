@@ -121,21 +121,23 @@ func (r *Ring) Fold(e Event) {
 	r.version++
 }
 
-// Decode turns a stored event into its Go type.
-func Decode(typ string, data json.RawMessage) (Event, error) {
-	e, known, err := codec.Decode(typ, data)
-	if !known {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, typ)
-	}
-	return e, err
-}
+// Decode turns a stored event into its newest shape. The codec is strict:
+// an unknown type fails with ErrUnknownEvent (and event.ErrUnknownType),
+// because a skipped key event would leave a key usable that the ledger
+// retired or revoked.
+func Decode(typ string, data json.RawMessage) (Event, error) { return codec.Decode(typ, data) }
 
-var codec = event.NewCodec("keyring",
-	event.Of[KeyPublished, Event](TypeKeyPublished),
-	event.Of[KeyActivated, Event](TypeKeyActivated),
-	event.Of[KeyRetired, Event](TypeKeyRetired),
-	event.Of[KeyDropped, Event](TypeKeyDropped),
-	event.Of[KeyRevoked, Event](TypeKeyRevoked),
+// Knows reports whether typ is a stored keyring type Decode decodes (a
+// current name or an old one with an upcaster), so a reader of the whole
+// ledger picks the keyring's events without failing on everyone else's.
+func Knows(typ string) bool { return codec.Knows(typ) }
+
+var codec = event.NewCodec[Event]("keyring", event.Strict(ErrUnknownEvent),
+	event.Register[KeyPublished](),
+	event.Register[KeyActivated](),
+	event.Register[KeyRetired](),
+	event.Register[KeyDropped](),
+	event.Register[KeyRevoked](),
 )
 
 // apply folds an event into the state. Events for unknown kids are ignored

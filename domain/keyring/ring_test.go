@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"authledger/domain/event"
 	"authledger/domain/keyring"
 )
 
@@ -244,8 +245,11 @@ func TestNeedsRotation(t *testing.T) {
 
 func TestReplayRejectsUnknownTypes(t *testing.T) {
 	_, err := keyring.Decode("keyring.key_exploded.v1", json.RawMessage(`{}`))
-	if !errors.Is(err, keyring.ErrUnknownEvent) {
+	if !errors.Is(err, keyring.ErrUnknownEvent) || !errors.Is(err, event.ErrUnknownType) {
 		t.Fatalf("err = %v", err)
+	}
+	if keyring.Knows("keyring.key_exploded.v1") || !keyring.Knows(keyring.TypeKeyRevoked) {
+		t.Fatal("Knows does not follow the codec")
 	}
 }
 

@@ -26,18 +26,7 @@ func AbsoluteBound(start time.Time, lifetime time.Duration, sessionExpiresAt tim
 	return b.Truncate(time.Second)
 }
 
-// NotAfter is the family's absolute bound: the one recorded at its start,
-// or, for a family recorded before the bound was, the class bound from its
-// start cut at the longest a session can live (token.Bound) when the
-// family belongs to a session, since the session's own expiry was not
-// recorded with it.
-func (f *Family) NotAfter() time.Time {
-	if !f.start.NotAfter.IsZero() {
-		return f.start.NotAfter
-	}
-	var sessionEnd time.Time
-	if f.start.SessionID != "" {
-		sessionEnd = f.start.At.Add(token.Bound(token.Session).Lifetime)
-	}
-	return AbsoluteBound(f.start.At, 0, sessionEnd)
-}
+// NotAfter is the family's absolute bound, recorded at its start. (A
+// family recorded before the bound was gets one derived by the codec's
+// upcaster, boundLegacyStart: the aggregate only sees the newest shape.)
+func (f *Family) NotAfter() time.Time { return f.start.NotAfter }

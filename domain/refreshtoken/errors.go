@@ -22,4 +22,17 @@ var (
 	ErrAlreadyStarted = errors.New("refreshtoken: family already started")
 	// ErrBadGrace: a grace period outside [0, MaxGrace].
 	ErrBadGrace = errors.New("refreshtoken: grace period must be between 0 and 30s")
+	// ErrIncompleteStart: Start without the family's id, its first token,
+	// the client or the subject.
+	ErrIncompleteStart = errors.New("refreshtoken: start needs family, token, client and subject")
+	// ErrNoBound: Start without the family's absolute bound (NotAfter).
+	ErrNoBound = errors.New("refreshtoken: start needs the family's bound")
+	// ErrBoundTooLong: Start with a bound past the refresh class lifetime.
+	ErrBoundTooLong = errors.New("refreshtoken: a family's bound may not exceed the refresh class lifetime")
+	// ErrFirstOutlivesBound: Start with a first token expiring after the
+	// family's bound.
+	ErrFirstOutlivesBound = errors.New("refreshtoken: the first token may not outlive the family's bound")
+	// ErrSuccessorNotNew: Rotate with a successor id that is zero or was
+	// already part of the family.
+	ErrSuccessorNotNew = errors.New("refreshtoken: successor id must be new")
 )

@@ -38,9 +38,9 @@ type Started struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	At        time.Time `json:"at"`
 	// NotAfter is the family's absolute bound (see AbsoluteBound): no token
-	// of the family lives past it, however often it rotates. Families
-	// recorded before the field existed get the bound Family.NotAfter
-	// derives from At.
+	// of the family lives past it, however often it rotates. Every new
+	// start carries it; Decode upcasts a start recorded before the field
+	// existed to one whose bound is derived from At (see decode.go).
 	NotAfter time.Time `json:"not_after,omitempty"`
 }
 

@@ -1,9 +1,6 @@
 package refreshtoken
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // MaxGrace bounds the retry grace period: long enough for a client retrying
 // over a flaky network, short enough that a thief cannot ride on it.
@@ -128,19 +125,23 @@ func (f *Family) apply(e Event) {
 	}
 }
 
-// Start opens the family with its first token.
+// Start opens the family with its first token. s must carry the family's
+// bound (NotAfter, see AbsoluteBound).
 func (f *Family) Start(s Started) error {
 	if f.started || f.version > 0 {
 		return ErrAlreadyStarted
 	}
 	if s.Family != f.id || s.Token.IsZero() || s.ClientID == "" || s.Subject == "" {
-		return fmt.Errorf("refreshtoken: start needs family, token, client and subject")
+		return ErrIncompleteStart
 	}
-	if !s.NotAfter.IsZero() && s.NotAfter.After(AbsoluteBound(s.At, 0, time.Time{})) {
-		return fmt.Errorf("refreshtoken: a family's bound may not exceed the refresh class lifetime")
+	if s.NotAfter.IsZero() {
+		return ErrNoBound
 	}
-	if !s.NotAfter.IsZero() && s.ExpiresAt.After(s.NotAfter) {
-		return fmt.Errorf("refreshtoken: the first token may not outlive the family's bound")
+	if s.NotAfter.After(AbsoluteBound(s.At, 0, time.Time{})) {
+		return ErrBoundTooLong
+	}
+	if s.ExpiresAt.After(s.NotAfter) {
+		return ErrFirstOutlivesBound
 	}
 	f.record(s)
 	return nil
@@ -186,10 +187,10 @@ func (f *Family) Rotate(in RotateInput) (Outcome, error) {
 			expiresAt = bound
 		}
 		if next.IsZero() || next == f.current {
-			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
+			return Outcome{}, ErrSuccessorNotNew
 		}
 		if _, used := f.spentGeneration(next); used {
-			return Outcome{}, fmt.Errorf("refreshtoken: successor id must be new")
+			return Outcome{}, ErrSuccessorNotNew
 		}
 		r := Rotated{Family: f.id, From: p.Token, To: next, Generation: f.generation + 1, KeyID: keyID, ExpiresAt: expiresAt.UTC(), At: now.UTC()}
 		f.record(r)

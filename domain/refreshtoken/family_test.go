@@ -18,7 +18,7 @@ var (
 )
 
 func started() rt.Started {
-	return rt.Started{Family: fam, ClientID: "app", Subject: "alice", SessionID: "s1", Token: tk1, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), At: t0}
+	return rt.Started{Family: fam, ClientID: "app", Subject: "alice", SessionID: "s1", Token: tk1, KeyID: "k1", ExpiresAt: t0.Add(time.Hour), At: t0, NotAfter: t0.Add(12 * time.Hour)}
 }
 
 func rotated(from, to rt.TokenID, gen uint64, at time.Time) rt.Rotated {
@@ -114,6 +114,24 @@ func TestFamilyRotate(t *testing.T) {
 			name: "a family with no events is unknown",
 			when: rt.RotateInput{Presented: present(tk1, 1), ClientID: "app", Next: tk2, KeyID: "k1", Now: at},
 			err:  rt.ErrUnknownFamily,
+		},
+		{
+			name:  "a zero successor id is refused",
+			given: []rt.Event{started()},
+			when:  rt.RotateInput{Presented: present(tk1, 1), ClientID: "app", KeyID: "k1", ExpiresAt: at.Add(time.Hour), Now: at},
+			err:   rt.ErrSuccessorNotNew,
+		},
+		{
+			name:  "the current token as its own successor is refused",
+			given: []rt.Event{started()},
+			when:  rt.RotateInput{Presented: present(tk1, 1), ClientID: "app", Next: tk1, KeyID: "k1", ExpiresAt: at.Add(time.Hour), Now: at},
+			err:   rt.ErrSuccessorNotNew,
+		},
+		{
+			name:  "a spent token as the successor is refused",
+			given: []rt.Event{started(), rotated(tk1, tk2, 2, t0)},
+			when:  rt.RotateInput{Presented: present(tk2, 2), ClientID: "app", Next: tk1, KeyID: "k1", ExpiresAt: at.Add(time.Hour), Now: at},
+			err:   rt.ErrSuccessorNotNew,
 		},
 		{
 			name:  "a grace period over 30 s is refused",

@@ -137,14 +137,13 @@ func CheckExpiry(created, lastSeen, now time.Time, idle, absolute time.Duration)
 	return nil
 }
 
-var codec = event.NewCodec("session",
-	event.Of[Started, Event](TypeStarted),
-	event.Of[Elevated, Event](TypeElevated),
-	event.Of[Ended, Event](TypeEnded),
+var codec = event.NewCodec[Event]("session", event.Lenient(),
+	event.Register[Started](),
+	event.Register[Elevated](),
+	event.Register[Ended](),
 )
 
-// Decode turns a stored event into its type; unknown types yield (nil, nil).
-func Decode(typ string, data []byte) (Event, error) {
-	e, _, err := codec.Decode(typ, data)
-	return e, err
-}
+// Decode turns a stored event into its newest shape. The codec is
+// lenient: an unknown type yields (nil, nil), so a stream may carry events
+// this version does not know and readers skip them.
+func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }

@@ -25,16 +25,15 @@ type AccessTokenRevoked struct {
 // EventType implements Event.
 func (AccessTokenRevoked) EventType() string { return TypeAccessTokenRevoked }
 
-var codec = event.NewCodec("token",
-	event.Of[IssuedEvent, Event](TypeIssued),
-	event.Of[AccessTokenRevoked, Event](TypeAccessTokenRevoked),
+var codec = event.NewCodec[Event]("token", event.Lenient(),
+	event.Register[IssuedEvent](),
+	event.Register[AccessTokenRevoked](),
 )
 
-// Decode turns a stored event into its type; unknown types yield (nil, nil).
-func Decode(typ string, data []byte) (Event, error) {
-	e, _, err := codec.Decode(typ, data)
-	return e, err
-}
+// Decode turns a stored event into its newest shape. The codec is
+// lenient: an unknown type yields (nil, nil), so a stream may carry events
+// this version does not know and readers skip them.
+func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }
 
 // Token is the aggregate of one issued JWT's stream: its issuance and at
 // most one revocation. Revocation decides on the stream, not on a read

@@ -14,19 +14,20 @@ import (
 )
 
 // The worked example of docs/ledger-format.md as an export line.
-const exampleLine = `{"position":1,"stream":"family-01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","version":1,"id":"0193a0b1-5e6f-7a8b-9c0d-1e2f3a4b5c6d","type":"refreshtoken.rotated.v1","recorded_at":"2026-01-02T03:04:05.000006Z","data":{"family":"01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","generation":2,"from":"8f14e45f","to":"c9f0f895","at":"2026-01-02T03:04:05Z"},"metadata":{"request_id":"req-7","correlation_id":"0193a0b1-0000-7000-8000-00000000c0de","actor":"client:billing"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"d0012b13499a5064dabcb6c16a038231a762dfcd5197697d87bd6240aa153e47"}`
+const exampleLine = `{"position":1,"stream":"family-0193a0b14c1d7e2f8a3b4c5d6e7f8a9b","version":1,"id":"0193a0b1-5e6f-7a8b-9c0d-1e2f3a4b5c6d","type":"refreshtoken.family_started.v1","recorded_at":"2026-01-02T03:04:05.000006Z","data":{"family":"0193a0b14c1d7e2f8a3b4c5d6e7f8a9b","client_id":"login","subject":"user-7f3a","session_id":"5b2e8c1d-3f4a-4b6c-9d7e-8f9a0b1c2d3e","acr":"aal1","amr":["pwd"],"auth_time":"2026-01-02T03:04:05Z","token":"8f14e45fceea167a5a36dedd4bea2543","key_id":"rt-2026-01","expires_at":"2026-01-02T15:04:05Z","at":"2026-01-02T03:04:05.000006Z","not_after":"2026-01-02T15:04:05Z"},"metadata":{"correlation_id":"0193a0b1-0000-7000-8000-00000000c0de","actor":"client:login","request_id":"req-7"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"953172d9772ee7e6372ef9e6c92785e37c9e8e8b9901dd63540a9ea699ec9b5e"}`
 
 func ExampleVerifyExport() {
 	head, err := audit.VerifyExport(strings.NewReader(exampleLine+"\n"), audit.Options{})
 	fmt.Println(head.Position, head.Hash, err)
 
-	// One changed digit in data breaks the chain at that event.
-	tampered := strings.Replace(exampleLine, `"generation":2`, `"generation":3`, 1)
+	// One changed value in data (a forged step-up) breaks the chain at that
+	// event.
+	tampered := strings.Replace(exampleLine, `"acr":"aal1"`, `"acr":"aal2"`, 1)
 	_, err = audit.VerifyExport(strings.NewReader(tampered), audit.Options{})
 	fmt.Println(err)
 	// Output:
-	// 1 d0012b13499a5064dabcb6c16a038231a762dfcd5197697d87bd6240aa153e47 <nil>
-	// position 1: hash mismatch: stored d0012b13499a5064…, recomputed 458e09e8e19e19f2… (the event was altered)
+	// 1 953172d9772ee7e6372ef9e6c92785e37c9e8e8b9901dd63540a9ea699ec9b5e <nil>
+	// position 1: hash mismatch: stored 953172d9772ee7e6…, recomputed 701cf0972b79024b… (the event was altered)
 }
 
 func ExampleExport() {

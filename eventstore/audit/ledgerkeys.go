@@ -141,10 +141,16 @@ func (k *LedgerKeys) Revocation(kid string) (time.Time, bool) {
 func (k *LedgerKeys) Len() int { return len(k.keys) }
 
 func (k *LedgerKeys) observe(r eventstore.Record) {
-	switch r.Type {
-	case keyring.TypeKeyPublished:
-		var e keyring.KeyPublished
-		if json.Unmarshal(r.Data, &e) != nil || e.JWK.Kty != "OKP" || e.JWK.Crv != "Ed25519" || e.KID == "" {
+	if !keyring.Knows(r.Type) {
+		return
+	}
+	ev, err := keyring.Decode(r.Type, r.Data)
+	if err != nil {
+		return // not a usable event: it will simply verify nothing
+	}
+	switch e := ev.(type) {
+	case keyring.KeyPublished:
+		if e.JWK.Kty != "OKP" || e.JWK.Crv != "Ed25519" || e.KID == "" {
 			return // not a usable key: it will simply verify nothing
 		}
 		x, err := base64.RawURLEncoding.DecodeString(e.JWK.X)
@@ -158,11 +164,7 @@ func (k *LedgerKeys) observe(r eventstore.Record) {
 			return // the first publication of a kid is the one that counts
 		}
 		k.keys[e.KID] = &ledgerKey{jwk: jose.JSONWebKey{Key: ed25519.PublicKey(x), KeyID: e.KID, Algorithm: "EdDSA", Use: "sig"}, published: r.Position}
-	case keyring.TypeKeyRevoked:
-		var e keyring.KeyRevoked
-		if json.Unmarshal(r.Data, &e) != nil {
-			return
-		}
+	case keyring.KeyRevoked:
 		if lk := k.keys[e.KID]; lk != nil && lk.revoked == nil {
 			at := e.At
 			if at.IsZero() {

@@ -844,7 +844,7 @@ func (s suite) closeDrains(t *testing.T) {
 
 // workedExampleLine is the export line of docs/ledger-format.md's worked
 // example (eventstore/audit tests the page against the same hash).
-const workedExampleLine = `{"position":1,"stream":"family-01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","version":1,"id":"0193a0b1-5e6f-7a8b-9c0d-1e2f3a4b5c6d","type":"refreshtoken.rotated.v1","recorded_at":"2026-01-02T03:04:05.000006Z","data":{"family":"01936b2a-4c1d-7e2f-8a3b-4c5d6e7f8a9b","generation":2,"from":"8f14e45f","to":"c9f0f895","at":"2026-01-02T03:04:05Z"},"metadata":{"request_id":"req-7","correlation_id":"0193a0b1-0000-7000-8000-00000000c0de","actor":"client:billing"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"d0012b13499a5064dabcb6c16a038231a762dfcd5197697d87bd6240aa153e47"}`
+const workedExampleLine = `{"position":1,"stream":"family-0193a0b14c1d7e2f8a3b4c5d6e7f8a9b","version":1,"id":"0193a0b1-5e6f-7a8b-9c0d-1e2f3a4b5c6d","type":"refreshtoken.family_started.v1","recorded_at":"2026-01-02T03:04:05.000006Z","data":{"family":"0193a0b14c1d7e2f8a3b4c5d6e7f8a9b","client_id":"login","subject":"user-7f3a","session_id":"5b2e8c1d-3f4a-4b6c-9d7e-8f9a0b1c2d3e","acr":"aal1","amr":["pwd"],"auth_time":"2026-01-02T03:04:05Z","token":"8f14e45fceea167a5a36dedd4bea2543","key_id":"rt-2026-01","expires_at":"2026-01-02T15:04:05Z","at":"2026-01-02T03:04:05.000006Z","not_after":"2026-01-02T15:04:05Z"},"metadata":{"correlation_id":"0193a0b1-0000-7000-8000-00000000c0de","actor":"client:login","request_id":"req-7"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"953172d9772ee7e6372ef9e6c92785e37c9e8e8b9901dd63540a9ea699ec9b5e"}`
 
 func (s suite) workedExample(t *testing.T) {
 	var ex struct {

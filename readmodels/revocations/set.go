@@ -8,7 +8,6 @@ package revocations
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -96,32 +95,31 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 	if applied := s.Applied(); applied > 0 && r.Position <= applied {
 		return nil
 	}
-	var add []Entry
-	var track *token.IssuedEvent
+	// Decode through the owning domain package's codec, so its upcasters
+	// reach the set: the set only ever sees the newest shapes.
+	var ev any
+	var err error
 	switch r.Type {
 	case session.TypeEnded:
-		var e session.Ended
-		if err := json.Unmarshal(r.Data, &e); err != nil {
-			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
-		}
-		add = append(add, Entry{Kind: KindSession, ID: e.ID, Until: e.AccessUntil})
-	case token.TypeAccessTokenRevoked:
-		var e token.AccessTokenRevoked
-		if err := json.Unmarshal(r.Data, &e); err != nil {
-			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
-		}
-		add = append(add, Entry{Kind: KindJTI, ID: e.JTI, Until: e.ExpiresAt})
+		ev, err = session.Decode(r.Type, r.Data)
+	case token.TypeAccessTokenRevoked, token.TypeIssued:
+		ev, err = token.Decode(r.Type, r.Data)
 	case refreshtoken.TypeRevoked:
-		var e refreshtoken.Revoked
-		if err := json.Unmarshal(r.Data, &e); err != nil {
-			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
-		}
+		ev, err = refreshtoken.Decode(r.Type, r.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
+	}
+	var add []Entry
+	var track *token.IssuedEvent
+	switch e := ev.(type) {
+	case session.Ended:
+		add = append(add, Entry{Kind: KindSession, ID: e.ID, Until: e.AccessUntil})
+	case token.AccessTokenRevoked:
+		add = append(add, Entry{Kind: KindJTI, ID: e.JTI, Until: e.ExpiresAt})
+	case refreshtoken.Revoked:
 		add = append(add, Entry{Kind: KindFamily, ID: e.Family.String(), Until: e.AccessUntil})
-	case token.TypeIssued:
-		var e token.IssuedEvent
-		if err := json.Unmarshal(r.Data, &e); err != nil {
-			return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
-		}
+	case token.IssuedEvent:
 		if e.FamilyID != "" {
 			track = &e
 		}
