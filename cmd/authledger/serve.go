@@ -65,8 +65,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	bgCtx, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	for _, task := range a.background {
-		bg.Go(func() { a.supervisor.run(bgCtx, taskName(task), task) })
+	for _, t := range a.tasks {
+		bg.Go(func() { a.supervisor.run(bgCtx, t.name, t.run) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -96,15 +96,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runErr
 }
 
-// server builds the HTTP handler with every route group the wiring steps
+// server builds the HTTP handler with every route group the parts
 // added; tests build it the same way to compare the routes with the
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	mw := []echo.MiddlewareFunc{metrics.Middleware}
-	if a.clientAuth != nil && a.bearer != nil {
-		mw = append(mw, a.clientAuth.BearerRequestLimit(a.bearer)) // per-client limit on /v1
-	}
+	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
 	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: mw, IPExtractor: ipExtractor(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -100,21 +97,4 @@ func (s *supervisor) ready(context.Context) error {
 		errs = append(errs, fmt.Errorf("%s restarting after: %v", n, s.failed[n]))
 	}
 	return errors.Join(errs...)
-}
-
-// taskName names a background function for logs and metrics, e.g.
-// "wireKeys.func3", from the wiring step that added it.
-func taskName(f func(context.Context) error) string {
-	fn := runtime.FuncForPC(reflect.ValueOf(f).Pointer())
-	if fn == nil {
-		return "task"
-	}
-	n := fn.Name()
-	if i := strings.LastIndex(n, "/"); i >= 0 {
-		n = n[i+1:]
-	}
-	if i := strings.Index(n, "."); i >= 0 {
-		n = n[i+1:] // drop the package: "main" in the binary, the module name in tests
-	}
-	return n
 }

@@ -82,11 +82,3 @@ func TestSupervisorDoesNotRestartAFinishedTask(t *testing.T) {
 		t.Fatalf("a task that returned nil ran %d times", calls.Load())
 	}
 }
-
-func TestTaskNameNamesTheWiringStep(t *testing.T) {
-	if got := taskName(runServeTaskForNameTest); got != "runServeTaskForNameTest" {
-		t.Fatalf("taskName = %q", got)
-	}
-}
-
-func runServeTaskForNameTest(context.Context) error { return nil }

@@ -10,121 +10,166 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/labstack/echo/v4"
-
 	"authledger/api"
-	"authledger/client/verifier"
-	cmds "authledger/commands"
 	"authledger/eventstore"
 	"authledger/internal/bus"
 	"authledger/projections"
-	"authledger/readmodels/revocations"
-	"authledger/readmodels/services"
-	"authledger/secrets"
+	"authledger/readmodels"
 )
 
-// app is the built object graph of `serve`. Each feature adds itself with a
-// wiring step (see wiringSteps) instead of growing one constructor.
-type app struct {
-	cfg   Config
-	log   *slog.Logger
-	store eventstore.Store
-	// metrics is the one Prometheus registry; features register on it.
-	metrics *prometheus.Registry
-	routes  []api.Routes
-	ready   []api.ReadyCheck
-	// background tasks run until ctx ends; supervisor restarts a failed one
-	// with backoff and reports it in /readyz.
-	background []func(ctx context.Context) error
+// The composition root of `serve`. buildApp calls one build function per
+// part, in the order their signatures force: infra → keys → revocations →
+// clients → tokens → projections → server. Each takes the parts it needs
+// and returns a small parts struct; nothing is optional, so no part checks
+// whether another was wired.
+
+// task is a named background task; the supervisor restarts it after a
+// failure and reports it under its name in logs, metrics and /readyz.
+type task struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// contributions are what a part adds to the server.
+type contributions struct {
+	routes []api.Routes
+	ready  []api.ReadyCheck
+	tasks  []task
+}
+
+func (c *contributions) add(o contributions) {
+	c.routes = append(c.routes, o.routes...)
+	c.ready = append(c.ready, o.ready...)
+	c.tasks = append(c.tasks, o.tasks...)
+}
+
+// infraParts is what every other part is built on.
+type infraParts struct {
+	cfg        Config
+	log        *slog.Logger
+	store      eventstore.Store
+	redis      *redis.Client // nil without AUTHLEDGER_REDIS_URL
+	bus        *bus.Bus      // Redis streams with redis, in process without
+	metrics    *prometheus.Registry
 	supervisor *supervisor
-	// redis is the one Redis client, nil without AUTHLEDGER_REDIS_URL.
-	redis *redis.Client
-	// bus carries revocations and JWKS invalidations between instances
-	// (Redis streams with a.redis, in process without).
-	bus     *bus.Bus
+	// runner feeds every projection; later parts register theirs on it and
+	// the projections part starts it.
+	runner  *projections.Runner
 	closers []func() error
-
-	// signer mints access and M2M JWTs (set by the keys step). bearer
-	// verifies tokens presented to authledger's own APIs, aud holding the
-	// issuer (set by the keys step).
-	signer cmds.Signer
-	bearer api.BearerVerifier
-	// Set by wireKeys (wire_keys.go): the secret provider (signing keys,
-	// refresh sealing key) and the in-process JWKS as a verifier key source.
-	secrets   secrets.Provider
-	keySource verifier.KeySource
-	// Set by wireServices (wire_services.go): the registry, the token
-	// endpoint other grants register on, client authentication for
-	// revoke/introspect, and the admin guard for other admin groups.
-	services      *services.Registry
-	tokenEndpoint *api.TokenEndpoint
-	clientAuth    *api.ClientAuthenticator
-	requireScope  func(scope string) echo.MiddlewareFunc
-	// Set by wireRevocations (wire_revocations.go), before any verifier is
-	// built: every bearer check of the service consults it.
-	revocations *revocations.Set
-	// revocationPublisher announces a revocation to this instance's set at
-	// once and to the others over a.bus (set by wireRevocations).
-	revocationPublisher cmds.RevocationPublisher
-	// Set by wireProjections (wire_projections.go), the first step: later
-	// steps Register their projections on it; runner.DB() is the read-model
-	// database. It starts after every step has run.
-	runner *projections.Runner
 }
 
-// wiringSteps run in order after the ledger is open. A step may use what the
-// steps before it added to the app.
-var wiringSteps = []func(ctx context.Context, a *app) error{
-	wireProjections, // first: sets a.runner for the steps that register projections
-	wireRevocations, // sets a.revocations, which the verifiers below consult
-	wireKeys,        // sets a.signer, a.bearer, a.secrets, a.keySource
-	wireServices,
-	wireTokens, // after keys and services: needs a.signer, a.tokenEndpoint, a.clientAuth
-	wireOpenAPI,
-	wireWebhooks,
+func (in *infraParts) onClose(f func() error) { in.closers = append(in.closers, f) }
+
+// close releases resources in reverse order of acquisition, so the ledger
+// (acquired first) drains its pending appends last.
+func (in *infraParts) close() error {
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		errs = append(errs, in.closers[i]())
+	}
+	in.closers = nil
+	return errors.Join(errs...)
 }
 
-func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
+// app is the built object graph.
+type app struct {
+	*infraParts
+	keys    keyParts
+	revs    revocationParts
+	clients clientParts
+	contributions
+}
 
 func buildApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
-	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.supervisor = newSupervisor(log, a.metrics)
-	store, err := openStore(ctx, cfg.Store)
+	in, err := buildInfra(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger: %w", err)
+		return nil, err
 	}
-	a.store = store
-	a.onClose(store.Close)
-	if a.redis, err = openRedis(cfg); err != nil {
-		return nil, errors.Join(err, a.close())
-	}
-	if a.redis != nil {
-		a.onClose(a.redis.Close)
-	}
-	if a.bus, err = openBus(a.redis, log); err != nil {
-		return nil, errors.Join(err, a.close())
-	}
-	a.onClose(a.bus.Close) // closed before the Redis client it uses
-	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
-		_, err := store.Head(ctx)
-		return err
-	}}, api.ReadyCheck{Name: "background", Check: a.supervisor.ready})
-	for _, step := range wiringSteps {
-		if err := step(ctx, a); err != nil {
-			return nil, errors.Join(err, a.close())
-		}
+	a, err := assemble(ctx, in)
+	if err != nil {
+		return nil, errors.Join(err, in.close())
 	}
 	return a, nil
 }
 
-// close releases resources in reverse order of acquisition, so the ledger
-// (acquired first) drains its pending appends last.
-func (a *app) close() error {
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
+func assemble(ctx context.Context, in *infraParts) (*app, error) {
+	keys, err := buildKeys(ctx, in)
+	if err != nil {
+		return nil, err
 	}
-	a.closers = nil
-	return errors.Join(errs...)
+	revs, err := buildRevocations(ctx, in, keys)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := buildClients(ctx, in, keys, revs)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := buildTokens(ctx, in, keys, revs, clients)
+	if err != nil {
+		return nil, err
+	}
+	projs := buildProjections(in, clients)
+	server, err := buildServerRoutes(in)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{infraParts: in, keys: keys, revs: revs, clients: clients}
+	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
+		_, err := in.store.Head(ctx)
+		return err
+	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
+	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server} {
+		a.add(c)
+	}
+	return a, nil
+}
+
+// buildInfra opens the ledger, Redis, the bus, the read-model database and
+// the projection runner.
+func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts, error) {
+	in := &infraParts{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	in.supervisor = newSupervisor(log, in.metrics)
+	store, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	in.store = store
+	in.onClose(store.Close)
+	fail := func(err error) (*infraParts, error) { return nil, errors.Join(err, in.close()) }
+	if in.redis, err = openRedis(cfg); err != nil {
+		return fail(err)
+	}
+	if in.redis != nil {
+		in.onClose(in.redis.Close)
+	}
+	if in.bus, err = openBus(in.redis, log); err != nil {
+		return fail(err)
+	}
+	in.onClose(in.bus.Close) // closed before the Redis client it uses
+	db, err := readmodels.Open(ctx, cfg.ReadModels)
+	if err != nil {
+		return fail(fmt.Errorf("read models: %w", err))
+	}
+	in.onClose(db.Close)
+	if in.runner, err = projections.New(projections.Config{Store: store, DB: db, Registerer: in.metrics, Logger: log}); err != nil {
+		return fail(err)
+	}
+	return in, nil
+}
+
+// buildServerRoutes adds the routes that depend on no other part: the
+// OpenAPI document and the Infisical webhook.
+func buildServerRoutes(in *infraParts) (contributions, error) {
+	doc, err := api.NewOpenAPI()
+	if err != nil {
+		// Embedded: a document that does not parse is a build defect.
+		return contributions{}, err
+	}
+	if in.cfg.InfisicalWebhookSecret == "" {
+		in.log.Info("infisical webhook disabled: AUTHLEDGER_INFISICAL_WEBHOOK_SECRET is not set")
+	}
+	// Routed always (DESIGN.md §5); without a secret it refuses every call.
+	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret)}}}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"authledger/api"
-	"authledger/client/verifier"
 	cmds "authledger/commands"
 	"authledger/domain/keyring"
 	"authledger/eventstore"
@@ -71,107 +70,80 @@ func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, pub 
 	return cmds.NewKeys(kc)
 }
 
-// wireKeys builds the secret provider, key commands, rotation scheduler,
-// JWKS read model, signer, bearer verifier and the JWKS/metadata routes.
-// It runs after the revocations step (a.revocations) and before the steps
-// that need a.signer and a.bearer.
-func wireKeys(ctx context.Context, a *app) error {
-	kc := a.cfg.KeysConfig
+// keyParts are the signing keys: the secret provider holding their
+// private halves, the key commands and rotation scheduler, the in-process
+// JWKS model and the signer.
+type keyParts struct {
+	contributions
+	secrets secrets.Provider
+	model   *jwks.Model
+	signer  *cmds.JWTSigner
+}
+
+// buildKeys builds the secret provider, key commands, rotation scheduler,
+// JWKS read model, signer and the JWKS and metadata routes.
+func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
+	kc := in.cfg.KeysConfig
 	policy, err := kc.policy()
 	if err != nil {
-		return err
+		return keyParts{}, err
 	}
-	sp, err := openSecrets(a.cfg.Secrets)
+	sp, err := openSecrets(in.cfg.Secrets)
 	if err != nil {
-		return err
+		return keyParts{}, err
 	}
-	a.secrets = sp
-	keys, err := newKeys(a.store, sp, policy, a.bus)
+	keys, err := newKeys(in.store, sp, policy, in.bus)
 	if err != nil {
-		return err
+		return keyParts{}, err
 	}
-
 	model := jwks.New()
-	if err := model.Reload(ctx, a.store); err != nil {
-		return fmt.Errorf("keys: %w", err)
+	if err := model.Reload(ctx, in.store); err != nil {
+		return keyParts{}, fmt.Errorf("keys: %w", err)
 	}
 	if _, ok := model.ActiveKey(); !ok {
 		// First start (or every key revoked): sign from the first request.
 		res, err := keys.Tick(ctx, cmds.Metadata{Actor: "serve"})
 		if err != nil {
-			return fmt.Errorf("keys: first key: %w", err)
+			return keyParts{}, fmt.Errorf("keys: first key: %w", err)
 		}
-		a.log.Info("keys: key ring initialised", "kid", res.Published)
-		if err := model.Reload(ctx, a.store); err != nil {
-			return fmt.Errorf("keys: %w", err)
+		in.log.Info("keys: key ring initialised", "kid", res.Published)
+		if err := model.Reload(ctx, in.store); err != nil {
+			return keyParts{}, fmt.Errorf("keys: %w", err)
 		}
 	}
-	// The model is a projections.MemoryProjection: the runner feeds it
-	// (Apply skips what Reload already folded). Without a runner it
-	// follows the ledger feed itself.
-	if a.runner != nil {
-		if err := a.runner.Register(model); err != nil {
-			return fmt.Errorf("keys: %w", err)
-		}
-	} else {
-		a.background = append(a.background, func(ctx context.Context) error { return model.Follow(ctx, a.store) })
+	// The runner feeds the model from then on (Apply skips what Reload
+	// already folded).
+	if err := in.runner.Register(model); err != nil {
+		return keyParts{}, fmt.Errorf("keys: %w", err)
 	}
-	// The bus only speeds delivery up; a Redis outage must not stop serving.
-	a.background = append(a.background, bestEffort(a.log, "keys: JWKS invalidation listener", func(ctx context.Context) error {
-		return jwks.ListenInvalidations(ctx, a.bus, model, a.store)
-	}))
-
 	failures := cmds.FailuresCounter()
-	if err := a.metrics.Register(failures); err != nil {
-		return fmt.Errorf("keys: metrics: %w", err)
+	if err := in.metrics.Register(failures); err != nil {
+		return keyParts{}, fmt.Errorf("keys: metrics: %w", err)
 	}
-	sched := cmds.NewScheduler(cmds.SchedulerConfig{Keys: keys, Every: kc.KeyCheckEvery, Failures: failures, Log: a.log})
-	a.background = append(a.background, sched.Run)
-
-	signer, err := cmds.NewJWTSigner(cmds.JWTSignerConfig{Issuer: a.cfg.Issuer, Store: a.store, Secrets: sp, Keys: model})
+	sched := cmds.NewScheduler(cmds.SchedulerConfig{Keys: keys, Every: kc.KeyCheckEvery, Failures: failures, Log: in.log})
+	signer, err := cmds.NewJWTSigner(cmds.JWTSignerConfig{Issuer: in.cfg.Issuer, Store: in.store, Secrets: sp, Keys: model})
 	if err != nil {
-		return err
+		return keyParts{}, err
 	}
-	a.signer = signer
-	a.keySource = model
-
-	// authledger's own APIs accept tokens whose aud holds the issuer URL,
-	// unless revoked (by jti, sid or family): the revocations step runs
-	// before this one.
-	if a.revocations == nil {
-		return errors.New("keys: no revocation set wired; refusing to build a bearer verifier that ignores revocations")
-	}
-	own, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, Audiences: []string{a.cfg.Issuer}, Keys: model, Leeway: 5 * time.Second, Revocation: a.revocations})
-	if err != nil {
-		return err
-	}
-	a.bearer = api.BearerVerifierFunc(func(ctx context.Context, raw string) (api.Principal, error) {
-		c, err := own.Verify(ctx, raw)
-		if err != nil {
-			return api.Principal{}, err
-		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
-	})
-
-	a.ready = append(a.ready, api.ReadyCheck{Name: "signing_key", Check: func(context.Context) error {
-		if _, ok := model.ActiveKey(); !ok {
-			return cmds.ErrNoActiveKey
-		}
-		return nil
-	}})
-	checkpoint := func(ctx context.Context) (string, error) {
-		head, err := a.store.Head(ctx)
-		if err != nil {
-			return "", err
-		}
-		return signer.SignCheckpoint(ctx, head)
-	}
-	a.routes = append(a.routes,
-		api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
-		api.Metadata{Document: api.NewAuthServerMetadata(a.cfg.Issuer)},
-		api.AuditCheckpoint{Sign: checkpoint, Guard: api.RequireScope(a.bearer, api.AuditReadScope)},
-	)
-	return nil
+	return keyParts{secrets: sp, model: model, signer: signer, contributions: contributions{
+		tasks: []task{
+			{"key rotation scheduler", sched.Run},
+			// The bus only speeds delivery up; a Redis outage must not stop serving.
+			{"jwks invalidation listener", bestEffort(in.log, "keys: JWKS invalidation listener", func(ctx context.Context) error {
+				return jwks.ListenInvalidations(ctx, in.bus, model, in.store)
+			})},
+		},
+		ready: []api.ReadyCheck{{Name: "signing_key", Check: func(context.Context) error {
+			if _, ok := model.ActiveKey(); !ok {
+				return cmds.ErrNoActiveKey
+			}
+			return nil
+		}}},
+		routes: []api.Routes{
+			api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
+			api.Metadata{Document: api.NewAuthServerMetadata(in.cfg.Issuer)},
+		},
+	}}, nil
 }
 
 // bestEffort runs a Redis-backed loop until ctx ends, logging each failure

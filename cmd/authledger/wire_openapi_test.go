@@ -43,8 +43,8 @@ func buildServed(t *testing.T, run bool) *echo.Echo {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if run {
-		for _, task := range a.background {
-			wg.Go(func() { _ = task(ctx) })
+		for _, task := range a.tasks {
+			wg.Go(func() { _ = task.run(ctx) })
 		}
 	}
 	t.Cleanup(func() {
@@ -58,7 +58,7 @@ func buildServed(t *testing.T, run bool) *echo.Echo {
 }
 
 // TestServedRoutesMatchTheOpenAPIDocument compares the real route table
-// with the document, so a route added to any wiring step without being
+// with the document, so a route added to any part without being
 // documented (or documented and never wired) fails here.
 func TestServedRoutesMatchTheOpenAPIDocument(t *testing.T) {
 	e := servedApp(t)
@@ -310,4 +310,32 @@ func TestServedCredentialedAnswersMatchTheOpenAPIDocument(t *testing.T) {
 	do("DELETE", "/v1/sessions/"+sess.SessionID, "/v1/sessions/{id}", "", map[string]string{"Authorization": "Bearer " + sess.AccessToken})
 	d.check(t, "POST", "/oauth2/revoke", form("/oauth2/revoke", "token="+url.QueryEscape(tok.AccessToken)))
 	do("GET", "/v1/revocations?after=0", "/v1/revocations", "", nil)
+}
+
+// Background tasks carry names the wiring gives them: a metric label and
+// a /readyz entry must not change when a closure moves.
+func TestEveryBackgroundTaskHasItsOwnName(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("AUTHLEDGER_DATA_DIR", t.TempDir())
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := buildApp(context.Background(), cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	seen := map[string]bool{}
+	for _, task := range a.tasks {
+		if task.name == "" || seen[task.name] {
+			t.Fatalf("task name %q is empty or repeated (tasks: %d)", task.name, len(a.tasks))
+		}
+		seen[task.name] = true
+	}
+	for _, want := range []string{"projection runner", "key rotation scheduler", "revocation fan-out"} {
+		if !seen[want] {
+			t.Errorf("no task named %q", want)
+		}
+	}
 }

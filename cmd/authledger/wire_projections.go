@@ -6,55 +6,22 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"authledger/api"
 	"authledger/eventstore"
 	"authledger/projections"
-	"authledger/readmodels"
 )
 
-// wireProjections opens the read-model database and builds the projection
-// runner (a.runner). It runs first so later steps can register their
-// projections on a.runner (a.runner.DB() is the read-model database their
-// readers query); the runner starts in a background task, after every step
-// has run, and stops before the stores close.
-func wireProjections(ctx context.Context, a *app) error {
-	db, err := readmodels.Open(ctx, a.cfg.ReadModels)
-	if err != nil {
-		return fmt.Errorf("read models: %w", err)
+// buildProjections adds the projections admin API, guarded by the admin
+// scope of the clients part, and the task that runs the runner: every
+// other part has registered its projections by now.
+func buildProjections(in *infraParts, clients clientParts) contributions {
+	r := in.runner
+	return contributions{
+		routes: []api.Routes{api.NewAdminProjections(projectionAdmin{r: r, store: in.store}, clients.requireScope(api.ProjectionsAdminScope))},
+		ready:  []api.ReadyCheck{{Name: "projections", Check: r.Ready}},
+		tasks:  []task{{"projection runner", r.Start}},
 	}
-	a.onClose(db.Close)
-	r, err := projections.New(projections.Config{
-		Store:      a.store,
-		DB:         db,
-		Registerer: a.metrics,
-		Logger:     a.log,
-	})
-	if err != nil {
-		return err
-	}
-	a.runner = r
-	a.ready = append(a.ready, api.ReadyCheck{Name: "projections", Check: r.Ready})
-	a.background = append(a.background, r.Start)
-	// Built when the server registers routes: the admin guard
-	// (a.requireScope) comes from a later step, and without it the admin
-	// endpoints are not registered at all.
-	a.routes = append(a.routes, lazyRoutes(func() api.Routes {
-		var authz echo.MiddlewareFunc
-		if a.requireScope != nil {
-			authz = a.requireScope(api.ProjectionsAdminScope)
-		}
-		return api.NewAdminProjections(projectionAdmin{r: r, store: a.store}, authz)
-	}))
-	return nil
 }
-
-// lazyRoutes builds its route group at registration time, after all wiring
-// steps have run.
-type lazyRoutes func() api.Routes
-
-func (f lazyRoutes) Register(e *echo.Echo) { f().Register(e) }
 
 // projectionAdmin adapts the runner and projection_state to the admin API.
 type projectionAdmin struct {

@@ -5,47 +5,71 @@ import (
 	"fmt"
 	"time"
 
+	"authledger/api"
+	"authledger/client/verifier"
+	cmds "authledger/commands"
 	"authledger/readmodels/revocations"
 )
 
-// wireRevocations builds the in-memory revocation set (a.revocations) in a
-// step of its own, before the keys step builds the verifier guarding
-// authledger's own APIs and the tokens step builds the token service: both
-// consult it, so a revoked token is refused everywhere, not only at
-// introspection. It also builds the publisher the token service announces
-// revocations with (a.revocationPublisher): a fan-out over a.bus that adds
-// each revocation to this instance's set at once and hurries it to the
-// others.
-func wireRevocations(ctx context.Context, a *app) error {
+// revocationParts are the in-memory revocation set every bearer check
+// consults, the publisher commands announce revocations with, and the
+// verifier of tokens presented to authledger's own APIs.
+type revocationParts struct {
+	contributions
+	set *revocations.Set
+	// publisher adds a revocation to this instance's set at once and
+	// hurries it to the others over the bus.
+	publisher cmds.RevocationPublisher
+	// bearer verifies tokens whose aud holds the issuer URL, unless revoked
+	// (by jti, sid or family).
+	bearer api.BearerVerifier
+}
+
+// buildRevocations builds the set, caught up before the server answers (a
+// token revoked before this start is refused from the first request), the
+// bus fan-out, the bearer verifier and the audit checkpoint route it
+// guards.
+func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revocationParts, error) {
 	revs := revocations.New(nil)
-	// Caught up before the server answers: a token revoked before this
-	// start must be refused from the first request, not once a background
-	// feed has caught up.
-	if err := revs.CatchUp(ctx, a.store); err != nil {
-		return fmt.Errorf("revocations: %w", err)
+	if err := revs.CatchUp(ctx, in.store); err != nil {
+		return revocationParts{}, fmt.Errorf("revocations: %w", err)
 	}
 	// The runner feeds it from then on (Apply skips what CatchUp folded)
-	// and shows it in status, /readyz and metrics; a memory projection runs
-	// on every instance, one store notification behind the ledger, like
-	// Follow. Without a runner it follows the ledger feed itself.
-	if a.runner != nil {
-		if err := a.runner.Register(revs); err != nil {
-			return fmt.Errorf("revocations: %w", err)
-		}
-		// Follow sweeps by itself; on the runner a quiet ledger would
-		// never reach Apply's periodic sweep.
-		a.background = append(a.background, func(ctx context.Context) error {
-			revs.SweepEvery(ctx, time.Minute)
-			return ctx.Err()
-		})
-	} else {
-		a.background = append(a.background, func(ctx context.Context) error { return revs.Follow(ctx, a.store) })
+	// and shows it in status, /readyz and metrics.
+	if err := in.runner.Register(revs); err != nil {
+		return revocationParts{}, fmt.Errorf("revocations: %w", err)
 	}
-	fan := revocations.NewFanout(a.bus, a.bus, revs)
-	// A Redis outage must not stop the service: the ledger feed still
-	// delivers every revocation, only later.
-	a.background = append(a.background, bestEffort(a.log, "revocations: bus fan-out", fan.Run))
-	a.revocations = revs
-	a.revocationPublisher = fan
-	return nil
+	fan := revocations.NewFanout(in.bus, in.bus, revs)
+	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs})
+	if err != nil {
+		return revocationParts{}, err
+	}
+	bearer := api.BearerVerifierFunc(func(ctx context.Context, raw string) (api.Principal, error) {
+		c, err := own.Verify(ctx, raw)
+		if err != nil {
+			return api.Principal{}, err
+		}
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
+	})
+	checkpoint := func(ctx context.Context) (string, error) {
+		head, err := in.store.Head(ctx)
+		if err != nil {
+			return "", err
+		}
+		return keys.signer.SignCheckpoint(ctx, head)
+	}
+	return revocationParts{set: revs, publisher: fan, bearer: bearer, contributions: contributions{
+		tasks: []task{
+			// On the runner a quiet ledger would never reach Apply's
+			// periodic sweep.
+			{"revocation sweep", func(ctx context.Context) error {
+				revs.SweepEvery(ctx, time.Minute)
+				return ctx.Err()
+			}},
+			// A Redis outage must not stop the service: the ledger feed
+			// still delivers every revocation, only later.
+			{"revocation fan-out", bestEffort(in.log, "revocations: bus fan-out", fan.Run)},
+		},
+		routes: []api.Routes{api.AuditCheckpoint{Sign: checkpoint, Guard: api.RequireScope(bearer, api.AuditReadScope)}},
+	}}, nil
 }

@@ -34,8 +34,8 @@ func startApp(t *testing.T) (*app, *httptest.Server) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	for _, task := range a.background {
-		wg.Go(func() { _ = task(ctx) })
+	for _, task := range a.tasks {
+		wg.Go(func() { _ = task.run(ctx) })
 	}
 	srv := httptest.NewServer(api.New(api.Config{Logger: a.log, ReadyChecks: a.ready}, a.routes...))
 	t.Cleanup(func() {
@@ -84,7 +84,7 @@ func TestARevokedM2MTokenIsRefusedByTheAdminAPIRightAfterRevocation(t *testing.T
 	defer cancel()
 	// The registry runs on the projection runner: this also proves the
 	// runner delivers client events to it.
-	if err := a.services.WaitFor(wctx, res.Position); err != nil {
+	if err := a.clients.registry.WaitFor(wctx, res.Position); err != nil {
 		t.Fatalf("registry never saw the new client: %v", err)
 	}
 	id := string(res.Client.ID)
@@ -157,7 +157,7 @@ func TestServeAppliesRevocationsAnnouncedOnTheBus(t *testing.T) {
 	if err := a.bus.Publish(bus.TopicRevocations, m); err != nil {
 		t.Fatal(err)
 	}
-	for !a.revocations.IsRevoked("", "s-from-bus", "") {
+	for !a.revs.set.IsRevoked("", "s-from-bus", "") {
 		if time.Now().After(deadline) {
 			t.Fatal("a revocation announced on the bus never reached serve's set")
 		}
@@ -168,10 +168,10 @@ func TestServeAppliesRevocationsAnnouncedOnTheBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.revocationPublisher.PublishRevocation(context.Background(), "jti", "j-announced", time.Now().Add(time.Minute)); err != nil {
+	if err := a.revs.publisher.PublishRevocation(context.Background(), "jti", "j-announced", time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if !a.revocations.IsRevoked("j-announced", "", "") {
+	if !a.revs.set.IsRevoked("j-announced", "", "") {
 		t.Fatal("the publisher did not revoke on this instance at once")
 	}
 	select {

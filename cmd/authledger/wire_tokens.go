@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -64,82 +63,49 @@ func parseOrigin(o string) (*url.URL, bool) {
 	return u, true
 }
 
-// wireTokens adds sessions, the refresh_token grant, revocation,
-// introspection and the revocation feed. It runs after the revocations step
-// (a.revocations), the keys step (a.signer) and the services step
-// (a.tokenEndpoint, a.clientAuth).
-func wireTokens(ctx context.Context, a *app) error {
-	tc := a.cfg.TokensConfig
-	if a.signer == nil {
-		// Fail closed: no signer, no token lifecycle endpoints at all.
-		a.log.Warn("tokens: no signer wired; session, refresh, revoke and introspect endpoints are off")
-		return nil
-	}
-	// The keys step sets a.signer, a.secrets and a.keySource together.
-	sp := a.secrets
+// buildTokens adds sessions, the refresh_token grant, revocation,
+// introspection and the revocation feed.
+func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revocationParts, clients clientParts) (contributions, error) {
+	tc := in.cfg.TokensConfig
+	sp := keys.secrets
 	codec, err := cmds.LoadRefreshCodec(ctx, sp, nil)
 	if err != nil {
-		return err
+		return contributions{}, err
 	}
-
-	// The token service verifies with keys from the ledger in process: the
-	// keys step's JWKS model.
-	keys := a.keySource
-
-	// The revocations step built, caught up and registered the set.
-	revs := a.revocations
-	if revs == nil {
-		return errors.New("tokens: no revocation set wired")
-	}
-
 	absolute := token.Bound(token.Session).Lifetime
-	var store cmds.SessionStore = sessionstore.NewMemory(nil)
-	// The revocations step's publisher: this instance refuses a token it
-	// revoked from the next request on, and the bus tells the others.
-	publisher := a.revocationPublisher
-	if rdb := a.redis; rdb != nil {
-		store = sessionstore.NewRedis(rdb, "authledger:sess:", absolute)
+	var live cmds.SessionStore = sessionstore.NewMemory(nil)
+	if rdb := in.redis; rdb != nil {
+		live = sessionstore.NewRedis(rdb, "authledger:sess:", absolute)
 	}
-
-	v, err := verifier.New(verifier.Config{Issuer: a.cfg.Issuer, AnyAudience: true, Keys: keys, Leeway: 5 * time.Second})
+	// Revocation and introspection verify with keys from the ledger in
+	// process (the keys part's JWKS model), any audience.
+	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second})
 	if err != nil {
-		return err
+		return contributions{}, err
 	}
-	rules, err := cmds.NewTokenRules(a.cfg.Issuer, nil, nil, nil)
+	rules, err := cmds.NewTokenRules(in.cfg.Issuer, nil, nil, nil)
 	if err != nil {
-		return err
+		return contributions{}, err
 	}
 	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
 	tok, err := compose.NewTokens(compose.TokenDeps{
-		Store: a.store, Signer: a.signer, Sealer: sealer, Live: store,
-		Verifier: compose.AccessVerifier(v), Revocations: revs, Publisher: publisher,
+		Store: in.store, Signer: keys.signer, Sealer: sealer, Live: live,
+		Verifier: compose.AccessVerifier(v), Revocations: revs.set, Publisher: revs.publisher,
 		Rules: rules, Grace: tc.RefreshGrace,
 	})
 	if err != nil {
-		return err
+		return contributions{}, err
 	}
 	// Read models for operators and dashboards; decisions never read them.
-	if a.runner != nil {
-		for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
-			if err := a.runner.Register(p); err != nil {
-				return fmt.Errorf("tokens: %w", err)
-			}
+	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
+		if err := in.runner.Register(p); err != nil {
+			return contributions{}, fmt.Errorf("tokens: %w", err)
 		}
 	}
-	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute)
-	if a.services != nil { // nil: login-service calls are refused (fail closed)
-		sessAPI.RequireActiveClients(a.services)
+	if err := clients.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
+		return contributions{}, err
 	}
-	a.routes = append(a.routes, sessAPI, api.NewRevocations(revs))
-	if a.clientAuth != nil {
-		a.routes = append(a.routes, api.NewRevoke(a.clientAuth, tok.Revoke), api.NewIntrospect(a.clientAuth, tok.Introspector))
-	} else {
-		a.log.Warn("tokens: no client authentication wired; /oauth2/revoke and /oauth2/introspect are off")
-	}
-	if a.tokenEndpoint != nil {
-		if err := a.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
-			return err
-		}
-	}
-	return nil
+	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
+	return contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}, nil
 }
