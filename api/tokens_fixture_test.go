@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"authledger/api"
 	"authledger/client/verifier"
 	"authledger/commands"
@@ -28,6 +26,7 @@ import (
 	"authledger/replayguard"
 	"authledger/secrets/local"
 	"authledger/sessionstore"
+	"authledger/sessionstore/sessionstoretest"
 )
 
 const (
@@ -242,7 +241,5 @@ func (e *tokEnv) browser(t testing.TB, sessionToken string) *http.Client {
 }
 
 func newDownRedisStore(t testing.TB) commands.SessionStore {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	return sessionstore.NewRedis(c, "authledger:test:down:", 12*time.Hour)
+	return sessionstoretest.Down(t)
 }

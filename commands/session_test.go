@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"authledger/client/verifier"
 	"authledger/commands"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
 	"authledger/sessionstore"
+	"authledger/sessionstore/sessionstoretest"
 )
 
 func TestSessionExpiry(t *testing.T) {
@@ -220,9 +219,7 @@ func TestRedisDownFailsSessionsButNotRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	up := sessionstore.NewMemory(nil)
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	down := sessionstore.NewRedis(c, "authledger:test:down:", 12*time.Hour)
+	down := sessionstoretest.Down(t)
 
 	healthy := newTokenFixture(t, nil, withSessions(up))
 	s := healthy.start(t, "login", "alice")
