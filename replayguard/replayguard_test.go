@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	cmds "authledger/commands"
+	"authledger/internal/redistest"
 	"authledger/replayguard"
 )
 
@@ -27,15 +28,7 @@ type guard interface {
 	Claim(ctx context.Context, key string, until time.Time) (bool, error)
 }
 
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at 127.0.0.1:6379 (run scripts/services.sh): %v", err)
-	}
-	return rdb
-}
+func testRedis(t *testing.T) *redis.Client { return redistest.Client(t) }
 
 // adapters builds a fresh guard of each adapter; each Redis guard has a key
 // prefix of its own, deleted when its test ends.

@@ -12,18 +12,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authledger/internal/bus"
+	"authledger/internal/redistest"
 )
 
 // redisClient is a client on the real Redis the tests run against.
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	return c
-}
+func redisClient(t *testing.T) *redis.Client { return redistest.Client(t) }
 
 // uniquePrefix keeps parallel tests (and runs) on streams of their own and
 // deletes them afterwards.

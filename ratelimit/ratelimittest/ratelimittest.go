@@ -4,43 +4,19 @@
 package ratelimittest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
+	"authledger/internal/redistest"
 	"authledger/ratelimit"
 )
 
-// Redis is a client of the test Redis, closed when t ends; the test fails
-// when Redis does not answer.
-func Redis(t testing.TB) *redis.Client {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at 127.0.0.1:6379 (run scripts/services.sh): %v", err)
-	}
-	return rdb
-}
+// Redis is a client of the test Redis, closed when t ends.
+func Redis(t testing.TB) *redis.Client { return redistest.Client(t) }
 
 // Prefix is a key prefix of this test only, deleted at the end.
-func Prefix(t testing.TB, rdb *redis.Client) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "authledger:test:rl:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
+func Prefix(t testing.TB, rdb *redis.Client) string { return redistest.Prefix(t, rdb, "rl") }
 
 // Backends builds a Limiter of each backend ("memory", "redis"); each
 // Redis limiter has a fresh prefix, so tests never share buckets.

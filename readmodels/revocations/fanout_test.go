@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authledger/internal/bus"
+	"authledger/internal/redistest"
 	"authledger/readmodels/revocations"
 	"authledger/readmodels/revocations/revocationstest"
 )
@@ -85,12 +86,7 @@ func newBus(t *testing.T, c bus.Config) *bus.Bus {
 	return b
 }
 
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func redisClient(t *testing.T) *redis.Client { return redistest.Client(t) }
 
 // TestRedisFanoutReachesAnotherSet: two instances, each with its own Redis
 // client, share nothing but the stream.

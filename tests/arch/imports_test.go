@@ -73,7 +73,7 @@ var graph = []node{
 	{pkg: "sessionstore/sessionstoretest", may: []string{"sessionstore"}, ext: []string{redis}},
 	{pkg: "replayguard", ext: []string{redis}, testMay: testSupport, testExt: append(testExt, redis)},
 	{pkg: "ratelimit", ext: []string{redis, "golang.org/x/time"}, testMay: testSupport, testExt: append(testExt, redis)},
-	{pkg: "ratelimit/ratelimittest", may: []string{"ratelimit"}, ext: []string{redis}},
+	{pkg: "ratelimit/ratelimittest", may: []string{"ratelimit", "internal/redistest"}, ext: []string{redis}},
 
 	// The read side.
 	{pkg: "queries", may: domain, testMay: testSupport, testExt: testExt},
@@ -100,6 +100,7 @@ var graph = []node{
 	// Composition: the one place that knows every part.
 	{pkg: "internal/compose", may: append([]string{"api", "commands", "queries", "client/verifier", "eventstore"}, domain...)},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},
+	{pkg: "internal/redistest", ext: []string{redis}},
 	{pkg: "cmd/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
 	{pkg: "tests/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
 }
