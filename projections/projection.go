@@ -58,15 +58,12 @@
 // rebuild) inside a transaction; it must only create the projection's own
 // tables and indexes.
 //
-// # In-process and Redis projections
+// # In-process projections
 //
 // A MemoryProjection (JWKS bytes, revocation set, caches) runs on every
 // instance and rebuilds from position 0 at each start; the runner serializes
 // Apply calls, but readers on other goroutines need the projection's own
-// lock. An ExternalProjection (Redis) cannot share a transaction: its writes
-// must be idempotent by position (SET with the position, not INCR), and the
-// runner stores the checkpoint after Apply returns, so a crash in between
-// re-applies the event harmlessly.
+// lock.
 //
 // # Errors
 //
@@ -108,36 +105,12 @@ type SQLProjection interface {
 	Apply(ctx context.Context, tx *sql.Tx, t Tables, r eventstore.Record) error
 }
 
-// BatchApplier is an optional extension of SQLProjection for rebuilds and
-// for a live backlog: the runner hands it a whole batch of handled records
-// (in position order, in the transaction that stores the checkpoint or the
-// rebuild checkpoint), so it can write with multi-row statements instead of
-// a round trip per event. The result must equal calling Apply for each
-// record; the property test of a projection should compare the two. When a
-// live batch fails, the runner rolls it back and applies its records one by
-// one with Apply, so the projection stops exactly at the failing record.
-type BatchApplier interface {
-	ApplyBatch(ctx context.Context, tx *sql.Tx, t Tables, recs []eventstore.Record) error
-}
-
 // MemoryProjection keeps its state in process. Every instance runs its own
 // copy, built from position 0 at start; it has no stored checkpoint.
 type MemoryProjection interface {
 	Projection
 	// Apply folds one record into the in-memory state.
 	Apply(ctx context.Context, r eventstore.Record) error
-}
-
-// ExternalProjection keeps its state in a store without a shared
-// transaction (Redis). Apply must be idempotent by position: the runner
-// stores the checkpoint only after Apply returns.
-type ExternalProjection interface {
-	Projection
-	// Apply folds one record; applying the same record twice must leave the
-	// same state.
-	Apply(ctx context.Context, r eventstore.Record) error
-	// Reset drops the state so a rebuild can start from position 1.
-	Reset(ctx context.Context) error
 }
 
 // Dialect names the read-model SQL engine.

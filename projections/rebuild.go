@@ -61,24 +61,15 @@ func (r *Runner) Rebuild(ctx context.Context, name string, wait time.Duration, r
 	if err := w.prepare(lockCtx); err != nil {
 		return err
 	}
-	err = w.rebuild(lockCtx, report)
-	if errors.Is(err, errRestart) {
-		// An external projection was reset: replay it here so the CLI
-		// leaves it caught up.
-		return w.catchUpExternal(lockCtx)
-	}
-	return err
+	return w.rebuild(lockCtx, report)
 }
 
 // rebuild builds a shadow generation from position 1 while the live one
 // keeps serving, then swaps it in. It continues a rebuild a crash
 // interrupted: shadow rows and rebuild_checkpoint commit together.
 func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
-	switch w.kind {
-	case kindMemory:
+	if w.kind == kindMemory {
 		return fmt.Errorf("%w: %s", ErrNotRebuildable, w.name)
-	case kindExternal:
-		return w.resetExternal(ctx)
 	}
 	sp := w.p.(SQLProjection)
 	db := w.db()
@@ -225,17 +216,10 @@ func (b *builder) step(ctx context.Context) (int, error) {
 			handled = append(handled, r)
 		}
 	}
-	batcher, _ := b.sp.(BatchApplier)
 	apply := func(tx *sql.Tx) error {
-		if batcher != nil && len(handled) > 0 {
-			if err := batcher.ApplyBatch(ctx, tx, b.shadow, handled); err != nil {
-				return fmt.Errorf("apply batch %d..%d: %w", handled[0].Position, handled[len(handled)-1].Position, err)
-			}
-		} else {
-			for _, r := range handled {
-				if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
-					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
-				}
+		for _, r := range handled {
+			if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
+				return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
 			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_checkpoint = $2, rebuild_total = $3, rebuild_rate = $4 WHERE name = $1`,
@@ -268,46 +252,4 @@ func (b *builder) step(ctx context.Context) (int, error) {
 		b.report(p)
 	}
 	return len(recs), nil
-}
-
-// resetExternal drops an external projection's state and rewinds its
-// checkpoint; the owned run restarts and replays from position 1. An
-// external store has no shadow copy, so readers see it refill.
-func (w *worker) resetExternal(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.p.(ExternalProjection).Reset(ctx); err != nil {
-		return w.rebuildFailed(ctx, fmt.Errorf("reset: %w", err))
-	}
-	if _, err := w.db().ExecContext(ctx, `UPDATE projection_state SET checkpoint = 0, checkpoint_at = 0, rebuild_requested = 0, rebuild_generation = 0 WHERE name = $1`, w.name); err != nil {
-		return err
-	}
-	w.checkpoint.Store(0)
-	return errRestart
-}
-
-// catchUpExternal replays an external projection to the head in this
-// process (CLI rebuild).
-func (w *worker) catchUpExternal(ctx context.Context) error {
-	ep := w.p.(ExternalProjection)
-	after := w.checkpoint.Load()
-	for {
-		recs, err := w.r.cfg.Store.ReadAll(ctx, after, w.r.cfg.RebuildBatch)
-		if err != nil || len(recs) == 0 {
-			return err
-		}
-		for _, r := range recs {
-			if w.handles[r.Type] {
-				if err := ep.Apply(ctx, r); err != nil {
-					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
-				}
-			}
-		}
-		last := recs[len(recs)-1]
-		if _, err := w.storeCheckpoint(ctx, w.db().DB, last.Position, last); err != nil {
-			return err
-		}
-		after = last.Position
-		w.advance(after)
-	}
 }

@@ -133,8 +133,8 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, workers: map[string]*worker{}}, nil
 }
 
-// Register adds a projection: an SQLProjection, a MemoryProjection or an
-// ExternalProjection. It must be called before Start.
+// Register adds a projection: an SQLProjection or a MemoryProjection. It
+// must be called before Start.
 func (r *Runner) Register(p Projection) error {
 	name := p.Name()
 	if !hasVersionSuffix(name) {
@@ -144,12 +144,10 @@ func (r *Runner) Register(p Projection) error {
 	switch p.(type) {
 	case SQLProjection:
 		k = kindSQL
-	case ExternalProjection:
-		k = kindExternal
 	case MemoryProjection:
 		k = kindMemory
 	default:
-		return fmt.Errorf("projections: %s implements none of SQLProjection, MemoryProjection, ExternalProjection", name)
+		return fmt.Errorf("projections: %s implements neither SQLProjection nor MemoryProjection", name)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

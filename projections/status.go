@@ -14,7 +14,7 @@ import (
 // run, so nothing here comes from one process's memory.
 type Status struct {
 	Name          string    `json:"name"`
-	Kind          string    `json:"kind"` // sql, memory, external
+	Kind          string    `json:"kind"` // sql, memory
 	State         string    `json:"state"`
 	Checkpoint    uint64    `json:"checkpoint"`
 	Head          uint64    `json:"head"`

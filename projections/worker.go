@@ -19,9 +19,8 @@ import (
 type kind string
 
 const (
-	kindSQL      kind = "sql"
-	kindMemory   kind = "memory"
-	kindExternal kind = "external"
+	kindSQL    kind = "sql"
+	kindMemory kind = "memory"
 )
 
 // Live states stored in projection_state.state.
@@ -30,10 +29,6 @@ const (
 	StateRunning = "running"
 	StateStopped = "stopped" // at a poisoned event, until resumed
 )
-
-// errRestart ends an owned run so it starts again from the stored
-// checkpoint (after an external projection was reset).
-var errRestart = errors.New("projections: restart")
 
 // worker runs one projection.
 type worker struct {
@@ -140,12 +135,7 @@ func (w *worker) loop(ctx context.Context) {
 			return // ctx ended
 		}
 		w.owned.Store(true)
-		for {
-			err = w.runOwned(lockCtx)
-			if !errors.Is(err, errRestart) {
-				break
-			}
-		}
+		err = w.runOwned(lockCtx)
 		w.owned.Store(false)
 		release()
 		if err != nil && ctx.Err() == nil {
@@ -194,13 +184,13 @@ func (w *worker) runMemory(ctx context.Context) {
 }
 
 // runOwned runs a lock-holding projection until ctx ends (lock lost or
-// shutdown) or a restart is needed.
+// shutdown) or its router stops.
 func (w *worker) runOwned(ctx context.Context) error {
 	if err := w.prepare(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- w.runRouter(ctx, func(ctx context.Context) (uint64, error) { return w.checkpoint.Load(), nil })
@@ -210,18 +200,18 @@ func (w *worker) runOwned(ctx context.Context) error {
 	tick := time.NewTicker(w.r.cfg.Heartbeat)
 	defer tick.Stop()
 	for {
-		if err := w.heartbeat(ctx, &rebuildWG, cancel); err != nil && ctx.Err() == nil {
+		if err := w.heartbeat(ctx, &rebuildWG); err != nil && ctx.Err() == nil {
 			w.r.log.Warn("projection heartbeat failed", "projection", w.name, "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			<-done
-			return w.endOfRun(ctx)
+			return nil
 		case err := <-done:
 			if ctx.Err() != nil {
-				return w.endOfRun(ctx)
+				return nil
 			}
-			cancel(nil)
+			cancel()
 			if err == nil {
 				// The router ended on its own (its subscriber closed, e.g. the
 				// ledger feed failed): the caller retries the run.
@@ -231,13 +221,6 @@ func (w *worker) runOwned(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-func (w *worker) endOfRun(ctx context.Context) error {
-	if errors.Is(context.Cause(ctx), errRestart) {
-		return errRestart
-	}
-	return nil
 }
 
 // prepare loads the stored state and, for a new SQL projection, creates
@@ -351,16 +334,11 @@ func (w *worker) handle(msg *message.Message) error {
 		if err != nil {
 			return err
 		}
-		switch w.kind {
-		case kindMemory:
-			if rec.Position <= w.checkpoint.Load() {
-				return nil
-			}
-			if !skip {
-				err = w.p.(MemoryProjection).Apply(ctx, rec)
-			}
-		case kindExternal:
-			err = w.applyExternal(ctx, rec, skip)
+		if rec.Position <= w.checkpoint.Load() {
+			return nil
+		}
+		if !skip {
+			err = w.p.(MemoryProjection).Apply(ctx, rec)
 		}
 	}
 	if err != nil {
@@ -449,13 +427,6 @@ func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record,
 			return nil
 		}
 		sp := w.p.(SQLProjection)
-		if ba, ok := sp.(BatchApplier); ok && len(recs) > 1 {
-			// No record to blame: applySQL then retries one by one.
-			if err := ba.ApplyBatch(ctx, tx, t, recs); err != nil {
-				return fmt.Errorf("apply batch %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
-			}
-			return nil
-		}
 		for _, r := range recs {
 			if err := sp.Apply(ctx, tx, t, r); err != nil {
 				return &applyError{rec: r, err: err}
@@ -463,19 +434,6 @@ func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record,
 		}
 		return nil
 	})
-}
-
-func (w *worker) applyExternal(ctx context.Context, rec eventstore.Record, skip bool) error {
-	if rec.Position <= w.checkpoint.Load() {
-		return nil
-	}
-	if !skip {
-		if err := w.p.(ExternalProjection).Apply(ctx, rec); err != nil {
-			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
-		}
-	}
-	_, err := w.storeCheckpoint(ctx, w.db().DB, rec.Position, rec)
-	return err
 }
 
 // storeCheckpoint advances the stored checkpoint to rec if it is below
@@ -539,7 +497,7 @@ func (w *worker) poisonedAt(msg *message.Message, err error) eventstore.Record {
 }
 
 // heartbeat refreshes ownership, and picks up resume and rebuild requests.
-func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup, cancel context.CancelCauseFunc) error {
+func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup) error {
 	now := w.r.cfg.Now().UnixMicro()
 	db := w.db()
 	var rebuildReq, resumeReq, rebuildGen uint64
@@ -583,10 +541,7 @@ func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup, cance
 		w.smu.Lock()
 		w.rebuilding = false
 		w.smu.Unlock()
-		switch {
-		case errors.Is(err, errRestart):
-			cancel(errRestart)
-		case err != nil && ctx.Err() == nil:
+		if err != nil && ctx.Err() == nil {
 			w.r.log.Error("projection rebuild stopped", "projection", w.name, "err", err)
 		}
 	}()
