@@ -17,7 +17,6 @@ import (
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
 	"authledger/internal/pgtest"
-	"authledger/readmodels"
 )
 
 // recorder is an SQL projection that keeps one row per applied record (no
@@ -88,7 +87,7 @@ func liveBatchFixture(t *testing.T, dbURL string, n int) (*worker, *recorder, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := readmodels.Open(ctx, dbURL)
+	db, err := Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

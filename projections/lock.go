@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"authledger/readmodels"
 )
 
 // acquire blocks until this instance may run the named projection, and
@@ -20,7 +18,7 @@ import (
 // older than leaseTimeout; this also keeps the CLI from
 // rebuilding what a running server owns.
 func (r *Runner) acquire(ctx context.Context, w *worker) (context.Context, func(), error) {
-	if r.cfg.DB.Dialect == readmodels.Postgres {
+	if r.cfg.DB.Dialect == Postgres {
 		return r.acquirePG(ctx, w.name)
 	}
 	return r.acquireLease(ctx, w)

@@ -113,15 +113,6 @@ type MemoryProjection interface {
 	Apply(ctx context.Context, r eventstore.Record) error
 }
 
-// Dialect names the read-model SQL engine.
-type Dialect string
-
-// The dialects a read-model database can have.
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
-
 // Tables resolves a projection's logical table and index names to physical
 // ones for one generation. The live copy of a projection always has the same
 // table names (readers can hard-code them via Live); the shadow copy built

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authledger/eventstore"
-	"authledger/readmodels"
 )
 
 // Errors of the runner.
@@ -36,7 +35,7 @@ type Config struct {
 	// Store is the ledger to fold.
 	Store eventstore.Store
 	// DB is the read-model database (projection_state and SQL read models).
-	DB *readmodels.DB
+	DB *DB
 	// Registerer receives the projection metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -162,7 +161,7 @@ func (r *Runner) Register(p Projection) error {
 }
 
 // DB is the read-model database, for the readers of SQL projections.
-func (r *Runner) DB() *readmodels.DB { return r.cfg.DB }
+func (r *Runner) DB() *DB { return r.cfg.DB }
 
 // Names lists the registered projections in order.
 func (r *Runner) Names() []string {

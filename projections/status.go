@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"authledger/eventstore"
-	"authledger/readmodels"
 )
 
 // Status is one projection as stored in projection_state, with its lag
@@ -38,7 +37,7 @@ type Status struct {
 const OwnerTimeout = 5 * time.Second
 
 // ReadStatus returns every projection in projection_state, by name.
-func ReadStatus(ctx context.Context, db *readmodels.DB, store eventstore.Store, now time.Time) ([]Status, error) {
+func ReadStatus(ctx context.Context, db *DB, store eventstore.Store, now time.Time) ([]Status, error) {
 	head, err := store.Head(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger head: %w", err)
@@ -104,18 +103,18 @@ func (s Status) Describe() string {
 
 // RequestRebuild records a rebuild request; the instance that owns the
 // projection performs it within a heartbeat.
-func RequestRebuild(ctx context.Context, db *readmodels.DB, name string, now time.Time) error {
+func RequestRebuild(ctx context.Context, db *DB, name string, now time.Time) error {
 	return request(ctx, db, name, "rebuild_requested", now)
 }
 
 // RequestResume asks the owner of a stopped projection to retry the event
 // it stopped at (after a fix outside the code, e.g. a repaired database),
 // and a failed rebuild to continue.
-func RequestResume(ctx context.Context, db *readmodels.DB, name string, now time.Time) error {
+func RequestResume(ctx context.Context, db *DB, name string, now time.Time) error {
 	return request(ctx, db, name, "resume_requested", now)
 }
 
-func request(ctx context.Context, db *readmodels.DB, name, column string, now time.Time) error {
+func request(ctx context.Context, db *DB, name, column string, now time.Time) error {
 	res, err := db.ExecContext(ctx, `UPDATE projection_state SET `+column+` = $2 WHERE name = $1`, name, now.UnixMicro())
 	if err != nil {
 		return err

@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"authledger/eventstore"
-	"authledger/readmodels"
 )
 
 type kind string
@@ -75,7 +74,7 @@ func (w *worker) live() Tables {
 // tables names generation gen of this projection's tables, or its shadow
 // (the generation a rebuild fills).
 func (w *worker) tables(gen uint64, shadow bool) Tables {
-	return Tables{prefix: w.prefix, shadow: shadow, gen: gen, dialect: Dialect(w.r.cfg.DB.Dialect)}
+	return Tables{prefix: w.prefix, shadow: shadow, gen: gen, dialect: w.r.cfg.DB.Dialect}
 }
 
 // createTables (re)creates the tables t names from scratch and records
@@ -96,7 +95,7 @@ func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, s
 	})
 }
 
-func (w *worker) db() *readmodels.DB { return w.r.cfg.DB }
+func (w *worker) db() *DB { return w.r.cfg.DB }
 
 func (w *worker) setState(state, msg string, pos uint64) {
 	w.smu.Lock()
@@ -450,7 +449,7 @@ func (w *worker) storeCheckpoint(ctx context.Context, tx execer, first uint64, r
 }
 
 // inTx runs fn in a transaction. (On PostgreSQL the read-model pool
-// commits without waiting for the WAL flush; see readmodels.Open.)
+// commits without waiting for the WAL flush; see Open.)
 func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := w.db().BeginTx(ctx, nil)
 	if err != nil {
@@ -504,7 +503,7 @@ func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup) error
 	// On SQLite the owner column is the lease: never take it back from an
 	// instance that took it over.
 	pg := 0
-	if db.Dialect == readmodels.Postgres {
+	if db.Dialect == Postgres {
 		pg = 1
 	}
 	err := db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3 WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)

@@ -11,7 +11,6 @@ import (
 	"authledger/api"
 	"authledger/eventstore"
 	"authledger/projections"
-	"authledger/readmodels"
 )
 
 // wireProjections opens the read-model database and builds the projection
@@ -20,7 +19,7 @@ import (
 // readers query); the runner starts in a background task, after every step
 // has run, and stops before the stores close.
 func wireProjections(ctx context.Context, a *app) error {
-	db, err := readmodels.Open(ctx, a.cfg.ReadModels)
+	db, err := projections.Open(ctx, a.cfg.ReadModels)
 	if err != nil {
 		return fmt.Errorf("read models: %w", err)
 	}
