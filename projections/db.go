@@ -111,32 +111,7 @@ func SQLitePath(u *url.URL) string {
 
 // migrations are the engine's own tables, applied in order and recorded in
 // readmodels_migrations. Never edit a shipped migration; append one.
-var migrations = []string{
-	// projection_state is the one place every instance and the CLI read a
-	// projection's progress from. Times are Unix microseconds so both
-	// engines store them the same way.
-	`CREATE TABLE IF NOT EXISTS projection_state (
-		name               TEXT PRIMARY KEY,
-		kind               TEXT NOT NULL,
-		checkpoint         BIGINT NOT NULL DEFAULT 0,
-		checkpoint_at      BIGINT NOT NULL DEFAULT 0,
-		generation         BIGINT NOT NULL DEFAULT 0,
-		state              TEXT NOT NULL DEFAULT 'waiting',
-		error              TEXT NOT NULL DEFAULT '',
-		error_position     BIGINT NOT NULL DEFAULT 0,
-		owner              TEXT NOT NULL DEFAULT '',
-		heartbeat_at       BIGINT NOT NULL DEFAULT 0,
-		rebuild_requested  BIGINT NOT NULL DEFAULT 0,
-		resume_requested   BIGINT NOT NULL DEFAULT 0,
-		rebuild_generation BIGINT NOT NULL DEFAULT 0,
-		rebuild_checkpoint BIGINT NOT NULL DEFAULT 0,
-		rebuild_total      BIGINT NOT NULL DEFAULT 0,
-		rebuild_started_at BIGINT NOT NULL DEFAULT 0,
-		rebuild_rate       DOUBLE PRECISION NOT NULL DEFAULT 0,
-		rebuild_error      TEXT NOT NULL DEFAULT '',
-		updated_at         BIGINT NOT NULL DEFAULT 0
-	)`,
-}
+var migrations = []string{stateMigration}
 
 func (db *DB) migrate(ctx context.Context) error {
 	if db.Dialect == Postgres {

@@ -72,24 +72,22 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 		return fmt.Errorf("%w: %s", ErrNotRebuildable, w.name)
 	}
 	sp := w.p.(SQLProjection)
-	db := w.db()
-	var liveGen, gen, done, started uint64
-	if err := db.QueryRowContext(ctx, `SELECT generation, rebuild_generation, rebuild_checkpoint, rebuild_started_at FROM projection_state WHERE name = $1`, w.name).
-		Scan(&liveGen, &gen, &done, &started); err != nil {
+	rs, err := w.r.state.rebuildState(ctx, w.name)
+	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", w.name, err)
 	}
-	now := w.r.cfg.Now()
+	gen, done := rs.gen, rs.done
 	if gen == 0 {
-		gen, done = liveGen+1, 0
-		err := w.createTables(ctx, sp, w.tables(gen, true),
-			`UPDATE projection_state SET rebuild_generation = $2, rebuild_checkpoint = 0, rebuild_requested = 0,
-				rebuild_started_at = $3, rebuild_error = '', rebuild_total = 0, rebuild_rate = 0 WHERE name = $1`, w.name, gen, now.UnixMicro())
+		gen, done = rs.liveGen+1, 0
+		err := w.createTables(ctx, sp, w.tables(gen, true), func(tx *sql.Tx) error {
+			return w.r.state.rebuildStarted(ctx, tx, w.name, gen)
+		})
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", w.name, err)
 		}
 		w.r.log.Info("projection rebuild started", "projection", w.name, "generation", gen)
 	} else {
-		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET rebuild_requested = 0, rebuild_error = '' WHERE name = $1`, w.name); err != nil {
+		if err := w.r.state.rebuildContinued(ctx, w.name); err != nil {
 			return err
 		}
 		w.r.log.Info("projection rebuild continues", "projection", w.name, "generation", gen, "from", done)
@@ -108,7 +106,7 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 		return w.rebuildFailed(ctx, err)
 	}
 	live := w.tables(gen, false)
-	err := w.inTx(ctx, func(tx *sql.Tx) error {
+	err = w.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range sp.Tables() {
 			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+live.Name(t)); err != nil {
 				return err
@@ -117,10 +115,7 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET generation = $2, checkpoint = $3, checkpoint_at = CASE WHEN $4 > checkpoint_at THEN $4 ELSE checkpoint_at END,
-			rebuild_generation = 0, rebuild_checkpoint = 0, rebuild_total = 0, rebuild_started_at = 0, rebuild_rate = 0, rebuild_error = '', updated_at = $5 WHERE name = $1`,
-			w.name, gen, b.done, microsOrZero(b.lastAt), w.r.cfg.Now().UnixMicro())
-		return err
+		return w.r.state.swapped(ctx, tx, w.name, gen, b.done, b.lastAt)
 	})
 	if err != nil {
 		return w.rebuildFailed(ctx, fmt.Errorf("swap: %w", err))
@@ -149,7 +144,7 @@ func (w *worker) rebuildFailed(ctx context.Context, err error) error {
 	w.smu.Unlock()
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, _ = w.db().ExecContext(ectx, `UPDATE projection_state SET rebuild_error = $2 WHERE name = $1`, w.name, text)
+	_ = w.r.state.rebuildFailed(ectx, w.name, text)
 	return fmt.Errorf("rebuild %s: %w", w.name, err)
 }
 
@@ -222,9 +217,7 @@ func (b *builder) step(ctx context.Context) (int, error) {
 				return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_checkpoint = $2, rebuild_total = $3, rebuild_rate = $4 WHERE name = $1`,
-			w.name, last.Position, b.total, p.Rate)
-		return err
+		return w.r.state.rebuildProgress(ctx, tx, w.name, last.Position, b.total, p.Rate)
 	}
 	delay := w.r.cfg.RetryInterval
 	for attempt := 0; ; attempt++ {

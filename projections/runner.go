@@ -113,6 +113,7 @@ type Runner struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	state   stateStore
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -129,7 +130,7 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, workers: map[string]*worker{}}, nil
+	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, state: stateStore{db: cfg.DB, now: cfg.Now}, workers: map[string]*worker{}}, nil
 }
 
 // Register adds a projection: an SQLProjection or a MemoryProjection. It
@@ -256,19 +257,13 @@ func (r *Runner) Ready(ctx context.Context) error {
 	}
 	// A projection another instance runs is stale here too when it is
 	// stopped there: report it from projection_state.
-	rows, err := r.cfg.DB.QueryContext(ctx, `SELECT name, error, error_position FROM projection_state WHERE state = $1`, StateStopped)
+	stopped, err := r.state.stopped(ctx)
 	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("projection state: %w", err))...)
+		errs = append(errs, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, msg string
-		var pos uint64
-		if err := rows.Scan(&name, &msg, &pos); err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-		if w, ok := r.lookup(name); ok && !w.owned.Load() && w.kind != kindMemory {
-			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", name, pos, msg))
+	for _, s := range stopped {
+		if w, ok := r.lookup(s.name); ok && !w.owned.Load() && w.kind != kindMemory {
+			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", s.name, s.pos, s.err))
 		}
 	}
 	return errors.Join(errs...)
@@ -292,7 +287,7 @@ func (r *Runner) Resume(ctx context.Context, name string) error {
 	if err := w.ensureRow(ctx); err != nil {
 		return err
 	}
-	return RequestResume(ctx, r.cfg.DB, name, r.cfg.Now())
+	return r.state.requestResume(ctx, name)
 }
 
 // RequestRebuild records a rebuild request that the instance owning the
@@ -308,7 +303,7 @@ func (r *Runner) RequestRebuild(ctx context.Context, name string) error {
 	if err := w.ensureRow(ctx); err != nil {
 		return err
 	}
-	return RequestRebuild(ctx, r.cfg.DB, name, r.cfg.Now())
+	return r.state.requestRebuild(ctx, name)
 }
 
 func hasVersionSuffix(name string) bool {

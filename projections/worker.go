@@ -78,9 +78,9 @@ func (w *worker) tables(gen uint64, shadow bool) Tables {
 }
 
 // createTables (re)creates the tables t names from scratch and records
-// that in projection_state (stateSQL with args) in the same transaction,
-// so a crash never leaves tables the state row does not know about.
-func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, stateSQL string, args ...any) error {
+// that in projection_state (record) in the same transaction, so a crash
+// never leaves tables the state row does not know about.
+func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, record func(tx *sql.Tx) error) error {
 	return w.inTx(ctx, func(tx *sql.Tx) error {
 		for _, name := range sp.Tables() {
 			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t.Name(name)); err != nil {
@@ -90,8 +90,7 @@ func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, s
 		if err := sp.Setup(ctx, tx, t); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, stateSQL, args...)
-		return err
+		return record(tx)
 	})
 }
 
@@ -225,22 +224,20 @@ func (w *worker) runOwned(ctx context.Context) error {
 // prepare loads the stored state and, for a new SQL projection, creates
 // the first generation's tables.
 func (w *worker) prepare(ctx context.Context) error {
-	db := w.db()
 	if err := w.ensureRow(ctx); err != nil {
 		return err
 	}
-	var cp, gen uint64
-	var state, msg string
-	var errPos uint64
-	if err := db.QueryRowContext(ctx, `SELECT checkpoint, generation, state, error, error_position FROM projection_state WHERE name = $1`, w.name).
-		Scan(&cp, &gen, &state, &msg, &errPos); err != nil {
-		return fmt.Errorf("projection state: %w", err)
+	st, err := w.r.state.load(ctx, w.name)
+	if err != nil {
+		return err
 	}
+	cp, gen := st.checkpoint, st.generation
 	if w.kind == kindSQL && gen == 0 {
 		sp := w.p.(SQLProjection)
 		gen = 1
-		err := w.createTables(ctx, sp, w.tables(gen, false),
-			`UPDATE projection_state SET generation = $2, checkpoint = 0 WHERE name = $1`, w.name, gen)
+		err := w.createTables(ctx, sp, w.tables(gen, false), func(tx *sql.Tx) error {
+			return w.r.state.firstGeneration(ctx, tx, w.name, gen)
+		})
 		if err != nil {
 			return fmt.Errorf("projection %s: %w", w.name, err)
 		}
@@ -253,21 +250,15 @@ func (w *worker) prepare(ctx context.Context) error {
 	w.advance(cp)
 	// A restart retries a stopped projection: the fix may be in this
 	// binary. The stop is reported again if the event still fails.
-	if state == StateStopped {
-		w.r.log.Info("projection retrying the event it stopped at", "projection", w.name, "position", errPos)
+	if st.state == StateStopped {
+		w.r.log.Info("projection retrying the event it stopped at", "projection", w.name, "position", st.errPos)
 	}
 	w.setState(StateRunning, "", 0)
-	_, err := db.ExecContext(ctx, `UPDATE projection_state SET state = $2, error = '', error_position = 0, owner = $3, heartbeat_at = $4, updated_at = $4, resume_requested = 0 WHERE name = $1`,
-		w.name, StateRunning, w.r.cfg.Instance, w.r.cfg.Now().UnixMicro())
-	return err
+	return w.r.state.running(ctx, w.name, w.r.cfg.Instance)
 }
 
 func (w *worker) ensureRow(ctx context.Context) error {
-	if _, err := w.db().ExecContext(ctx, `INSERT INTO projection_state (name, kind, state, updated_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, w.name, string(w.kind), StateWaiting, w.r.cfg.Now().UnixMicro()); err != nil {
-		return fmt.Errorf("projection state: %w", err)
-	}
-	return nil
+	return w.r.state.ensure(ctx, w.name, w.kind)
 }
 
 // runRouter runs the Watermill router for this projection until ctx ends.
@@ -415,7 +406,7 @@ func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record,
 		first = recs[0].Position
 	}
 	return w.inTx(ctx, func(tx *sql.Tx) error {
-		fresh, err := w.storeCheckpoint(ctx, tx, first, through)
+		fresh, err := w.r.state.advance(ctx, tx, w.name, first, through)
 		if err != nil {
 			return err
 		}
@@ -433,19 +424,6 @@ func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record,
 		}
 		return nil
 	})
-}
-
-// storeCheckpoint advances the stored checkpoint to rec if it is below
-// first, and reports whether it moved (false: the record at first was
-// applied before).
-func (w *worker) storeCheckpoint(ctx context.Context, tx execer, first uint64, rec eventstore.Record) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $6`,
-		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro(), first)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // inTx runs fn in a transaction. (On PostgreSQL the read-model pool
@@ -474,8 +452,7 @@ func (w *worker) poisoned(msg *message.Message, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, dbErr := w.db().ExecContext(ctx, `UPDATE projection_state SET state = $2, error = $3, error_position = $4, updated_at = $5 WHERE name = $1`,
-		w.name, StateStopped, text, rec.Position, w.r.cfg.Now().UnixMicro()); dbErr != nil {
+	if dbErr := w.r.state.stop(ctx, w.name, text, rec.Position); dbErr != nil {
 		w.r.log.Error("projection stop not recorded", "projection", w.name, "err", dbErr)
 	}
 }
@@ -497,22 +474,14 @@ func (w *worker) poisonedAt(msg *message.Message, err error) eventstore.Record {
 
 // heartbeat refreshes ownership, and picks up resume and rebuild requests.
 func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup) error {
-	now := w.r.cfg.Now().UnixMicro()
-	db := w.db()
-	var rebuildReq, resumeReq, rebuildGen uint64
 	// On SQLite the owner column is the lease: never take it back from an
-	// instance that took it over.
-	pg := 0
-	if db.Dialect == Postgres {
-		pg = 1
-	}
-	err := db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3 WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)
-		RETURNING rebuild_requested, resume_requested, rebuild_generation`, w.name, w.r.cfg.Instance, now, pg).Scan(&rebuildReq, &resumeReq, &rebuildGen)
+	// instance that took it over. On PostgreSQL the advisory lock decides.
+	req, err := w.r.state.heartbeat(ctx, w.name, w.r.cfg.Instance, w.db().Dialect == Postgres)
 	if err != nil {
 		return err
 	}
-	if resumeReq != 0 {
-		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET resume_requested = 0 WHERE name = $1`, w.name); err != nil {
+	if req.resume != 0 {
+		if err := w.r.state.resumeTaken(ctx, w.name); err != nil {
 			return err
 		}
 		w.r.log.Info("projection resume requested", "projection", w.name)
@@ -521,7 +490,7 @@ func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup) error
 		w.rebuildErr = ""
 		w.smu.Unlock()
 	}
-	if rebuildReq == 0 && rebuildGen == 0 {
+	if req.rebuild == 0 && req.rebuildGen == 0 {
 		return nil
 	}
 	w.smu.Lock()
@@ -580,8 +549,7 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			t    *time.Timer
 		)
 		if !w.owned.Load() {
-			var cp uint64
-			err := w.db().QueryRowContext(ctx, `SELECT checkpoint FROM projection_state WHERE name = $1`, w.name).Scan(&cp)
+			cp, err := w.r.state.checkpoint(ctx, w.name)
 			if err == nil && cp >= pos {
 				return nil
 			}
@@ -622,9 +590,4 @@ func truncate(s string, n int) string {
 		i--
 	}
 	return s[:i]
-}
-
-// execer is a *sql.Tx or *sql.DB.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
