@@ -10,10 +10,7 @@
 //
 // Rows live in the read-model database (SQLite or PostgreSQL through
 // database/sql). The runner commits Apply's rows and the checkpoint in one
-// transaction, so an event is never lost or applied twice. When records
-// are already waiting (a backlog), up to 256 of them share one
-// transaction and one checkpoint update; Apply sees each in order either
-// way. Name every table
+// transaction, so an event is never lost or applied twice. Name every table
 // and index through the Tables value the runner passes in: during a rebuild
 // it resolves to the shadow copy, otherwise to the live one.
 //
@@ -71,6 +68,37 @@
 // if it persists the projection stops at that event, reports it in status,
 // metrics and readiness, and resumes from the same event after a restart
 // with fixed code or Runner.Resume.
+//
+// # Watermill
+//
+// Each projection is one handler on its own Watermill Router, built once
+// and run for the Runner's lifetime. The subscriber is the ledger itself
+// (the durable source): a record becomes a message whose payload is the
+// event's data bytes and whose metadata carries the envelope (MetaPosition,
+// MetaStream, MetaVersion, MetaType, MetaRecordedAt, MetaHash, …; see
+// RecordMessage), so nothing is re-encoded within the instance. Watermill's
+// Retry and Recoverer middleware wrap the handler, and a poison step
+// outside them records the stop and nacks.
+//
+// Two parts are deliberately not Watermill's:
+//
+//   - Stop, never skip. Watermill's PoisonQueue acks the failed message and
+//     moves on; a read model that skipped an event would be silently wrong.
+//     Here a nack holds the message in the subscriber until Runner.Resume
+//     (or a restart), and it is redelivered as a new message for the same
+//     record.
+//   - Where to start. A run starts after the checkpoint stored with the
+//     rows (or position 0 for memory projections), which changes with every
+//     lock take-over and rebuild swap. Watermill subscribers have no offset
+//     parameter, so the subscriber is subscribed once and each run tells it
+//     where to read from.
+//
+// Messages are handled one at a time, acked before the next is sent, so
+// each SQL record commits in its own transaction (no backlog batching:
+// batching would need several records in one message, encoded again).
+// cqrs.EventProcessor is not used: it derives handler input from Go types
+// through a marshaler, while projections take the stored record, with the
+// event names the domain declares as constants.
 package projections
 
 import (

@@ -317,8 +317,8 @@ func hasVersionSuffix(name string) bool {
 	return false
 }
 
-// newRouter builds the Watermill router for one owned projection run: the
-// feed subscriber, then Poison (outermost: records the stop), Retry
+// newRouter builds the worker's Watermill router, once for its lifetime:
+// the feed subscriber, then Poison (outermost: records the stop), Retry
 // (bounded backoff) and Recoverer (a panic is an error, retried then
 // poisoned).
 func (w *worker) newRouter(sub message.Subscriber, onPoison func(msg *message.Message, err error)) (*message.Router, error) {

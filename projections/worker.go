@@ -37,6 +37,7 @@ type worker struct {
 	name    string
 	handles map[string]bool
 	prefix  string
+	feed    *feed
 
 	// mu serializes live applies with the rebuild swap.
 	mu         sync.Mutex
@@ -61,8 +62,10 @@ func newWorker(r *Runner, p Projection, k kind) *worker {
 	for _, t := range p.Handles() {
 		h[t] = true
 	}
-	return &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
+	w := &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
 		advanced: eventstore.NewSignal(), resume: eventstore.NewSignal(), state: StateWaiting}
+	w.feed = newFeed(r.cfg.Store, h, w.resume.Wait)
+	return w
 }
 
 func (w *worker) live() Tables {
@@ -120,8 +123,29 @@ func (w *worker) advance(pos uint64) {
 	w.advanced.Notify()
 }
 
-// loop runs the worker until ctx ends.
+// loop runs the worker until ctx ends. Its Watermill router lives as long:
+// it subscribes to the feed once, and each run (an owned run, a memory
+// projection's pass) delivers through it.
 func (w *worker) loop(ctx context.Context) {
+	router, err := w.newRouter(w.feed, w.poisoned)
+	if err != nil {
+		w.r.log.Error("projection router not built", "projection", w.name, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	routed := make(chan error, 1)
+	go func() { routed <- router.Run(ctx) }()
+	defer func() {
+		cancel()
+		_ = router.Close()
+		<-routed
+	}()
+	select {
+	case <-router.Running():
+	case err := <-routed:
+		w.r.log.Error("projection router stopped", "projection", w.name, "err", err)
+		return
+	}
 	if w.kind == kindMemory {
 		w.owned.Store(true)
 		w.runMemory(ctx)
@@ -161,13 +185,12 @@ func (w *worker) runMemory(ctx context.Context) {
 	w.startHead = head.Position
 	w.smu.Unlock()
 	w.setState(StateRunning, "", 0)
-	// The first run folds the ledger from position 1 into the empty model;
-	// a rerun after the feed failed (a dropped database connection) resumes
+	// The first pass folds the ledger from position 1 into the empty model;
+	// a pass after the feed failed (a dropped database connection) resumes
 	// after the last applied record, so the model never freezes silently
 	// and nothing is applied twice.
-	from := func(context.Context) (uint64, error) { return 0, nil }
 	for {
-		err := w.runRouter(ctx, from)
+		err := w.feed.serve(ctx, w.checkpoint.Load())
 		if ctx.Err() != nil {
 			return
 		}
@@ -177,7 +200,6 @@ func (w *worker) runMemory(ctx context.Context) {
 			return
 		case <-time.After(w.r.cfg.LockRetry):
 		}
-		from = func(context.Context) (uint64, error) { return w.checkpoint.Load(), nil }
 	}
 }
 
@@ -190,9 +212,7 @@ func (w *worker) runOwned(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		done <- w.runRouter(ctx, func(ctx context.Context) (uint64, error) { return w.checkpoint.Load(), nil })
-	}()
+	go func() { done <- w.feed.serve(ctx, w.checkpoint.Load()) }()
 	var rebuildWG sync.WaitGroup
 	defer rebuildWG.Wait()
 	tick := time.NewTicker(w.r.cfg.Heartbeat)
@@ -211,11 +231,10 @@ func (w *worker) runOwned(ctx context.Context) error {
 			}
 			cancel()
 			if err == nil {
-				// The router ended on its own (its subscriber closed, e.g. the
-				// ledger feed failed): the caller retries the run.
-				err = errors.New("router stopped unexpectedly")
+				// The feed ended on its own (closed): the caller retries.
+				err = errors.New("feed stopped unexpectedly")
 			}
-			return fmt.Errorf("router stopped: %w", err)
+			return fmt.Errorf("feed stopped: %w", err)
 		case <-tick.C:
 		}
 	}
@@ -261,69 +280,17 @@ func (w *worker) ensureRow(ctx context.Context) error {
 	return w.r.state.ensure(ctx, w.name, w.kind)
 }
 
-// runRouter runs the Watermill router for this projection until ctx ends.
-func (w *worker) runRouter(ctx context.Context, from func(context.Context) (uint64, error)) error {
-	f := &feed{store: w.r.cfg.Store, handles: w.handles, from: from, resume: w.resume.Wait}
-	if w.kind == kindSQL {
-		f.batch = liveBatch
-	}
-	router, err := w.newRouter(f, w.poisoned)
+// handle is the Watermill handler: apply one record (or advance past
+// unhandled ones) and store the checkpoint.
+func (w *worker) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	rec, skip, err := decode(msg)
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- router.Run(ctx) }()
-	select {
-	case <-ctx.Done():
-		_ = router.Close()
-		<-errc
-		return ctx.Err()
-	case err := <-errc:
-		return err
-	}
-}
-
-// liveBatch bounds how many waiting records one live transaction of an
-// SQL projection covers (see feed).
-const liveBatch = 256
-
-// errOverlap rolls back a batch whose first record the stored checkpoint
-// has already passed; it is then applied one record at a time, each with
-// its own check.
-var errOverlap = errors.New("projections: batch overlaps the stored checkpoint")
-
-// applyError is an Apply failure at one record, so a failed batch is
-// reported (and stops the projection) at that record, not at the batch.
-type applyError struct {
-	rec eventstore.Record
-	err error
-}
-
-func (e *applyError) Error() string {
-	return fmt.Sprintf("apply %s at position %d: %v", e.rec.Type, e.rec.Position, e.err)
-}
-
-func (e *applyError) Unwrap() error { return e.err }
-
-// handle is the Watermill handler: apply one record or a batch of them (or
-// advance past unhandled ones) and store the checkpoint.
-func (w *worker) handle(msg *message.Message) error {
-	ctx := msg.Context()
-	var rec eventstore.Record
-	var err error
 	if w.kind == kindSQL {
-		var recs []eventstore.Record
-		recs, rec, err = decodeAll(msg)
-		if err != nil {
-			return err
-		}
-		err = w.applySQL(ctx, recs, rec)
+		err = w.applySQL(ctx, rec, skip)
 	} else {
-		var skip bool
-		rec, skip, err = decode(msg)
-		if err != nil {
-			return err
-		}
 		if rec.Position <= w.checkpoint.Load() {
 			return nil
 		}
@@ -347,80 +314,26 @@ func (w *worker) applied(rec eventstore.Record) {
 	w.r.metrics.lagAt(w.name, rec.RecordedAt)
 }
 
-// applySQL applies recs (handled records in position order) and moves the
-// checkpoint to through, in one transaction when that succeeds. When a
-// batch fails it is rolled back; the records before the failing one are
-// committed together, then the rest go one per transaction, so a poisoned
-// record stops the projection exactly at itself with everything before it
-// committed once. A redelivered batch (Retry, resume) skips the prefix
-// already committed.
-func (w *worker) applySQL(ctx context.Context, recs []eventstore.Record, through eventstore.Record) error {
+// applySQL applies rec (unless skip: a checkpoint-only message) and moves
+// the checkpoint to it in one transaction. The checkpoint update comes
+// first: it locks the state row and tells whether rec is already applied
+// (by a rebuild swap or a previous owner), in one round trip.
+func (w *worker) applySQL(ctx context.Context, rec eventstore.Record, skip bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// The in-memory checkpoint only moves after a commit of this owned run
 	// (or a swap, under w.mu), so it never runs ahead of the stored one.
-	cp := w.checkpoint.Load()
-	for len(recs) > 0 && recs[0].Position <= cp {
-		recs = recs[1:]
-	}
-	if through.Position <= cp {
+	if rec.Position <= w.checkpoint.Load() {
 		return nil
 	}
 	t := w.live()
-	err := w.commit(ctx, t, recs, through)
-	if err == nil || ctx.Err() != nil || len(recs) == 0 || (len(recs) == 1 && recs[0].Position == through.Position) {
-		return err
-	}
-	var ae *applyError
-	if errors.As(err, &ae) {
-		for k, r := range recs {
-			if r.Position != ae.rec.Position {
-				continue
-			}
-			if k > 0 && w.commit(ctx, t, recs[:k], recs[k-1]) == nil {
-				w.applied(recs[k-1])
-				recs = recs[k:]
-			}
-			break
-		}
-	}
-	for _, r := range recs {
-		if err := w.commit(ctx, t, []eventstore.Record{r}, r); err != nil {
-			return err
-		}
-		w.applied(r)
-	}
-	if through.Position > recs[len(recs)-1].Position {
-		return w.commit(ctx, t, nil, through)
-	}
-	return nil
-}
-
-// commit applies recs and stores the checkpoint at through in one
-// transaction. The checkpoint update comes first: it locks the state row
-// and tells whether the first record is already applied (by a rebuild swap
-// or a previous owner), in one round trip.
-func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record, through eventstore.Record) error {
-	first := through.Position
-	if len(recs) > 0 {
-		first = recs[0].Position
-	}
 	return w.inTx(ctx, func(tx *sql.Tx) error {
-		fresh, err := w.r.state.advance(ctx, tx, w.name, first, through)
-		if err != nil {
+		fresh, err := w.r.state.advance(ctx, tx, w.name, rec.Position, rec)
+		if err != nil || !fresh || skip {
 			return err
 		}
-		if !fresh {
-			if len(recs) > 1 || (len(recs) == 1 && first != through.Position) {
-				return errOverlap
-			}
-			return nil
-		}
-		sp := w.p.(SQLProjection)
-		for _, r := range recs {
-			if err := sp.Apply(ctx, tx, t, r); err != nil {
-				return &applyError{rec: r, err: err}
-			}
+		if err := w.p.(SQLProjection).Apply(ctx, tx, t, rec); err != nil {
+			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
 		}
 		return nil
 	})
@@ -439,11 +352,10 @@ func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// poisoned records that the projection stopped at msg's failing record
-// (the first not yet applied when the error names none). The feed holds
-// the message until a resume, so nothing after it is applied.
+// poisoned records that the projection stopped at msg's record. The feed
+// holds the message until a resume, so nothing after it is applied.
 func (w *worker) poisoned(msg *message.Message, err error) {
-	rec := w.poisonedAt(msg, err)
+	rec, _, _ := decode(msg)
 	text := truncate(err.Error(), maxErrorText)
 	w.setState(StateStopped, text, rec.Position)
 	w.r.log.Error("projection stopped at a poisoned event", "projection", w.name, "position", rec.Position, "type", rec.Type, "err", err)
@@ -455,21 +367,6 @@ func (w *worker) poisoned(msg *message.Message, err error) {
 	if dbErr := w.r.state.stop(ctx, w.name, text, rec.Position); dbErr != nil {
 		w.r.log.Error("projection stop not recorded", "projection", w.name, "err", dbErr)
 	}
-}
-
-func (w *worker) poisonedAt(msg *message.Message, err error) eventstore.Record {
-	var ae *applyError
-	if errors.As(err, &ae) {
-		return ae.rec
-	}
-	recs, through, _ := decodeAll(msg)
-	cp := w.checkpoint.Load()
-	for _, r := range recs {
-		if r.Position > cp {
-			return r
-		}
-	}
-	return through
 }
 
 // heartbeat refreshes ownership, and picks up resume and rebuild requests.

@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"authledger/eventstore"
 	"authledger/eventstore/memstore"
@@ -67,9 +69,9 @@ func (p *recorder) takeAttempts() []attempt {
 	return out
 }
 
-// liveBatchFixture is a prepared worker of recorder over a ledger of
+// workerFixture is a prepared worker of recorder over a ledger of
 // handled events 1..n followed by one unhandled event n+1.
-func liveBatchFixture(t *testing.T, dbURL string, n int) (*worker, *recorder, []eventstore.Record) {
+func workerFixture(t *testing.T, dbURL string, n int) (*worker, *recorder, []eventstore.Record) {
 	t.Helper()
 	ctx := context.Background()
 	store := memstore.New(nil)
@@ -142,7 +144,7 @@ func positions(from, to uint64) string {
 	return strings.Join(ps, ",")
 }
 
-var liveBatchEngines = []struct {
+var internalEngines = []struct {
 	name string
 	url  func(t *testing.T) string
 }{
@@ -150,126 +152,84 @@ var liveBatchEngines = []struct {
 	{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
 }
 
-func TestABacklogIsAppliedInOneTransactionWithOneCheckpoint(t *testing.T) {
+func TestARecordTravelsAsItsDataWithTheEnvelopeInMetadata(t *testing.T) {
 	t.Parallel()
-	for _, e := range liveBatchEngines {
-		t.Run("on "+e.name, func(t *testing.T) {
-			t.Parallel()
-			w, p, recs := liveBatchFixture(t, e.url(t), 10)
-			msg, err := batchMessage(recs[:10], recs[10])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.handle(msg); err != nil {
-				t.Fatal(err)
-			}
-			as := p.takeAttempts()
-			if len(as) != 10 {
-				t.Fatalf("%d Apply calls, want 10", len(as))
-			}
-			for _, a := range as {
-				if a.tx != as[0].tx {
-					t.Fatalf("position %d was applied in another transaction than position %d", a.pos, as[0].pos)
-				}
-			}
-			// The checkpoint covers the unhandled record after the batch too.
-			rows, cp, _ := storedRows(t, w)
-			if rows != positions(1, 10) || cp != 11 || w.checkpoint.Load() != 11 {
-				t.Fatalf("rows %s checkpoint %d (in memory %d), want rows 1..10 and checkpoint 11", rows, cp, w.checkpoint.Load())
-			}
-			// A redelivered batch applies nothing twice.
-			if err := w.handle(msg.Copy()); err != nil {
-				t.Fatal(err)
-			}
-			if rows, _, _ := storedRows(t, w); rows != positions(1, 10) {
-				t.Fatalf("after redelivery rows %s, want 1..10 once", rows)
-			}
-		})
+	r := eventstore.Record{
+		Position: 42, Stream: "session-1", Version: 3, ID: "0190e6a8-7b1c-7def-8000-000000000001", Type: "session.started.v1",
+		RecordedAt: time.UnixMicro(1_700_000_000_123_456).UTC(),
+		Data:       json.RawMessage(`{"id":"s1",  "subject":"u1"}`), // spacing kept: no re-encode
+		Metadata:   json.RawMessage(`{"actor":"a"}`),
+		PrevHash:   "prev", Hash: "hash",
 	}
-}
-
-func TestAPoisonedEventInABatchStopsTheProjectionExactlyThereWithThePrefixCommittedOnce(t *testing.T) {
-	t.Parallel()
-	for _, e := range liveBatchEngines {
-		t.Run("on "+e.name, func(t *testing.T) {
-			t.Parallel()
-			w, p, recs := liveBatchFixture(t, e.url(t), 12)
-			const bad = 7
-			p.fail.Store(bad)
-			msg, err := batchMessage(recs[:12], recs[12])
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = w.handle(msg)
-			var ae *applyError
-			if !errors.As(err, &ae) || ae.rec.Position != bad {
-				t.Fatalf("handle = %v, want an apply error at position %d", err, bad)
-			}
-			as := p.takeAttempts()
-			batchTx := as[0].tx
-			var inBatch bool
-			for _, a := range as {
-				inBatch = inBatch || (a.pos == bad && a.tx == batchTx)
-			}
-			if !inBatch {
-				t.Fatal("the poisoned event was never applied as part of the batch; the test proves nothing")
-			}
-			rows, cp, _ := storedRows(t, w)
-			if rows != positions(1, bad-1) || cp != bad-1 {
-				t.Fatalf("rows %s checkpoint %d, want the prefix 1..%d committed once", rows, cp, bad-1)
-			}
-			w.poisoned(msg, err)
-			if _, _, errPos := storedRows(t, w); errPos != bad {
-				t.Fatalf("stopped at %d, want %d", errPos, bad)
-			}
-			if st, _, at := w.snapshot(); st != StateStopped || at != bad {
-				t.Fatalf("state %s at %d, want stopped at %d", st, at, bad)
-			}
-
-			// Redelivery (Watermill retry, or a resume with the bug still
-			// there) starts at the poisoned event and stops there again.
-			if err := w.handle(msg.Copy()); !errors.As(err, &ae) || ae.rec.Position != bad {
-				t.Fatalf("redelivered handle = %v, want an apply error at position %d", err, bad)
-			}
-			for _, a := range p.takeAttempts() {
-				if a.pos < bad {
-					t.Fatalf("redelivery applied position %d again", a.pos)
-				}
-			}
-			if rows, cp, _ := storedRows(t, w); rows != positions(1, bad-1) || cp != bad-1 {
-				t.Fatalf("after redelivery rows %s checkpoint %d, want 1..%d once", rows, cp, bad-1)
-			}
-
-			// The fix: the rest of the batch goes through, nothing twice.
-			p.fail.Store(0)
-			if err := w.handle(msg.Copy()); err != nil {
-				t.Fatal(err)
-			}
-			rows, cp, errPos := storedRows(t, w)
-			if rows != positions(1, 12) || cp != 13 || errPos != 0 {
-				t.Fatalf("after the fix rows %s checkpoint %d error at %d, want 1..12 once, checkpoint 13, no error", rows, cp, errPos)
-			}
-			if st, _, _ := w.snapshot(); st != StateRunning {
-				t.Fatalf("state %s after the fix, want running", st)
-			}
-		})
+	m := RecordMessage(r)
+	if string(m.Payload) != string(r.Data) {
+		t.Fatalf("payload %s, want the event data %s verbatim", m.Payload, r.Data)
 	}
-}
-
-func TestAFailingFirstEventOfABatchCommitsNothing(t *testing.T) {
-	t.Parallel()
-	w, p, recs := liveBatchFixture(t, liveBatchEngines[0].url(t), 5)
-	p.fail.Store(1)
-	msg, err := batchMessage(recs[:5], recs[4])
+	if m.UUID != r.ID || m.Metadata.Get(MetaPosition) != "42" || m.Metadata.Get(MetaType) != r.Type || m.Metadata.Get(MetaHash) != "hash" {
+		t.Fatalf("envelope metadata %v", m.Metadata)
+	}
+	got, err := MessageRecord(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = w.handle(msg)
-	var ae *applyError
-	if !errors.As(err, &ae) || ae.rec.Position != 1 {
-		t.Fatalf("handle = %v, want an apply error at position 1", err)
+	if !reflect.DeepEqual(got, r) {
+		t.Fatalf("round trip\n got %+v\nwant %+v", got, r)
 	}
-	if rows, cp, _ := storedRows(t, w); rows != "" || cp != 0 {
-		t.Fatalf("rows %q checkpoint %d, want nothing applied", rows, cp)
+	if _, err := MessageRecord(skipMessage(0, time.Time{}).Copy()); err != nil {
+		t.Fatalf("a checkpoint-only message has a position: %v", err)
+	}
+	if _, err := MessageRecord(RecordMessage(r).Copy()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestARedeliveredRecordIsAppliedOnceAndASkipOnlyMovesTheCheckpoint(t *testing.T) {
+	t.Parallel()
+	for _, e := range internalEngines {
+		t.Run("on "+e.name, func(t *testing.T) {
+			t.Parallel()
+			w, p, recs := workerFixture(t, e.url(t), 3)
+			for _, r := range recs[:3] {
+				if err := w.handle(RecordMessage(r)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.handle(RecordMessage(recs[1])); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.handle(skipMessage(recs[3].Position, recs[3].RecordedAt)); err != nil {
+				t.Fatal(err)
+			}
+			rows, cp, _ := storedRows(t, w)
+			if rows != positions(1, 3) || cp != 4 || w.checkpoint.Load() != 4 {
+				t.Fatalf("rows %s checkpoint %d (in memory %d), want rows 1..3 once and checkpoint 4", rows, cp, w.checkpoint.Load())
+			}
+			if as := p.takeAttempts(); len(as) != 3 {
+				t.Fatalf("%d Apply calls, want 3: a redelivery must not reach Apply", len(as))
+			}
+		})
+	}
+}
+
+func TestAFailingRecordCommitsNothingAndKeepsTheCheckpointBeforeIt(t *testing.T) {
+	t.Parallel()
+	for _, e := range internalEngines {
+		t.Run("on "+e.name, func(t *testing.T) {
+			t.Parallel()
+			w, p, recs := workerFixture(t, e.url(t), 5)
+			p.fail.Store(3)
+			for _, r := range recs[:2] {
+				if err := w.handle(RecordMessage(r)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := w.handle(RecordMessage(recs[2]))
+			if err == nil || !strings.Contains(err.Error(), "at position 3") {
+				t.Fatalf("handle = %v, want the failure at position 3", err)
+			}
+			if rows, cp, _ := storedRows(t, w); rows != positions(1, 2) || cp != 2 {
+				t.Fatalf("rows %s checkpoint %d, want rows 1,2 and checkpoint 2", rows, cp)
+			}
+		})
 	}
 }
