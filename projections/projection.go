@@ -156,6 +156,14 @@ type Tables struct {
 // readers. Its Index and Dialect are meaningless to readers.
 func Live(projection string) Tables { return Tables{prefix: tablePrefix(projection)} }
 
+// Live returns the resolver for the live copy of the named projection in
+// db: Live's names, with db's dialect. Its Index is meaningless, as Live's.
+func (db *DB) Live(projection string) Tables {
+	t := Live(projection)
+	t.dialect = db.Dialect
+	return t
+}
+
 // Name returns the physical name of a logical table.
 func (t Tables) Name(logical string) string {
 	n := t.prefix + "__" + logical
