@@ -92,8 +92,8 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // BenchmarkLag measures how long after its append returns an event is in
-// the read model (the live path: a backlog shares one transaction), while appends
-// run at ~1,000 events/s on a durable ledger. AUTHLEDGER_BENCH_LAG_EVENTS
+// the read model (the live path: one transaction per record), while
+// appends run at ~1,000 events/s on a durable ledger. AUTHLEDGER_BENCH_LAG_EVENTS
 // sets how many events (default 3,000).
 func BenchmarkLag(b *testing.B) {
 	n := envInt("AUTHLEDGER_BENCH_LAG_EVENTS", 3000)
