@@ -66,7 +66,7 @@ func BenchmarkRebuild(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := r.Register(newBatchCounter("counter.v1")); err != nil {
+			if err := r.Register(newCounter("counter.v1")); err != nil {
 				b.Fatal(err)
 			}
 			var batches []time.Duration
@@ -92,27 +92,17 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // BenchmarkLag measures how long after its append returns an event is in
-// the read model (the live path: a backlog shares one transaction), while appends
-// run at ~1,000 events/s on a durable ledger. AUTHLEDGER_BENCH_LAG_EVENTS
+// the read model (the live path: one transaction per record), while
+// appends run at ~1,000 events/s on a durable ledger. AUTHLEDGER_BENCH_LAG_EVENTS
 // sets how many events (default 3,000).
-//
-// The "+batch" runs use a projection with BatchApplier, whose backlog batch
-// writes with multi-row statements; the others call Apply per record (two
-// statements per event), as every read model without ApplyBatch does.
 func BenchmarkLag(b *testing.B) {
 	n := envInt("AUTHLEDGER_BENCH_LAG_EVENTS", 3000)
 	for _, e := range engines {
-		for _, batched := range []bool{false, true} {
-			name := e.name
-			if batched {
-				name += "+batch"
-			}
-			b.Run(name, func(b *testing.B) { benchLag(b, e.name, e.open, batched, n) })
-		}
+		b.Run(e.name, func(b *testing.B) { benchLag(b, e.name, e.open, n) })
 	}
 }
 
-func benchLag(b *testing.B, engine string, open func(testing.TB) string, batched bool, n int) {
+func benchLag(b *testing.B, engine string, open func(testing.TB) string, n int) {
 	ctx := context.Background()
 	var store eventstore.Store
 	var err error
@@ -128,11 +118,7 @@ func benchLag(b *testing.B, engine string, open func(testing.TB) string, batched
 	db := openDB(b, open(b))
 	cfg := testConfig(store, db)
 	cfg.Heartbeat = time.Second
-	var p projections.Projection = newCounter("counter.v1")
-	if batched {
-		p = newBatchCounter("counter.v1")
-	}
-	r := startRunner(b, cfg, p)
+	r := startRunner(b, cfg, newCounter("counter.v1"))
 	var lags []time.Duration
 	var rates float64
 	b.ResetTimer()

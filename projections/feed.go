@@ -13,20 +13,88 @@ import (
 	"authledger/eventstore"
 )
 
-// Message metadata keys set by the feed.
+// Metadata keys of a ledger record carried as a Watermill message. The
+// payload is the event's data, byte for byte; the envelope travels here,
+// so nothing is encoded or decoded twice within an instance.
 const (
-	metaPosition = "position"
-	metaType     = "type"
+	MetaPosition   = "position"
+	MetaStream     = "stream"
+	MetaVersion    = "version"
+	MetaType       = "type"
+	MetaRecordedAt = "recorded_at" // Unix microseconds
+	MetaHash       = "hash"
+	MetaPrevHash   = "prev_hash"
+	MetaMetadata   = "metadata" // the event's JSON metadata object, verbatim
 	// metaSkip marks a checkpoint-only message: the records up to its
 	// position are ones the projection does not handle.
 	metaSkip = "skip"
-	// metaAt is the skipped record's recorded time (Unix µs) for lag.
-	metaAt = "recorded_at"
-	// metaBatch marks a message whose payload is a JSON array of handled
-	// records; its position (and recorded_at) is the last ledger record it
-	// covers, which may be an unhandled one after the last handled record.
-	metaBatch = "batch"
 )
+
+// RecordMessage is r as a Watermill message: its data as the payload, its
+// id as the message UUID, the rest of the envelope as metadata.
+func RecordMessage(r eventstore.Record) *message.Message {
+	m := message.NewMessage(r.ID, message.Payload(r.Data))
+	m.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
+	m.Metadata.Set(MetaStream, r.Stream)
+	m.Metadata.Set(MetaVersion, strconv.FormatUint(r.Version, 10))
+	m.Metadata.Set(MetaType, r.Type)
+	m.Metadata.Set(MetaRecordedAt, strconv.FormatInt(r.RecordedAt.UnixMicro(), 10))
+	m.Metadata.Set(MetaHash, r.Hash)
+	m.Metadata.Set(MetaPrevHash, r.PrevHash)
+	if len(r.Metadata) > 0 {
+		m.Metadata.Set(MetaMetadata, string(r.Metadata))
+	}
+	return m
+}
+
+// ErrNotARecord is returned for a message without a ledger position.
+var ErrNotARecord = errors.New("projections: message carries no ledger record")
+
+// MessageRecord is the ledger record a RecordMessage carries.
+func MessageRecord(m *message.Message) (eventstore.Record, error) {
+	pos, err := strconv.ParseUint(m.Metadata.Get(MetaPosition), 10, 64)
+	if err != nil {
+		return eventstore.Record{}, ErrNotARecord
+	}
+	version, _ := strconv.ParseUint(m.Metadata.Get(MetaVersion), 10, 64)
+	at, _ := strconv.ParseInt(m.Metadata.Get(MetaRecordedAt), 10, 64)
+	r := eventstore.Record{
+		Position:   pos,
+		Stream:     m.Metadata.Get(MetaStream),
+		Version:    version,
+		ID:         m.UUID,
+		Type:       m.Metadata.Get(MetaType),
+		RecordedAt: time.UnixMicro(at).UTC(),
+		Data:       json.RawMessage(m.Payload),
+		PrevHash:   m.Metadata.Get(MetaPrevHash),
+		Hash:       m.Metadata.Get(MetaHash),
+	}
+	if md := m.Metadata.Get(MetaMetadata); md != "" {
+		r.Metadata = json.RawMessage(md)
+	}
+	return r, nil
+}
+
+func skipMessage(pos uint64, at time.Time) *message.Message {
+	m := message.NewMessage("skip-"+strconv.FormatUint(pos, 10), nil)
+	m.Metadata.Set(MetaPosition, strconv.FormatUint(pos, 10))
+	m.Metadata.Set(MetaRecordedAt, strconv.FormatInt(at.UnixMicro(), 10))
+	m.Metadata.Set(metaSkip, "1")
+	return m
+}
+
+// decode returns the record of a message, or skip=true with only the
+// position and recorded time for a checkpoint-only message.
+func decode(m *message.Message) (r eventstore.Record, skip bool, err error) {
+	r, err = MessageRecord(m)
+	if err != nil {
+		return r, false, err
+	}
+	if m.Metadata.Get(metaSkip) == "1" {
+		return eventstore.Record{Position: r.Position, RecordedAt: r.RecordedAt}, true, nil
+	}
+	return r, false, nil
+}
 
 // skipFlushEvery and skipFlushIdle bound how far the stored checkpoint
 // trails the head when a projection handles none of the recent events.
@@ -35,57 +103,80 @@ const (
 	skipFlushIdle  = 50 * time.Millisecond
 )
 
+// closeWait bounds how long a run that ends waits for the handler to
+// finish the message in flight, so the next run never overlaps it.
+const closeWait = 10 * time.Second
+
 // feed is the ledger exposed as a Watermill message.Subscriber for one
-// projection: one message per handled record, each acked before the next,
-// starting after the checkpoint that from returns at Subscribe time. A
-// nacked message is redelivered (as a new message for the same records)
-// only after resume fires, so a poisoned record is never skipped.
-//
-// With batch > 1 (SQL projections) the ledger subscription reads ahead
-// into a buffer of that many records while the handler works, and a
-// message carries every handled record already waiting there (up to
-// batch), so a backlog costs one read-model transaction instead of one per
-// event. Watermill handlers take one message at a time, so the batch is a
-// message rather than a handler option; nothing waits for a batch to fill,
-// so an idle ledger still gets one record per message and no added delay.
+// projection. The router subscribes once, for the worker's lifetime; each
+// run (an owned run, or a memory projection's pass over the feed) calls
+// serve, which delivers one message per handled record after the given
+// position, each acked before the next. A nacked message is redelivered
+// (as a new message for the same record) only after resume fires, so a
+// poisoned record is never skipped.
 type feed struct {
 	store   eventstore.Store
 	handles map[string]bool
-	from    func(ctx context.Context) (uint64, error)
 	resume  func() <-chan struct{}
-	batch   int
 
-	mu     sync.Mutex
-	closed bool
-	cancel []context.CancelFunc
-	wg     sync.WaitGroup
+	in        chan *message.Message
+	mu        sync.Mutex // serializes serve calls
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 var _ message.Subscriber = (*feed)(nil)
 
+func newFeed(store eventstore.Store, handles map[string]bool, resume func() <-chan struct{}) *feed {
+	return &feed{store: store, handles: handles, resume: resume, in: make(chan *message.Message), closed: make(chan struct{})}
+}
+
+// Subscribe returns the channel the runs deliver to; the router calls it
+// once. It is closed when ctx ends or the feed closes, which ends the
+// router's handler.
 func (f *feed) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case m := <-f.in:
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					return
+				case <-f.closed:
+					return
+				}
+			case <-ctx.Done():
+				return
+			case <-f.closed:
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Close ends delivery.
+func (f *feed) Close() error {
+	f.closeOnce.Do(func() { close(f.closed) })
+	return nil
+}
+
+// serve delivers the ledger after position after until ctx ends or the
+// ledger subscription fails (then it returns that error). Messages carry
+// ctx, so a handler's work ends with the run.
+func (f *feed) serve(ctx context.Context, after uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return nil, errors.New("projections: feed closed")
-	}
-	after, err := f.from(ctx)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(ctx)
-	f.cancel = append(f.cancel, cancel)
-	out := make(chan *message.Message)
-	buffered := 0
-	if f.batch > 1 {
-		buffered = f.batch
-	}
-	recs := make(chan eventstore.Record, buffered)
-	f.wg.Add(2)
+	defer cancel()
+	recs := make(chan eventstore.Record)
+	subErr := make(chan error, 1)
 	go func() {
-		defer f.wg.Done()
-		defer cancel() // a failed ledger feed ends this subscription
-		_ = f.store.Subscribe(ctx, after, func(ctx context.Context, r eventstore.Record) error {
+		defer cancel() // a failed ledger feed ends this run
+		subErr <- f.store.Subscribe(ctx, after, func(ctx context.Context, r eventstore.Record) error {
 			select {
 			case recs <- r:
 				return nil
@@ -94,27 +185,30 @@ func (f *feed) Subscribe(ctx context.Context, _ string) (<-chan *message.Message
 			}
 		})
 	}()
-	go func() {
-		defer f.wg.Done()
-		defer close(out)
-		f.pump(ctx, recs, out)
-	}()
-	return out, nil
+	f.pump(ctx, recs)
+	cancel()
+	err := <-subErr
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }
 
-func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record, out chan<- *message.Message) {
+func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record) {
 	var skipped, pending uint64 // last skipped position; count not yet flushed
 	var skippedAt time.Time
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	flush := func() bool {
-		ok := f.deliver(ctx, out, skipMessage(skipped, skippedAt))
+		ok := f.deliver(ctx, skipMessage(skipped, skippedAt))
 		pending = 0
 		return ok
 	}
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-f.closed:
 			return
 		case <-idle.C:
 			if pending > 0 && !flush() {
@@ -131,17 +225,7 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record, out chan
 				continue
 			}
 			pending = 0
-			var msg *message.Message
-			var err error
-			if f.batch > 1 {
-				msg, err = batchMessage(f.drain(r, recs))
-			} else {
-				msg, err = recordMessage(r)
-			}
-			if err != nil {
-				return
-			}
-			if !f.deliver(ctx, out, msg) {
+			if !f.deliver(ctx, RecordMessage(r)) {
 				return
 			}
 		}
@@ -149,16 +233,21 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record, out chan
 }
 
 // deliver sends msg and waits for its ack; on a nack it waits for resume
-// and sends a copy, forever, so the record is never skipped.
-func (f *feed) deliver(ctx context.Context, out chan<- *message.Message, msg *message.Message) bool {
+// and sends a copy, forever, so the record is never skipped. When ctx
+// ends with the message in flight it still waits (bounded) for the
+// handler, so two runs never apply at once.
+func (f *feed) deliver(ctx context.Context, msg *message.Message) bool {
 	for {
 		m := msg.Copy()
+		m.SetContext(ctx)
 		// Taken before the handler runs, so a resume that comes between
 		// the poison report and the nack is not missed.
 		resumed := f.resume()
 		select {
-		case out <- m:
+		case f.in <- m:
 		case <-ctx.Done():
+			return false
+		case <-f.closed:
 			return false
 		}
 		select {
@@ -166,136 +255,19 @@ func (f *feed) deliver(ctx context.Context, out chan<- *message.Message, msg *me
 			return true
 		case <-m.Nacked():
 		case <-ctx.Done():
+			select {
+			case <-m.Acked():
+			case <-m.Nacked():
+			case <-time.After(closeWait):
+			}
 			return false
 		}
 		select {
 		case <-resumed:
 		case <-ctx.Done():
 			return false
+		case <-f.closed:
+			return false
 		}
 	}
-}
-
-// drain returns first and the handled records already waiting behind it
-// (up to f.batch), and the last record taken, handled or not: the batch
-// covers the ledger up to it. It never waits.
-func (f *feed) drain(first eventstore.Record, recs <-chan eventstore.Record) ([]eventstore.Record, eventstore.Record) {
-	batch, through := []eventstore.Record{first}, first
-	// Bounded in records taken too, so a flood of unhandled records
-	// cannot keep a batch open.
-	for taken := 0; len(batch) < f.batch && taken < skipFlushEvery; taken++ {
-		select {
-		case r := <-recs:
-			through = r
-			if f.handles[r.Type] {
-				batch = append(batch, r)
-			}
-		default:
-			return batch, through
-		}
-	}
-	return batch, through
-}
-
-func (f *feed) Close() error {
-	f.mu.Lock()
-	f.closed = true
-	for _, c := range f.cancel {
-		c()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
-	return nil
-}
-
-func recordMessage(r eventstore.Record) (*message.Message, error) {
-	b, err := json.Marshal(wireRecord(r))
-	if err != nil {
-		return nil, err
-	}
-	m := message.NewMessage(r.ID, b)
-	m.Metadata.Set(metaPosition, strconv.FormatUint(r.Position, 10))
-	m.Metadata.Set(metaType, r.Type)
-	return m, nil
-}
-
-// batchMessage encodes handled records covering the ledger up to through;
-// a lone record keeps the one-record form.
-func batchMessage(recs []eventstore.Record, through eventstore.Record) (*message.Message, error) {
-	if len(recs) == 1 && recs[0].Position == through.Position {
-		return recordMessage(recs[0])
-	}
-	ws := make([]wireRecord, len(recs))
-	for i, r := range recs {
-		ws[i] = wireRecord(r)
-	}
-	b, err := json.Marshal(ws)
-	if err != nil {
-		return nil, err
-	}
-	m := message.NewMessage("batch-"+strconv.FormatUint(recs[0].Position, 10)+"-"+strconv.FormatUint(through.Position, 10), b)
-	m.Metadata.Set(metaPosition, strconv.FormatUint(through.Position, 10))
-	m.Metadata.Set(metaAt, strconv.FormatInt(through.RecordedAt.UnixMicro(), 10))
-	m.Metadata.Set(metaBatch, strconv.Itoa(len(recs)))
-	return m, nil
-}
-
-func skipMessage(pos uint64, at time.Time) *message.Message {
-	m := message.NewMessage("skip-"+strconv.FormatUint(pos, 10), nil)
-	m.Metadata.Set(metaPosition, strconv.FormatUint(pos, 10))
-	m.Metadata.Set(metaAt, strconv.FormatInt(at.UnixMicro(), 10))
-	m.Metadata.Set(metaSkip, "1")
-	return m
-}
-
-// wireRecord is the message payload; a named type so the JSON field names
-// are fixed here rather than by eventstore.Record's Go names.
-type wireRecord eventstore.Record
-
-// decode returns the record of a message, or skip=true with only the position
-// for a checkpoint-only message.
-func decode(m *message.Message) (r eventstore.Record, skip bool, err error) {
-	pos, err := strconv.ParseUint(m.Metadata.Get(metaPosition), 10, 64)
-	if err != nil {
-		return r, false, errors.New("projections: message without position")
-	}
-	if m.Metadata.Get(metaSkip) == "1" {
-		at, _ := strconv.ParseInt(m.Metadata.Get(metaAt), 10, 64)
-		return eventstore.Record{Position: pos, RecordedAt: time.UnixMicro(at).UTC()}, true, nil
-	}
-	if m.Metadata.Get(metaBatch) != "" {
-		return r, false, errors.New("projections: batch message where one record was expected")
-	}
-	var w wireRecord
-	if err := json.Unmarshal(m.Payload, &w); err != nil {
-		return r, false, err
-	}
-	return eventstore.Record(w), false, nil
-}
-
-// decodeAll returns the handled records of any message (none for a
-// checkpoint-only one) and the last ledger record it covers (only its
-// Position and RecordedAt are meaningful).
-func decodeAll(m *message.Message) (recs []eventstore.Record, through eventstore.Record, err error) {
-	if m.Metadata.Get(metaBatch) == "" {
-		r, skip, err := decode(m)
-		if err != nil || skip {
-			return nil, r, err
-		}
-		return []eventstore.Record{r}, r, nil
-	}
-	pos, err := strconv.ParseUint(m.Metadata.Get(metaPosition), 10, 64)
-	if err != nil {
-		return nil, through, errors.New("projections: message without position")
-	}
-	at, _ := strconv.ParseInt(m.Metadata.Get(metaAt), 10, 64)
-	var ws []wireRecord
-	if err := json.Unmarshal(m.Payload, &ws); err != nil {
-		return nil, through, err
-	}
-	recs = make([]eventstore.Record, len(ws))
-	for i, w := range ws {
-		recs[i] = eventstore.Record(w)
-	}
-	return recs, eventstore.Record{Position: pos, RecordedAt: time.UnixMicro(at).UTC()}, nil
 }

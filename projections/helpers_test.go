@@ -20,7 +20,6 @@ import (
 	"authledger/eventstore"
 	"authledger/internal/pgtest"
 	"authledger/projections"
-	"authledger/readmodels"
 )
 
 // Event types of the test ledger. typeNoise is handled by no projection,
@@ -131,7 +130,7 @@ func model(recs []eventstore.Record) (streams string, applied string) {
 }
 
 // dump reads the live counter tables in a canonical order.
-func dump(t testing.TB, db *readmodels.DB, name string) (streams string, applied string) {
+func dump(t testing.TB, db *projections.DB, name string) (streams string, applied string) {
 	t.Helper()
 	live := projections.Live(name)
 	ctx := context.Background()
@@ -180,9 +179,9 @@ var engines = []struct {
 	{"postgres", func(t testing.TB) string { return pgtest.NewDatabase(t) }},
 }
 
-func openDB(t testing.TB, url string) *readmodels.DB {
+func openDB(t testing.TB, url string) *projections.DB {
 	t.Helper()
-	db, err := readmodels.Open(context.Background(), url)
+	db, err := projections.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +191,7 @@ func openDB(t testing.TB, url string) *readmodels.DB {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func testConfig(store eventstore.Store, db *readmodels.DB) projections.Config {
+func testConfig(store eventstore.Store, db *projections.DB) projections.Config {
 	return projections.Config{
 		Store:         store,
 		DB:            db,
@@ -296,7 +295,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func statusOf(t testing.TB, db *readmodels.DB, store eventstore.Store, name string) projections.Status {
+func statusOf(t testing.TB, db *projections.DB, store eventstore.Store, name string) projections.Status {
 	t.Helper()
 	ss, err := projections.ReadStatus(context.Background(), db, store, time.Now())
 	if err != nil {

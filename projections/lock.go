@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"authledger/readmodels"
 )
 
 // acquire blocks until this instance may run the named projection, and
@@ -20,7 +18,7 @@ import (
 // older than leaseTimeout; this also keeps the CLI from
 // rebuilding what a running server owns.
 func (r *Runner) acquire(ctx context.Context, w *worker) (context.Context, func(), error) {
-	if r.cfg.DB.Dialect == readmodels.Postgres {
+	if r.cfg.DB.Dialect == Postgres {
 		return r.acquirePG(ctx, w.name)
 	}
 	return r.acquireLease(ctx, w)
@@ -105,7 +103,7 @@ func (r *Runner) watchPG(ctx context.Context, name string, conn *pgx.Conn) (cont
 }
 
 func (r *Runner) acquireLease(ctx context.Context, w *worker) (context.Context, func(), error) {
-	db, name := r.cfg.DB, w.name
+	name := w.name
 	// The row is created once; only a failed insert (a busy file) is
 	// retried, not repeated on every attempt to take the lease.
 	rowReady := false
@@ -116,15 +114,10 @@ func (r *Runner) acquireLease(ctx context.Context, w *worker) (context.Context, 
 			rowReady = err == nil
 		}
 		if err == nil {
-			now := r.cfg.Now()
-			stale := now.Add(-r.leaseTimeout()).UnixMicro()
-			var res interface{ RowsAffected() (int64, error) }
-			res, err = db.ExecContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3
-				WHERE name = $1 AND (owner = $2 OR owner = '' OR heartbeat_at < $4)`, name, r.cfg.Instance, now.UnixMicro(), stale)
-			if err == nil {
-				if n, _ := res.RowsAffected(); n == 1 {
-					return r.watchLease(ctx, name)
-				}
+			var took bool
+			took, err = r.state.takeLease(ctx, name, r.cfg.Instance, r.cfg.Now().Add(-r.leaseTimeout()))
+			if took {
+				return r.watchLease(ctx, name)
 			}
 		}
 		if err != nil && ctx.Err() == nil {
@@ -154,12 +147,11 @@ func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, 
 				return
 			case <-t.C:
 			}
-			res, err := r.cfg.DB.ExecContext(lctx, `UPDATE projection_state SET heartbeat_at = $3 WHERE name = $1 AND owner = $2`,
-				name, r.cfg.Instance, r.cfg.Now().UnixMicro())
+			held, err := r.state.renewLease(lctx, name, r.cfg.Instance)
 			if err != nil {
 				continue // a busy file: the lease outlives a few missed renewals
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !held {
 				r.log.Error("projection lease lost", "projection", name)
 				cancel()
 				return
@@ -171,7 +163,7 @@ func (r *Runner) watchLease(ctx context.Context, name string) (context.Context, 
 		<-done
 		uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer ucancel()
-		_, _ = r.cfg.DB.ExecContext(uctx, `UPDATE projection_state SET owner = '', heartbeat_at = 0 WHERE name = $1 AND owner = $2`, name, r.cfg.Instance)
+		_ = r.state.releaseLease(uctx, name, r.cfg.Instance)
 	}
 	return lctx, release, nil
 }

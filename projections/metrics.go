@@ -129,23 +129,11 @@ func (r *Runner) metricsLoop(ctx context.Context, ws []*worker) {
 				r.metrics.mu.Lock()
 				at := r.metrics.lastAt[w.name]
 				r.metrics.mu.Unlock()
-				now := r.cfg.Now().UnixMicro()
-				_, err := r.cfg.DB.ExecContext(ctx, `INSERT INTO projection_state (name, kind, checkpoint, checkpoint_at, state, error, error_position, owner, heartbeat_at, updated_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-					ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, checkpoint = excluded.checkpoint, checkpoint_at = excluded.checkpoint_at, state = excluded.state,
-					error = excluded.error, error_position = excluded.error_position, owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, updated_at = excluded.updated_at`,
-					w.name, string(kindMemory), cp, microsOrZero(at), st, msg, pos, r.cfg.Instance, now)
+				err := r.state.recordMemory(ctx, w.name, r.cfg.Instance, memoryRow{checkpoint: cp, checkpointAt: at, state: st, err: msg, errPos: pos})
 				if err != nil && ctx.Err() == nil {
 					r.log.Warn("memory projection state not recorded", "projection", w.name, "err", err)
 				}
 			}
 		}
 	}
-}
-
-func microsOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
 }

@@ -10,10 +10,7 @@
 //
 // Rows live in the read-model database (SQLite or PostgreSQL through
 // database/sql). The runner commits Apply's rows and the checkpoint in one
-// transaction, so an event is never lost or applied twice. When records
-// are already waiting (a backlog), up to 256 of them share one
-// transaction and one checkpoint update; Apply sees each in order either
-// way. Name every table
+// transaction, so an event is never lost or applied twice. Name every table
 // and index through the Tables value the runner passes in: during a rebuild
 // it resolves to the shadow copy, otherwise to the live one.
 //
@@ -58,15 +55,12 @@
 // rebuild) inside a transaction; it must only create the projection's own
 // tables and indexes.
 //
-// # In-process and Redis projections
+// # In-process projections
 //
 // A MemoryProjection (JWKS bytes, revocation set, caches) runs on every
 // instance and rebuilds from position 0 at each start; the runner serializes
 // Apply calls, but readers on other goroutines need the projection's own
-// lock. An ExternalProjection (Redis) cannot share a transaction: its writes
-// must be idempotent by position (SET with the position, not INCR), and the
-// runner stores the checkpoint after Apply returns, so a crash in between
-// re-applies the event harmlessly.
+// lock.
 //
 // # Errors
 //
@@ -74,6 +68,37 @@
 // if it persists the projection stops at that event, reports it in status,
 // metrics and readiness, and resumes from the same event after a restart
 // with fixed code or Runner.Resume.
+//
+// # Watermill
+//
+// Each projection is one handler on its own Watermill Router, built once
+// and run for the Runner's lifetime. The subscriber is the ledger itself
+// (the durable source): a record becomes a message whose payload is the
+// event's data bytes and whose metadata carries the envelope (MetaPosition,
+// MetaStream, MetaVersion, MetaType, MetaRecordedAt, MetaHash, …; see
+// RecordMessage), so nothing is re-encoded within the instance. Watermill's
+// Retry and Recoverer middleware wrap the handler, and a poison step
+// outside them records the stop and nacks.
+//
+// Two parts are deliberately not Watermill's:
+//
+//   - Stop, never skip. Watermill's PoisonQueue acks the failed message and
+//     moves on; a read model that skipped an event would be silently wrong.
+//     Here a nack holds the message in the subscriber until Runner.Resume
+//     (or a restart), and it is redelivered as a new message for the same
+//     record.
+//   - Where to start. A run starts after the checkpoint stored with the
+//     rows (or position 0 for memory projections), which changes with every
+//     lock take-over and rebuild swap. Watermill subscribers have no offset
+//     parameter, so the subscriber is subscribed once and each run tells it
+//     where to read from.
+//
+// Messages are handled one at a time, acked before the next is sent, so
+// each SQL record commits in its own transaction (no backlog batching:
+// batching would need several records in one message, encoded again).
+// cqrs.EventProcessor is not used: it derives handler input from Go types
+// through a marshaler, while projections take the stored record, with the
+// event names the domain declares as constants.
 package projections
 
 import (
@@ -108,18 +133,6 @@ type SQLProjection interface {
 	Apply(ctx context.Context, tx *sql.Tx, t Tables, r eventstore.Record) error
 }
 
-// BatchApplier is an optional extension of SQLProjection for rebuilds and
-// for a live backlog: the runner hands it a whole batch of handled records
-// (in position order, in the transaction that stores the checkpoint or the
-// rebuild checkpoint), so it can write with multi-row statements instead of
-// a round trip per event. The result must equal calling Apply for each
-// record; the property test of a projection should compare the two. When a
-// live batch fails, the runner rolls it back and applies its records one by
-// one with Apply, so the projection stops exactly at the failing record.
-type BatchApplier interface {
-	ApplyBatch(ctx context.Context, tx *sql.Tx, t Tables, recs []eventstore.Record) error
-}
-
 // MemoryProjection keeps its state in process. Every instance runs its own
 // copy, built from position 0 at start; it has no stored checkpoint.
 type MemoryProjection interface {
@@ -127,27 +140,6 @@ type MemoryProjection interface {
 	// Apply folds one record into the in-memory state.
 	Apply(ctx context.Context, r eventstore.Record) error
 }
-
-// ExternalProjection keeps its state in a store without a shared
-// transaction (Redis). Apply must be idempotent by position: the runner
-// stores the checkpoint only after Apply returns.
-type ExternalProjection interface {
-	Projection
-	// Apply folds one record; applying the same record twice must leave the
-	// same state.
-	Apply(ctx context.Context, r eventstore.Record) error
-	// Reset drops the state so a rebuild can start from position 1.
-	Reset(ctx context.Context) error
-}
-
-// Dialect names the read-model SQL engine.
-type Dialect string
-
-// The dialects a read-model database can have.
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
 
 // Tables resolves a projection's logical table and index names to physical
 // ones for one generation. The live copy of a projection always has the same
@@ -163,6 +155,14 @@ type Tables struct {
 // Live returns the resolver for the live copy of the named projection, for
 // readers. Its Index and Dialect are meaningless to readers.
 func Live(projection string) Tables { return Tables{prefix: tablePrefix(projection)} }
+
+// Live returns the resolver for the live copy of the named projection in
+// db: Live's names, with db's dialect. Its Index is meaningless, as Live's.
+func (db *DB) Live(projection string) Tables {
+	t := Live(projection)
+	t.dialect = db.Dialect
+	return t
+}
 
 // Name returns the physical name of a logical table.
 func (t Tables) Name(logical string) string {

@@ -43,7 +43,7 @@ func TestRebuiltFromScratchEqualsBuiltIncrementally(t *testing.T) {
 						chunk = n - chunk*(restarts-1)
 					}
 					head := appendRandom(t, store, rng, max(chunk, 1))
-					r := startRunner(t, testConfig(store, db), newBatchCounter(name))
+					r := startRunner(t, testConfig(store, db), newCounter(name))
 					waitFor(t, r, name, head)
 					r.stop()
 				}
@@ -56,7 +56,7 @@ func TestRebuiltFromScratchEqualsBuiltIncrementally(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := rb.Register(newBatchCounter(name)); err != nil {
+				if err := rb.Register(newCounter(name)); err != nil {
 					t.Fatal(err)
 				}
 				if err := rb.Rebuild(context.Background(), name, 10*time.Second, nil); err != nil {

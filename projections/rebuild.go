@@ -61,44 +61,33 @@ func (r *Runner) Rebuild(ctx context.Context, name string, wait time.Duration, r
 	if err := w.prepare(lockCtx); err != nil {
 		return err
 	}
-	err = w.rebuild(lockCtx, report)
-	if errors.Is(err, errRestart) {
-		// An external projection was reset: replay it here so the CLI
-		// leaves it caught up.
-		return w.catchUpExternal(lockCtx)
-	}
-	return err
+	return w.rebuild(lockCtx, report)
 }
 
 // rebuild builds a shadow generation from position 1 while the live one
 // keeps serving, then swaps it in. It continues a rebuild a crash
 // interrupted: shadow rows and rebuild_checkpoint commit together.
 func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
-	switch w.kind {
-	case kindMemory:
+	if w.kind == kindMemory {
 		return fmt.Errorf("%w: %s", ErrNotRebuildable, w.name)
-	case kindExternal:
-		return w.resetExternal(ctx)
 	}
 	sp := w.p.(SQLProjection)
-	db := w.db()
-	var liveGen, gen, done, started uint64
-	if err := db.QueryRowContext(ctx, `SELECT generation, rebuild_generation, rebuild_checkpoint, rebuild_started_at FROM projection_state WHERE name = $1`, w.name).
-		Scan(&liveGen, &gen, &done, &started); err != nil {
+	rs, err := w.r.state.rebuildState(ctx, w.name)
+	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", w.name, err)
 	}
-	now := w.r.cfg.Now()
+	gen, done := rs.gen, rs.done
 	if gen == 0 {
-		gen, done = liveGen+1, 0
-		err := w.createTables(ctx, sp, w.tables(gen, true),
-			`UPDATE projection_state SET rebuild_generation = $2, rebuild_checkpoint = 0, rebuild_requested = 0,
-				rebuild_started_at = $3, rebuild_error = '', rebuild_total = 0, rebuild_rate = 0 WHERE name = $1`, w.name, gen, now.UnixMicro())
+		gen, done = rs.liveGen+1, 0
+		err := w.createTables(ctx, sp, w.tables(gen, true), func(tx *sql.Tx) error {
+			return w.r.state.rebuildStarted(ctx, tx, w.name, gen)
+		})
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", w.name, err)
 		}
 		w.r.log.Info("projection rebuild started", "projection", w.name, "generation", gen)
 	} else {
-		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET rebuild_requested = 0, rebuild_error = '' WHERE name = $1`, w.name); err != nil {
+		if err := w.r.state.rebuildContinued(ctx, w.name); err != nil {
 			return err
 		}
 		w.r.log.Info("projection rebuild continues", "projection", w.name, "generation", gen, "from", done)
@@ -117,7 +106,7 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 		return w.rebuildFailed(ctx, err)
 	}
 	live := w.tables(gen, false)
-	err := w.inTx(ctx, func(tx *sql.Tx) error {
+	err = w.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range sp.Tables() {
 			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+live.Name(t)); err != nil {
 				return err
@@ -126,10 +115,7 @@ func (w *worker) rebuild(ctx context.Context, report func(Progress)) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET generation = $2, checkpoint = $3, checkpoint_at = CASE WHEN $4 > checkpoint_at THEN $4 ELSE checkpoint_at END,
-			rebuild_generation = 0, rebuild_checkpoint = 0, rebuild_total = 0, rebuild_started_at = 0, rebuild_rate = 0, rebuild_error = '', updated_at = $5 WHERE name = $1`,
-			w.name, gen, b.done, microsOrZero(b.lastAt), w.r.cfg.Now().UnixMicro())
-		return err
+		return w.r.state.swapped(ctx, tx, w.name, gen, b.done, b.lastAt)
 	})
 	if err != nil {
 		return w.rebuildFailed(ctx, fmt.Errorf("swap: %w", err))
@@ -158,7 +144,7 @@ func (w *worker) rebuildFailed(ctx context.Context, err error) error {
 	w.smu.Unlock()
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, _ = w.db().ExecContext(ectx, `UPDATE projection_state SET rebuild_error = $2 WHERE name = $1`, w.name, text)
+	_ = w.r.state.rebuildFailed(ectx, w.name, text)
 	return fmt.Errorf("rebuild %s: %w", w.name, err)
 }
 
@@ -225,22 +211,13 @@ func (b *builder) step(ctx context.Context) (int, error) {
 			handled = append(handled, r)
 		}
 	}
-	batcher, _ := b.sp.(BatchApplier)
 	apply := func(tx *sql.Tx) error {
-		if batcher != nil && len(handled) > 0 {
-			if err := batcher.ApplyBatch(ctx, tx, b.shadow, handled); err != nil {
-				return fmt.Errorf("apply batch %d..%d: %w", handled[0].Position, handled[len(handled)-1].Position, err)
-			}
-		} else {
-			for _, r := range handled {
-				if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
-					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
-				}
+		for _, r := range handled {
+			if err := b.sp.Apply(ctx, tx, b.shadow, r); err != nil {
+				return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE projection_state SET rebuild_checkpoint = $2, rebuild_total = $3, rebuild_rate = $4 WHERE name = $1`,
-			w.name, last.Position, b.total, p.Rate)
-		return err
+		return w.r.state.rebuildProgress(ctx, tx, w.name, last.Position, b.total, p.Rate)
 	}
 	delay := w.r.cfg.RetryInterval
 	for attempt := 0; ; attempt++ {
@@ -268,46 +245,4 @@ func (b *builder) step(ctx context.Context) (int, error) {
 		b.report(p)
 	}
 	return len(recs), nil
-}
-
-// resetExternal drops an external projection's state and rewinds its
-// checkpoint; the owned run restarts and replays from position 1. An
-// external store has no shadow copy, so readers see it refill.
-func (w *worker) resetExternal(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.p.(ExternalProjection).Reset(ctx); err != nil {
-		return w.rebuildFailed(ctx, fmt.Errorf("reset: %w", err))
-	}
-	if _, err := w.db().ExecContext(ctx, `UPDATE projection_state SET checkpoint = 0, checkpoint_at = 0, rebuild_requested = 0, rebuild_generation = 0 WHERE name = $1`, w.name); err != nil {
-		return err
-	}
-	w.checkpoint.Store(0)
-	return errRestart
-}
-
-// catchUpExternal replays an external projection to the head in this
-// process (CLI rebuild).
-func (w *worker) catchUpExternal(ctx context.Context) error {
-	ep := w.p.(ExternalProjection)
-	after := w.checkpoint.Load()
-	for {
-		recs, err := w.r.cfg.Store.ReadAll(ctx, after, w.r.cfg.RebuildBatch)
-		if err != nil || len(recs) == 0 {
-			return err
-		}
-		for _, r := range recs {
-			if w.handles[r.Type] {
-				if err := ep.Apply(ctx, r); err != nil {
-					return fmt.Errorf("apply %s at position %d: %w", r.Type, r.Position, err)
-				}
-			}
-		}
-		last := recs[len(recs)-1]
-		if _, err := w.storeCheckpoint(ctx, w.db().DB, last.Position, last); err != nil {
-			return err
-		}
-		after = last.Position
-		w.advance(after)
-	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"authledger/eventstore"
-	"authledger/readmodels"
 )
 
 // Errors of the runner.
@@ -36,7 +35,7 @@ type Config struct {
 	// Store is the ledger to fold.
 	Store eventstore.Store
 	// DB is the read-model database (projection_state and SQL read models).
-	DB *readmodels.DB
+	DB *DB
 	// Registerer receives the projection metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -114,6 +113,7 @@ type Runner struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	state   stateStore
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -130,11 +130,11 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, workers: map[string]*worker{}}, nil
+	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, state: stateStore{db: cfg.DB, now: cfg.Now}, workers: map[string]*worker{}}, nil
 }
 
-// Register adds a projection: an SQLProjection, a MemoryProjection or an
-// ExternalProjection. It must be called before Start.
+// Register adds a projection: an SQLProjection or a MemoryProjection. It
+// must be called before Start.
 func (r *Runner) Register(p Projection) error {
 	name := p.Name()
 	if !hasVersionSuffix(name) {
@@ -144,12 +144,10 @@ func (r *Runner) Register(p Projection) error {
 	switch p.(type) {
 	case SQLProjection:
 		k = kindSQL
-	case ExternalProjection:
-		k = kindExternal
 	case MemoryProjection:
 		k = kindMemory
 	default:
-		return fmt.Errorf("projections: %s implements none of SQLProjection, MemoryProjection, ExternalProjection", name)
+		return fmt.Errorf("projections: %s implements neither SQLProjection nor MemoryProjection", name)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -164,7 +162,7 @@ func (r *Runner) Register(p Projection) error {
 }
 
 // DB is the read-model database, for the readers of SQL projections.
-func (r *Runner) DB() *readmodels.DB { return r.cfg.DB }
+func (r *Runner) DB() *DB { return r.cfg.DB }
 
 // Names lists the registered projections in order.
 func (r *Runner) Names() []string {
@@ -259,19 +257,13 @@ func (r *Runner) Ready(ctx context.Context) error {
 	}
 	// A projection another instance runs is stale here too when it is
 	// stopped there: report it from projection_state.
-	rows, err := r.cfg.DB.QueryContext(ctx, `SELECT name, error, error_position FROM projection_state WHERE state = $1`, StateStopped)
+	stopped, err := r.state.stopped(ctx)
 	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("projection state: %w", err))...)
+		errs = append(errs, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, msg string
-		var pos uint64
-		if err := rows.Scan(&name, &msg, &pos); err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-		if w, ok := r.lookup(name); ok && !w.owned.Load() && w.kind != kindMemory {
-			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", name, pos, msg))
+	for _, s := range stopped {
+		if w, ok := r.lookup(s.name); ok && !w.owned.Load() && w.kind != kindMemory {
+			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", s.name, s.pos, s.err))
 		}
 	}
 	return errors.Join(errs...)
@@ -295,7 +287,7 @@ func (r *Runner) Resume(ctx context.Context, name string) error {
 	if err := w.ensureRow(ctx); err != nil {
 		return err
 	}
-	return RequestResume(ctx, r.cfg.DB, name, r.cfg.Now())
+	return r.state.requestResume(ctx, name)
 }
 
 // RequestRebuild records a rebuild request that the instance owning the
@@ -311,7 +303,7 @@ func (r *Runner) RequestRebuild(ctx context.Context, name string) error {
 	if err := w.ensureRow(ctx); err != nil {
 		return err
 	}
-	return RequestRebuild(ctx, r.cfg.DB, name, r.cfg.Now())
+	return r.state.requestRebuild(ctx, name)
 }
 
 func hasVersionSuffix(name string) bool {
@@ -325,8 +317,8 @@ func hasVersionSuffix(name string) bool {
 	return false
 }
 
-// newRouter builds the Watermill router for one owned projection run: the
-// feed subscriber, then Poison (outermost: records the stop), Retry
+// newRouter builds the worker's Watermill router, once for its lifetime:
+// the feed subscriber, then Poison (outermost: records the stop), Retry
 // (bounded backoff) and Recoverer (a panic is an error, retried then
 // poisoned).
 func (w *worker) newRouter(sub message.Subscriber, onPoison func(msg *message.Message, err error)) (*message.Router, error) {

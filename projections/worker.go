@@ -13,15 +13,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"authledger/eventstore"
-	"authledger/readmodels"
 )
 
 type kind string
 
 const (
-	kindSQL      kind = "sql"
-	kindMemory   kind = "memory"
-	kindExternal kind = "external"
+	kindSQL    kind = "sql"
+	kindMemory kind = "memory"
 )
 
 // Live states stored in projection_state.state.
@@ -31,10 +29,6 @@ const (
 	StateStopped = "stopped" // at a poisoned event, until resumed
 )
 
-// errRestart ends an owned run so it starts again from the stored
-// checkpoint (after an external projection was reset).
-var errRestart = errors.New("projections: restart")
-
 // worker runs one projection.
 type worker struct {
 	r       *Runner
@@ -43,6 +37,7 @@ type worker struct {
 	name    string
 	handles map[string]bool
 	prefix  string
+	feed    *feed
 
 	// mu serializes live applies with the rebuild swap.
 	mu         sync.Mutex
@@ -67,8 +62,10 @@ func newWorker(r *Runner, p Projection, k kind) *worker {
 	for _, t := range p.Handles() {
 		h[t] = true
 	}
-	return &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
+	w := &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
 		advanced: eventstore.NewSignal(), resume: eventstore.NewSignal(), state: StateWaiting}
+	w.feed = newFeed(r.cfg.Store, h, w.resume.Wait)
+	return w
 }
 
 func (w *worker) live() Tables {
@@ -80,28 +77,10 @@ func (w *worker) live() Tables {
 // tables names generation gen of this projection's tables, or its shadow
 // (the generation a rebuild fills).
 func (w *worker) tables(gen uint64, shadow bool) Tables {
-	return Tables{prefix: w.prefix, shadow: shadow, gen: gen, dialect: Dialect(w.r.cfg.DB.Dialect)}
+	return Tables{prefix: w.prefix, shadow: shadow, gen: gen, dialect: w.r.cfg.DB.Dialect}
 }
 
-// createTables (re)creates the tables t names from scratch and records
-// that in projection_state (stateSQL with args) in the same transaction,
-// so a crash never leaves tables the state row does not know about.
-func (w *worker) createTables(ctx context.Context, sp SQLProjection, t Tables, stateSQL string, args ...any) error {
-	return w.inTx(ctx, func(tx *sql.Tx) error {
-		for _, name := range sp.Tables() {
-			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t.Name(name)); err != nil {
-				return err
-			}
-		}
-		if err := sp.Setup(ctx, tx, t); err != nil {
-			return fmt.Errorf("setup: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, stateSQL, args...)
-		return err
-	})
-}
-
-func (w *worker) db() *readmodels.DB { return w.r.cfg.DB }
+func (w *worker) db() *DB { return w.r.cfg.DB }
 
 func (w *worker) setState(state, msg string, pos uint64) {
 	w.smu.Lock()
@@ -127,8 +106,29 @@ func (w *worker) advance(pos uint64) {
 	w.advanced.Notify()
 }
 
-// loop runs the worker until ctx ends.
+// loop runs the worker until ctx ends. Its Watermill router lives as long:
+// it subscribes to the feed once, and each run (an owned run, a memory
+// projection's pass) delivers through it.
 func (w *worker) loop(ctx context.Context) {
+	router, err := w.newRouter(w.feed, w.poisoned)
+	if err != nil {
+		w.r.log.Error("projection router not built", "projection", w.name, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	routed := make(chan error, 1)
+	go func() { routed <- router.Run(ctx) }()
+	defer func() {
+		cancel()
+		_ = router.Close()
+		<-routed
+	}()
+	select {
+	case <-router.Running():
+	case err := <-routed:
+		w.r.log.Error("projection router stopped", "projection", w.name, "err", err)
+		return
+	}
 	if w.kind == kindMemory {
 		w.owned.Store(true)
 		w.runMemory(ctx)
@@ -140,12 +140,7 @@ func (w *worker) loop(ctx context.Context) {
 			return // ctx ended
 		}
 		w.owned.Store(true)
-		for {
-			err = w.runOwned(lockCtx)
-			if !errors.Is(err, errRestart) {
-				break
-			}
-		}
+		err = w.runOwned(lockCtx)
 		w.owned.Store(false)
 		release()
 		if err != nil && ctx.Err() == nil {
@@ -158,209 +153,21 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
-func (w *worker) runMemory(ctx context.Context) {
-	head, err := w.r.cfg.Store.Head(ctx)
-	for err != nil {
-		w.r.log.Error("projection cannot read ledger head", "projection", w.name, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(w.r.cfg.LockRetry):
-		}
-		head, err = w.r.cfg.Store.Head(ctx)
-	}
-	w.smu.Lock()
-	w.startHead = head.Position
-	w.smu.Unlock()
-	w.setState(StateRunning, "", 0)
-	// The first run folds the ledger from position 1 into the empty model;
-	// a rerun after the feed failed (a dropped database connection) resumes
-	// after the last applied record, so the model never freezes silently
-	// and nothing is applied twice.
-	from := func(context.Context) (uint64, error) { return 0, nil }
-	for {
-		err := w.runRouter(ctx, from)
-		if ctx.Err() != nil {
-			return
-		}
-		w.r.log.Error("memory projection feed stopped; resuming", "projection", w.name, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(w.r.cfg.LockRetry):
-		}
-		from = func(context.Context) (uint64, error) { return w.checkpoint.Load(), nil }
-	}
-}
-
-// runOwned runs a lock-holding projection until ctx ends (lock lost or
-// shutdown) or a restart is needed.
-func (w *worker) runOwned(ctx context.Context) error {
-	if err := w.prepare(ctx); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	done := make(chan error, 1)
-	go func() {
-		done <- w.runRouter(ctx, func(ctx context.Context) (uint64, error) { return w.checkpoint.Load(), nil })
-	}()
-	var rebuildWG sync.WaitGroup
-	defer rebuildWG.Wait()
-	tick := time.NewTicker(w.r.cfg.Heartbeat)
-	defer tick.Stop()
-	for {
-		if err := w.heartbeat(ctx, &rebuildWG, cancel); err != nil && ctx.Err() == nil {
-			w.r.log.Warn("projection heartbeat failed", "projection", w.name, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			<-done
-			return w.endOfRun(ctx)
-		case err := <-done:
-			if ctx.Err() != nil {
-				return w.endOfRun(ctx)
-			}
-			cancel(nil)
-			if err == nil {
-				// The router ended on its own (its subscriber closed, e.g. the
-				// ledger feed failed): the caller retries the run.
-				err = errors.New("router stopped unexpectedly")
-			}
-			return fmt.Errorf("router stopped: %w", err)
-		case <-tick.C:
-		}
-	}
-}
-
-func (w *worker) endOfRun(ctx context.Context) error {
-	if errors.Is(context.Cause(ctx), errRestart) {
-		return errRestart
-	}
-	return nil
-}
-
-// prepare loads the stored state and, for a new SQL projection, creates
-// the first generation's tables.
-func (w *worker) prepare(ctx context.Context) error {
-	db := w.db()
-	if err := w.ensureRow(ctx); err != nil {
-		return err
-	}
-	var cp, gen uint64
-	var state, msg string
-	var errPos uint64
-	if err := db.QueryRowContext(ctx, `SELECT checkpoint, generation, state, error, error_position FROM projection_state WHERE name = $1`, w.name).
-		Scan(&cp, &gen, &state, &msg, &errPos); err != nil {
-		return fmt.Errorf("projection state: %w", err)
-	}
-	if w.kind == kindSQL && gen == 0 {
-		sp := w.p.(SQLProjection)
-		gen = 1
-		err := w.createTables(ctx, sp, w.tables(gen, false),
-			`UPDATE projection_state SET generation = $2, checkpoint = 0 WHERE name = $1`, w.name, gen)
-		if err != nil {
-			return fmt.Errorf("projection %s: %w", w.name, err)
-		}
-		cp = 0
-	}
-	w.smu.Lock()
-	w.gen = gen
-	w.smu.Unlock()
-	w.checkpoint.Store(cp)
-	w.advance(cp)
-	// A restart retries a stopped projection: the fix may be in this
-	// binary. The stop is reported again if the event still fails.
-	if state == StateStopped {
-		w.r.log.Info("projection retrying the event it stopped at", "projection", w.name, "position", errPos)
-	}
-	w.setState(StateRunning, "", 0)
-	_, err := db.ExecContext(ctx, `UPDATE projection_state SET state = $2, error = '', error_position = 0, owner = $3, heartbeat_at = $4, updated_at = $4, resume_requested = 0 WHERE name = $1`,
-		w.name, StateRunning, w.r.cfg.Instance, w.r.cfg.Now().UnixMicro())
-	return err
-}
-
-func (w *worker) ensureRow(ctx context.Context) error {
-	if _, err := w.db().ExecContext(ctx, `INSERT INTO projection_state (name, kind, state, updated_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, w.name, string(w.kind), StateWaiting, w.r.cfg.Now().UnixMicro()); err != nil {
-		return fmt.Errorf("projection state: %w", err)
-	}
-	return nil
-}
-
-// runRouter runs the Watermill router for this projection until ctx ends.
-func (w *worker) runRouter(ctx context.Context, from func(context.Context) (uint64, error)) error {
-	f := &feed{store: w.r.cfg.Store, handles: w.handles, from: from, resume: w.resume.Wait}
-	if w.kind == kindSQL {
-		f.batch = liveBatch
-	}
-	router, err := w.newRouter(f, w.poisoned)
+// handle is the Watermill handler: apply one record (or advance past
+// unhandled ones) and store the checkpoint.
+func (w *worker) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	rec, skip, err := decode(msg)
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- router.Run(ctx) }()
-	select {
-	case <-ctx.Done():
-		_ = router.Close()
-		<-errc
-		return ctx.Err()
-	case err := <-errc:
-		return err
-	}
-}
-
-// liveBatch bounds how many waiting records one live transaction of an
-// SQL projection covers (see feed).
-const liveBatch = 256
-
-// errOverlap rolls back a batch whose first record the stored checkpoint
-// has already passed; it is then applied one record at a time, each with
-// its own check.
-var errOverlap = errors.New("projections: batch overlaps the stored checkpoint")
-
-// applyError is an Apply failure at one record, so a failed batch is
-// reported (and stops the projection) at that record, not at the batch.
-type applyError struct {
-	rec eventstore.Record
-	err error
-}
-
-func (e *applyError) Error() string {
-	return fmt.Sprintf("apply %s at position %d: %v", e.rec.Type, e.rec.Position, e.err)
-}
-
-func (e *applyError) Unwrap() error { return e.err }
-
-// handle is the Watermill handler: apply one record or a batch of them (or
-// advance past unhandled ones) and store the checkpoint.
-func (w *worker) handle(msg *message.Message) error {
-	ctx := msg.Context()
-	var rec eventstore.Record
-	var err error
 	if w.kind == kindSQL {
-		var recs []eventstore.Record
-		recs, rec, err = decodeAll(msg)
-		if err != nil {
-			return err
-		}
-		err = w.applySQL(ctx, recs, rec)
+		err = w.applySQL(ctx, rec, skip)
 	} else {
-		var skip bool
-		rec, skip, err = decode(msg)
-		if err != nil {
-			return err
-		}
-		switch w.kind {
-		case kindMemory:
-			if rec.Position <= w.checkpoint.Load() {
-				return nil
-			}
-			if !skip {
-				err = w.p.(MemoryProjection).Apply(ctx, rec)
-			}
-		case kindExternal:
-			err = w.applyExternal(ctx, rec, skip)
+		var again bool
+		again, err = w.applyMemory(ctx, rec, skip)
+		if again {
+			return nil
 		}
 	}
 	if err != nil {
@@ -379,136 +186,10 @@ func (w *worker) applied(rec eventstore.Record) {
 	w.r.metrics.lagAt(w.name, rec.RecordedAt)
 }
 
-// applySQL applies recs (handled records in position order) and moves the
-// checkpoint to through, in one transaction when that succeeds. When a
-// batch fails it is rolled back; the records before the failing one are
-// committed together, then the rest go one per transaction, so a poisoned
-// record stops the projection exactly at itself with everything before it
-// committed once. A redelivered batch (Retry, resume) skips the prefix
-// already committed.
-func (w *worker) applySQL(ctx context.Context, recs []eventstore.Record, through eventstore.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	// The in-memory checkpoint only moves after a commit of this owned run
-	// (or a swap, under w.mu), so it never runs ahead of the stored one.
-	cp := w.checkpoint.Load()
-	for len(recs) > 0 && recs[0].Position <= cp {
-		recs = recs[1:]
-	}
-	if through.Position <= cp {
-		return nil
-	}
-	t := w.live()
-	err := w.commit(ctx, t, recs, through)
-	if err == nil || ctx.Err() != nil || len(recs) == 0 || (len(recs) == 1 && recs[0].Position == through.Position) {
-		return err
-	}
-	var ae *applyError
-	if errors.As(err, &ae) {
-		for k, r := range recs {
-			if r.Position != ae.rec.Position {
-				continue
-			}
-			if k > 0 && w.commit(ctx, t, recs[:k], recs[k-1]) == nil {
-				w.applied(recs[k-1])
-				recs = recs[k:]
-			}
-			break
-		}
-	}
-	for _, r := range recs {
-		if err := w.commit(ctx, t, []eventstore.Record{r}, r); err != nil {
-			return err
-		}
-		w.applied(r)
-	}
-	if through.Position > recs[len(recs)-1].Position {
-		return w.commit(ctx, t, nil, through)
-	}
-	return nil
-}
-
-// commit applies recs and stores the checkpoint at through in one
-// transaction. The checkpoint update comes first: it locks the state row
-// and tells whether the first record is already applied (by a rebuild swap
-// or a previous owner), in one round trip.
-func (w *worker) commit(ctx context.Context, t Tables, recs []eventstore.Record, through eventstore.Record) error {
-	first := through.Position
-	if len(recs) > 0 {
-		first = recs[0].Position
-	}
-	return w.inTx(ctx, func(tx *sql.Tx) error {
-		fresh, err := w.storeCheckpoint(ctx, tx, first, through)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			if len(recs) > 1 || (len(recs) == 1 && first != through.Position) {
-				return errOverlap
-			}
-			return nil
-		}
-		sp := w.p.(SQLProjection)
-		if ba, ok := sp.(BatchApplier); ok && len(recs) > 1 {
-			// No record to blame: applySQL then retries one by one.
-			if err := ba.ApplyBatch(ctx, tx, t, recs); err != nil {
-				return fmt.Errorf("apply batch %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
-			}
-			return nil
-		}
-		for _, r := range recs {
-			if err := sp.Apply(ctx, tx, t, r); err != nil {
-				return &applyError{rec: r, err: err}
-			}
-		}
-		return nil
-	})
-}
-
-func (w *worker) applyExternal(ctx context.Context, rec eventstore.Record, skip bool) error {
-	if rec.Position <= w.checkpoint.Load() {
-		return nil
-	}
-	if !skip {
-		if err := w.p.(ExternalProjection).Apply(ctx, rec); err != nil {
-			return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
-		}
-	}
-	_, err := w.storeCheckpoint(ctx, w.db().DB, rec.Position, rec)
-	return err
-}
-
-// storeCheckpoint advances the stored checkpoint to rec if it is below
-// first, and reports whether it moved (false: the record at first was
-// applied before).
-func (w *worker) storeCheckpoint(ctx context.Context, tx execer, first uint64, rec eventstore.Record) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE projection_state SET checkpoint = $2, checkpoint_at = $3, state = $4, error = '', error_position = 0, updated_at = $5 WHERE name = $1 AND checkpoint < $6`,
-		w.name, rec.Position, rec.RecordedAt.UnixMicro(), StateRunning, w.r.cfg.Now().UnixMicro(), first)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
-// inTx runs fn in a transaction. (On PostgreSQL the read-model pool
-// commits without waiting for the WAL flush; see readmodels.Open.)
-func (w *worker) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := w.db().BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
-}
-
-// poisoned records that the projection stopped at msg's failing record
-// (the first not yet applied when the error names none). The feed holds
-// the message until a resume, so nothing after it is applied.
+// poisoned records that the projection stopped at msg's record. The feed
+// holds the message until a resume, so nothing after it is applied.
 func (w *worker) poisoned(msg *message.Message, err error) {
-	rec := w.poisonedAt(msg, err)
+	rec, _, _ := decode(msg)
 	text := truncate(err.Error(), maxErrorText)
 	w.setState(StateStopped, text, rec.Position)
 	w.r.log.Error("projection stopped at a poisoned event", "projection", w.name, "position", rec.Position, "type", rec.Type, "err", err)
@@ -517,80 +198,9 @@ func (w *worker) poisoned(msg *message.Message, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, dbErr := w.db().ExecContext(ctx, `UPDATE projection_state SET state = $2, error = $3, error_position = $4, updated_at = $5 WHERE name = $1`,
-		w.name, StateStopped, text, rec.Position, w.r.cfg.Now().UnixMicro()); dbErr != nil {
+	if dbErr := w.r.state.stop(ctx, w.name, text, rec.Position); dbErr != nil {
 		w.r.log.Error("projection stop not recorded", "projection", w.name, "err", dbErr)
 	}
-}
-
-func (w *worker) poisonedAt(msg *message.Message, err error) eventstore.Record {
-	var ae *applyError
-	if errors.As(err, &ae) {
-		return ae.rec
-	}
-	recs, through, _ := decodeAll(msg)
-	cp := w.checkpoint.Load()
-	for _, r := range recs {
-		if r.Position > cp {
-			return r
-		}
-	}
-	return through
-}
-
-// heartbeat refreshes ownership, and picks up resume and rebuild requests.
-func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup, cancel context.CancelCauseFunc) error {
-	now := w.r.cfg.Now().UnixMicro()
-	db := w.db()
-	var rebuildReq, resumeReq, rebuildGen uint64
-	// On SQLite the owner column is the lease: never take it back from an
-	// instance that took it over.
-	pg := 0
-	if db.Dialect == readmodels.Postgres {
-		pg = 1
-	}
-	err := db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3 WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)
-		RETURNING rebuild_requested, resume_requested, rebuild_generation`, w.name, w.r.cfg.Instance, now, pg).Scan(&rebuildReq, &resumeReq, &rebuildGen)
-	if err != nil {
-		return err
-	}
-	if resumeReq != 0 {
-		if _, err := db.ExecContext(ctx, `UPDATE projection_state SET resume_requested = 0 WHERE name = $1`, w.name); err != nil {
-			return err
-		}
-		w.r.log.Info("projection resume requested", "projection", w.name)
-		w.resume.Notify()
-		w.smu.Lock()
-		w.rebuildErr = ""
-		w.smu.Unlock()
-	}
-	if rebuildReq == 0 && rebuildGen == 0 {
-		return nil
-	}
-	w.smu.Lock()
-	busy, failed := w.rebuilding, w.rebuildErr != ""
-	if !busy && !failed {
-		w.rebuilding = true
-	}
-	w.smu.Unlock()
-	if busy || failed {
-		return nil
-	}
-	rebuildWG.Add(1)
-	go func() {
-		defer rebuildWG.Done()
-		err := w.rebuild(ctx, nil)
-		w.smu.Lock()
-		w.rebuilding = false
-		w.smu.Unlock()
-		switch {
-		case errors.Is(err, errRestart):
-			cancel(errRestart)
-		case err != nil && ctx.Err() == nil:
-			w.r.log.Error("projection rebuild stopped", "projection", w.name, "err", err)
-		}
-	}()
-	return nil
 }
 
 // ready reports a stopped projection or a memory one still catching up.
@@ -626,8 +236,7 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			t    *time.Timer
 		)
 		if !w.owned.Load() {
-			var cp uint64
-			err := w.db().QueryRowContext(ctx, `SELECT checkpoint FROM projection_state WHERE name = $1`, w.name).Scan(&cp)
+			cp, err := w.r.state.checkpoint(ctx, w.name)
 			if err == nil && cp >= pos {
 				return nil
 			}
@@ -668,9 +277,4 @@ func truncate(s string, n int) string {
 		i--
 	}
 	return s[:i]
-}
-
-// execer is a *sql.Tx or *sql.DB.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }

@@ -1,6 +1,6 @@
-// Package readmodels opens the read-model database (SQLite for the embedded
-// profile, PostgreSQL in production) and migrates the projection engine's
-// own tables. Each feature's read model lives in its own subpackage
-// readmodels/<name>: its projection (see package projections) and the
-// queries the API needs.
+// Package readmodels holds, one subpackage each (readmodels/<name>), the
+// read models the API queries: their projections (see package projections,
+// which also opens and migrates the read-model database) and their queries.
+// Read models import projections; projections imports nothing under
+// readmodels.
 package readmodels

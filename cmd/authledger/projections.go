@@ -13,7 +13,6 @@ import (
 
 	"authledger/eventstore"
 	"authledger/projections"
-	"authledger/readmodels"
 )
 
 const projectionsUsage = `usage: authledger projections status [--json]
@@ -97,19 +96,19 @@ func splitName(args []string) (string, []string) {
 	return "", args
 }
 
-func openProjectionStores(ctx context.Context, cfg Config) (eventstore.Store, *readmodels.DB, error) {
+func openProjectionStores(ctx context.Context, cfg Config) (eventstore.Store, *projections.DB, error) {
 	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open ledger: %w", err)
 	}
-	db, err := readmodels.Open(ctx, cfg.ReadModels)
+	db, err := projections.Open(ctx, cfg.ReadModels)
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("open read models: %w", err), store.Close())
 	}
 	return store, db, nil
 }
 
-func projectionsStatus(ctx context.Context, store eventstore.Store, db *readmodels.DB, asJSON bool, stdout io.Writer) error {
+func projectionsStatus(ctx context.Context, store eventstore.Store, db *projections.DB, asJSON bool, stdout io.Writer) error {
 	ss, err := projections.ReadStatus(ctx, db, store, time.Now())
 	if err != nil {
 		return err
@@ -197,7 +196,7 @@ func projectionsRebuild(ctx context.Context, cfg Config, name string, wait time.
 	return err
 }
 
-func findStatus(ctx context.Context, db *readmodels.DB, store eventstore.Store, name string) (projections.Status, bool, error) {
+func findStatus(ctx context.Context, db *projections.DB, store eventstore.Store, name string) (projections.Status, bool, error) {
 	ss, err := projections.ReadStatus(ctx, db, store, time.Now())
 	if err != nil {
 		return projections.Status{}, false, err
@@ -212,7 +211,7 @@ func findStatus(ctx context.Context, db *readmodels.DB, store eventstore.Store, 
 
 // followRebuild records the request and prints the owner's progress until
 // the new generation is live.
-func followRebuild(ctx context.Context, db *readmodels.DB, store eventstore.Store, before projections.Status, stdout io.Writer) error {
+func followRebuild(ctx context.Context, db *projections.DB, store eventstore.Store, before projections.Status, stdout io.Writer) error {
 	if err := projections.RequestRebuild(ctx, db, before.Name, time.Now()); err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
 	"authledger/eventstore/sqlite"
-	"authledger/readmodels"
+	"authledger/projections"
 )
 
 // openStore opens the ledger named by a sqlite:// or postgres:// URL and
@@ -40,6 +40,6 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 	}
 }
 
-// sqlitePath is readmodels.SQLitePath under the name audit.go and
+// sqlitePath is projections.SQLitePath under the name audit.go and
 // wire_keys.go already call, so the parsing lives in one place.
-func sqlitePath(u *url.URL) string { return readmodels.SQLitePath(u) }
+func sqlitePath(u *url.URL) string { return projections.SQLitePath(u) }

@@ -14,7 +14,6 @@ import (
 	"authledger/eventstore"
 	"authledger/internal/bus"
 	"authledger/projections"
-	"authledger/readmodels"
 )
 
 // The composition root of `serve`. buildApp calls one build function per
@@ -148,7 +147,7 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 		return fail(err)
 	}
 	in.onClose(in.bus.Close) // closed before the Redis client it uses
-	db, err := readmodels.Open(ctx, cfg.ReadModels)
+	db, err := projections.Open(ctx, cfg.ReadModels)
 	if err != nil {
 		return fail(fmt.Errorf("read models: %w", err))
 	}

@@ -13,11 +13,10 @@ import (
 	"authledger/eventstore/sqlite"
 	"authledger/internal/pgtest"
 	"authledger/projections"
-	"authledger/readmodels"
 	"authledger/readmodels/families"
 )
 
-func open(t *testing.T, dialect string) (eventstore.Store, *readmodels.DB) {
+func open(t *testing.T, dialect string) (eventstore.Store, *projections.DB) {
 	t.Helper()
 	ctx := context.Background()
 	var store eventstore.Store
@@ -36,7 +35,7 @@ func open(t *testing.T, dialect string) (eventstore.Store, *readmodels.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	db, err := readmodels.Open(ctx, rmURL)
+	db, err := projections.Open(ctx, rmURL)
 	if err != nil {
 		t.Fatal(err)
 	}

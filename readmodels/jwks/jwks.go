@@ -18,6 +18,7 @@ import (
 	"authledger/client/verifier"
 	"authledger/domain/keyring"
 	"authledger/eventstore"
+	"authledger/projections"
 )
 
 // Name is the projection name; a new suffix rebuilds it.
@@ -118,7 +119,7 @@ func (m *Model) Follow(ctx context.Context, store eventstore.Store) error {
 	if err := m.Reload(ctx, store); err != nil {
 		return err
 	}
-	return store.Subscribe(ctx, head.Position, m.Apply)
+	return projections.Follow(ctx, store, m, head.Position)
 }
 
 type jwkSet struct {

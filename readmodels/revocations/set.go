@@ -63,7 +63,10 @@ type Set struct {
 // The set is a runner memory projection (serve registers it after a
 // CatchUp); Follow runs it straight off the ledger feed where no runner is
 // wired.
-var _ projections.MemoryProjection = (*Set)(nil)
+var (
+	_ projections.MemoryProjection = (*Set)(nil)
+	_ projections.Advancer         = (*Set)(nil)
+)
 
 // New returns an empty set; now (nil: time.Now) drives expiry.
 func New(now func() time.Time) *Set {
@@ -374,22 +377,16 @@ func (s *Set) page(after uint64, limit int) Page {
 // start: a memory projection rebuilds at every start) until ctx ends. It
 // also sweeps expired entries once a minute.
 func (s *Set) Follow(ctx context.Context, store eventstore.Store) error {
-	handled := map[string]bool{}
-	for _, t := range s.Handles() {
-		handled[t] = true
-	}
 	go s.SweepEvery(ctx, time.Minute)
-	return store.Subscribe(ctx, s.Applied(), func(ctx context.Context, r eventstore.Record) error {
-		if !handled[r.Type] {
-			s.mu.Lock()
-			if r.Position > s.applied {
-				s.applied = r.Position
-			}
-			s.mu.Unlock()
-			return nil
-		}
-		return s.Apply(ctx, r)
-	})
+	return projections.Follow(ctx, store, s, s.Applied())
+}
+
+// Advance moves the applied position past a record the set does not
+// handle (projections.Advancer).
+func (s *Set) Advance(pos uint64) {
+	s.mu.Lock()
+	s.applied = max(s.applied, pos)
+	s.mu.Unlock()
 }
 
 // Applied is the last ledger position folded.
@@ -402,28 +399,6 @@ func (s *Set) Applied() uint64 {
 // CatchUp applies every ledger record after the last one applied, then
 // returns: for tests and for callers that must see their own writes.
 func (s *Set) CatchUp(ctx context.Context, store eventstore.Store) error {
-	handled := map[string]bool{}
-	for _, t := range s.Handles() {
-		handled[t] = true
-	}
-	for {
-		recs, err := store.ReadAll(ctx, s.Applied(), eventstore.FeedBatch)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if handled[r.Type] {
-				if err := s.Apply(ctx, r); err != nil {
-					return err
-				}
-				continue
-			}
-			s.mu.Lock()
-			s.applied = max(s.applied, r.Position)
-			s.mu.Unlock()
-		}
-		if len(recs) < eventstore.FeedBatch {
-			return nil
-		}
-	}
+	_, err := projections.CatchUp(ctx, store, s, s.Applied())
+	return err
 }

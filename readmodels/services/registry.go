@@ -9,6 +9,7 @@ import (
 
 	"authledger/domain/client"
 	"authledger/eventstore"
+	"authledger/projections"
 )
 
 // Name is the projection name; a new suffix rebuilds from position 1.
@@ -43,7 +44,7 @@ func (r *Registry) Handles() []string { return slices.Clone(client.EventTypes) }
 // position, so WaitFor works with any ledger position.
 func (r *Registry) Apply(_ context.Context, rec eventstore.Record) error {
 	if !strings.HasPrefix(rec.Stream, client.StreamPrefix) || !strings.HasPrefix(rec.Type, "client.") {
-		r.advance(rec.Position)
+		r.Advance(rec.Position)
 		return nil
 	}
 	e, err := client.Decode(rec.Type, rec.Data)
@@ -56,7 +57,7 @@ func (r *Registry) Apply(_ context.Context, rec eventstore.Record) error {
 	if cur := r.clients[id]; cur != nil {
 		if rec.Version <= cur.Version {
 			r.mu.Unlock()
-			r.advance(rec.Position)
+			r.Advance(rec.Position)
 			return nil // already folded: a replay after a restart of the feed
 		}
 		next = cur.Clone()
@@ -64,11 +65,13 @@ func (r *Registry) Apply(_ context.Context, rec eventstore.Record) error {
 	next.Fold(e)
 	r.clients[id] = &next
 	r.mu.Unlock()
-	r.advance(rec.Position)
+	r.Advance(rec.Position)
 	return nil
 }
 
-func (r *Registry) advance(pos uint64) {
+// Advance moves the position past a record the registry does not handle
+// (projections.Advancer), so WaitFor works with any ledger position.
+func (r *Registry) Advance(pos uint64) {
 	r.mu.Lock()
 	if pos > r.position {
 		r.position = pos
@@ -129,26 +132,12 @@ func (r *Registry) WaitFor(ctx context.Context, pos uint64) error {
 // Follow feeds the registry from the ledger until ctx ends: stored records
 // first, then live appends as the store notifies them.
 func (r *Registry) Follow(ctx context.Context, store eventstore.Store) error {
-	return store.Subscribe(ctx, r.Position(), func(ctx context.Context, rec eventstore.Record) error {
-		return r.Apply(ctx, rec)
-	})
+	return projections.Follow(ctx, store, r, r.Position())
 }
 
 // CatchUp folds every stored record once and returns; the CLI uses it to
 // read the registry without following.
 func (r *Registry) CatchUp(ctx context.Context, store eventstore.Store) error {
-	for {
-		recs, err := store.ReadAll(ctx, r.Position(), eventstore.FeedBatch)
-		if err != nil {
-			return fmt.Errorf("services: read ledger: %w", err)
-		}
-		for _, rec := range recs {
-			if err := r.Apply(ctx, rec); err != nil {
-				return err
-			}
-		}
-		if len(recs) < eventstore.FeedBatch {
-			return nil
-		}
-	}
+	_, err := projections.CatchUp(ctx, store, r, r.Position())
+	return err
 }

@@ -14,11 +14,10 @@ import (
 	"authledger/eventstore/sqlite"
 	"authledger/internal/pgtest"
 	"authledger/projections"
-	"authledger/readmodels"
 	"authledger/readmodels/sessions"
 )
 
-func openLedgerAndDB(t *testing.T, dialect string) (eventstore.Store, *readmodels.DB) {
+func openLedgerAndDB(t *testing.T, dialect string) (eventstore.Store, *projections.DB) {
 	t.Helper()
 	ctx := context.Background()
 	var store eventstore.Store
@@ -37,7 +36,7 @@ func openLedgerAndDB(t *testing.T, dialect string) (eventstore.Store, *readmodel
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	db, err := readmodels.Open(ctx, rmURL)
+	db, err := projections.Open(ctx, rmURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ var (
 	// adapters and contract suites, the secret, session, replay and limit
 	// adapters, the composition helpers and read models.
 	testSupport = []string{"eventstore/...", "secrets/...", "sessionstore/...", "replayguard", "ratelimit/...", "internal/...",
-		"readmodels/...", "projections", "commands", "queries", "client/...", "domain/...", "api"}
+		"readmodels/...", "projections/...", "commands", "queries", "client/...", "domain/...", "api"}
 	testExt = []string{"github.com/google/uuid", "github.com/prometheus/client_model", "github.com/jackc/pgx/v5", "github.com/go-jose/go-jose/v4",
 		"github.com/santhosh-tekuri/jsonschema", "github.com/ThreeDotsLabs/watermill", "github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "golang.org/x/",
 		"github.com/lestrrat-go/jwx/v2"} // an independent JOSE library, for interoperability tests
@@ -77,8 +77,10 @@ var graph = []node{
 
 	// The read side.
 	{pkg: "queries", may: domain, testMay: testSupport, testExt: testExt},
-	{pkg: "projections", may: []string{"eventstore", "readmodels"},
-		ext: []string{"github.com/ThreeDotsLabs/watermill", "github.com/jackc/pgx/v5", "github.com/prometheus/client_golang"}, testMay: testSupport, testExt: testExt},
+	{pkg: "projections", may: []string{"eventstore"},
+		ext: []string{"github.com/ThreeDotsLabs/watermill", "github.com/jackc/pgx/v5", "github.com/prometheus/client_golang", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
+	// The SQL projection contract builds its ledger from domain decisions.
+	{pkg: "projections/projectiontest", may: append([]string{"projections", "eventstore", "eventstore/memstore", "internal/pgtest"}, domain...)},
 	{pkg: "readmodels", ext: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
 	// The RevocationPublisher contract suite runs against the commands port.
 	{pkg: "readmodels/revocations/revocationstest", may: []string{"readmodels/revocations", "commands"}},
@@ -234,6 +236,7 @@ func TestTheGraphRefusesTheForbiddenEdges(t *testing.T) {
 		{"readmodels/jwks", module + "/commands", false},
 		{"readmodels/sessions", module + "/commands", false},
 		{"projections", module + "/readmodels/jwks", false},
+		{"projections", module + "/readmodels", false},
 		{"commands", module + "/api", false},
 		{"commands", "github.com/labstack/echo/v4", false},
 		{"commands", module + "/eventstore/postgres", false},

@@ -1,4 +1,4 @@
-package readmodels_test
+package projections_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"authledger/internal/pgtest"
-	"authledger/readmodels"
+	"authledger/projections"
 )
 
 func TestOpenMigratesBothEngines(t *testing.T) {
@@ -14,10 +14,10 @@ func TestOpenMigratesBothEngines(t *testing.T) {
 	cases := []struct {
 		name string
 		url  func(t *testing.T) string
-		want readmodels.Dialect
+		want projections.Dialect
 	}{
-		{"a sqlite file gets the engine tables", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "rm.db") }, readmodels.SQLite},
-		{"a postgres database gets the engine tables", func(t *testing.T) string { return pgtest.NewDatabase(t) }, readmodels.Postgres},
+		{"a sqlite file gets the engine tables", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "rm.db") }, projections.SQLite},
+		{"a postgres database gets the engine tables", func(t *testing.T) string { return pgtest.NewDatabase(t) }, projections.Postgres},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -25,7 +25,7 @@ func TestOpenMigratesBothEngines(t *testing.T) {
 			url := tc.url(t)
 			ctx := context.Background()
 			for range 2 { // reopening must not re-run migrations
-				db, err := readmodels.Open(ctx, url)
+				db, err := projections.Open(ctx, url)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -43,7 +43,7 @@ func TestOpenMigratesBothEngines(t *testing.T) {
 
 func TestOpenRefusesOtherSchemes(t *testing.T) {
 	t.Parallel()
-	if _, err := readmodels.Open(context.Background(), "mysql://x"); err == nil {
+	if _, err := projections.Open(context.Background(), "mysql://x"); err == nil {
 		t.Fatal("mysql URL accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package readmodels
+package projections
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// Dialect names the SQL engine behind a DB.
+// Dialect names the SQL engine behind a read-model DB; Tables.Dialect
+// tells projections which one they write to.
 type Dialect string
 
 // The engines a read-model database can run on.
@@ -23,7 +24,9 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is an open, migrated read-model database.
+// DB is an open, migrated read-model database: projection_state and the
+// SQL projections' tables. It lives here, not under readmodels/, so the
+// read models import the projection engine and never the other way round.
 type DB struct {
 	*sql.DB
 	Dialect Dialect
@@ -34,7 +37,7 @@ type DB struct {
 
 // ErrUnsupportedURL is returned for a URL that is neither sqlite:// nor
 // postgres://.
-var ErrUnsupportedURL = errors.New("readmodels: unsupported database URL")
+var ErrUnsupportedURL = errors.New("projections: unsupported database URL")
 
 // Open opens sqlite:///path (or sqlite://rel/path) or postgres://… and
 // applies the engine's migrations.
@@ -58,12 +61,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 			_ = f.Close()
 		} else if !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("readmodels: create sqlite file: %w", err)
+			return nil, fmt.Errorf("projections: create sqlite file: %w", err)
 		}
 		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-32768)"
 		sdb, err := sql.Open("sqlite", dsn)
 		if err != nil {
-			return nil, fmt.Errorf("readmodels: open sqlite: %w", err)
+			return nil, fmt.Errorf("projections: open sqlite: %w", err)
 		}
 		db = &DB{DB: sdb, Dialect: SQLite, DSN: dsn}
 	case "postgres", "postgresql":
@@ -88,7 +91,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("%w: scheme %q", ErrUnsupportedURL, u.Scheme)
 	}
 	if err := db.PingContext(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("readmodels: connect: %w", err), db.Close())
+		return nil, errors.Join(fmt.Errorf("projections: connect: %w", err), db.Close())
 	}
 	if err := db.migrate(ctx); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -108,32 +111,7 @@ func SQLitePath(u *url.URL) string {
 
 // migrations are the engine's own tables, applied in order and recorded in
 // readmodels_migrations. Never edit a shipped migration; append one.
-var migrations = []string{
-	// projection_state is the one place every instance and the CLI read a
-	// projection's progress from. Times are Unix microseconds so both
-	// engines store them the same way.
-	`CREATE TABLE IF NOT EXISTS projection_state (
-		name               TEXT PRIMARY KEY,
-		kind               TEXT NOT NULL,
-		checkpoint         BIGINT NOT NULL DEFAULT 0,
-		checkpoint_at      BIGINT NOT NULL DEFAULT 0,
-		generation         BIGINT NOT NULL DEFAULT 0,
-		state              TEXT NOT NULL DEFAULT 'waiting',
-		error              TEXT NOT NULL DEFAULT '',
-		error_position     BIGINT NOT NULL DEFAULT 0,
-		owner              TEXT NOT NULL DEFAULT '',
-		heartbeat_at       BIGINT NOT NULL DEFAULT 0,
-		rebuild_requested  BIGINT NOT NULL DEFAULT 0,
-		resume_requested   BIGINT NOT NULL DEFAULT 0,
-		rebuild_generation BIGINT NOT NULL DEFAULT 0,
-		rebuild_checkpoint BIGINT NOT NULL DEFAULT 0,
-		rebuild_total      BIGINT NOT NULL DEFAULT 0,
-		rebuild_started_at BIGINT NOT NULL DEFAULT 0,
-		rebuild_rate       DOUBLE PRECISION NOT NULL DEFAULT 0,
-		rebuild_error      TEXT NOT NULL DEFAULT '',
-		updated_at         BIGINT NOT NULL DEFAULT 0
-	)`,
-}
+var migrations = []string{stateMigration}
 
 func (db *DB) migrate(ctx context.Context) error {
 	if db.Dialect == Postgres {
@@ -141,11 +119,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		// migration run once.
 		conn, err := db.Conn(ctx)
 		if err != nil {
-			return fmt.Errorf("readmodels: migrate: %w", err)
+			return fmt.Errorf("projections: migrate: %w", err)
 		}
 		defer conn.Close()
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7261547388392)`); err != nil {
-			return fmt.Errorf("readmodels: migrate lock: %w", err)
+			return fmt.Errorf("projections: migrate lock: %w", err)
 		}
 		// Unlock explicitly: the pooled session outlives this function.
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7261547388392)`)
@@ -153,7 +131,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("readmodels: migrate: %w", err)
+		return fmt.Errorf("projections: migrate: %w", err)
 	}
 	defer conn.Close()
 	return migrateOn(ctx, conn)
@@ -161,25 +139,25 @@ func (db *DB) migrate(ctx context.Context) error {
 
 func migrateOn(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS readmodels_migrations (version BIGINT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("readmodels: migrate: %w", err)
+		return fmt.Errorf("projections: migrate: %w", err)
 	}
 	var done int
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM readmodels_migrations`).Scan(&done); err != nil {
-		return fmt.Errorf("readmodels: migrate: %w", err)
+		return fmt.Errorf("projections: migrate: %w", err)
 	}
 	for i := done; i < len(migrations); i++ {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("readmodels: migrate %d: %w", i+1, err)
+			return fmt.Errorf("projections: migrate %d: %w", i+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return errors.Join(fmt.Errorf("readmodels: migrate %d: %w", i+1, err), tx.Rollback())
+			return errors.Join(fmt.Errorf("projections: migrate %d: %w", i+1, err), tx.Rollback())
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO readmodels_migrations (version) VALUES ($1)`, i+1); err != nil {
-			return errors.Join(fmt.Errorf("readmodels: migrate %d: %w", i+1, err), tx.Rollback())
+			return errors.Join(fmt.Errorf("projections: migrate %d: %w", i+1, err), tx.Rollback())
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("readmodels: migrate %d: %w", i+1, err)
+			return fmt.Errorf("projections: migrate %d: %w", i+1, err)
 		}
 	}
 	return nil
