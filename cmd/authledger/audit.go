@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,7 +66,11 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return exitError{2}
 	}
-	store, err := openExistingStore(ctx)
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	store, err := openExistingStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -154,7 +157,11 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case "-":
 		head, err = audit.VerifyExport(stdin, opt)
 	case "":
-		store, serr := openExistingStore(ctx)
+		cfg, cerr := LoadConfig()
+		if cerr != nil {
+			return cerr
+		}
+		store, serr := openExistingStore(ctx, cfg)
 		if serr != nil {
 			return serr
 		}
@@ -175,6 +182,11 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitError{1}
 	case err != nil:
 		return err
+	case *file != "" && head.Position == 0:
+		// A server's first start publishes a signing key, so a ledger worth
+		// exporting holds at least one event: an empty file is a failed or
+		// truncated-to-nothing export, never "ok: head position 0".
+		return fmt.Errorf("verify: export %s holds no events: an empty file is not a ledger export", *file)
 	}
 	keySource := "JWKS " + *jwksFile
 	if fromLedger != nil {
@@ -216,24 +228,4 @@ func loadCheckpoint(cpFile, jwksFile string) (audit.Checkpoint, error) {
 		set.Keys = []jose.JSONWebKey{k}
 	}
 	return audit.ParseCheckpoint(raw, set)
-}
-
-// openExistingStore opens the configured ledger for reading. An SQLite file
-// that does not exist is an error rather than a new empty ledger, which
-// would "verify" a mistyped path as a valid ledger of zero events.
-func openExistingStore(ctx context.Context) (eventstore.Store, error) {
-	cfg, err := LoadConfig()
-	if err != nil {
-		return nil, err
-	}
-	if u, err := url.Parse(cfg.Store); err == nil && u.Scheme == "sqlite" {
-		if _, err := os.Stat(sqlitePath(u)); err != nil {
-			return nil, fmt.Errorf("no ledger at %s: %w", sqlitePath(u), err)
-		}
-	}
-	store, err := openStore(ctx, cfg.Store)
-	if err != nil {
-		return nil, fmt.Errorf("open ledger: %w", err)
-	}
-	return store, nil
 }
