@@ -29,7 +29,12 @@ standard input), prints the head position and hash and exits 0, or prints
 
 With --checkpoint (a signed checkpoint: the compact JWS or the JSON answer
 of GET /v1/audit/checkpoint), it also proves the ledger still holds exactly
-the prefix that checkpoint signed. The signing key is taken from the ledger
+the prefix that checkpoint signed. The checkpoint's signature is verified
+before its position and hash are compared with the ledger: one that does
+not verify (another key, a key the ledger never published or revoked at or
+before its iat) is refused with "checkpoint signature not valid: ..." on
+standard error and exit 1, and is never reported as a rewritten or
+truncated ledger. An empty export (zero bytes) is an error too. The signing key is taken from the ledger
 itself (the public JWK of its keyring key_published events, published at or
 before the checkpoint's position), so a checkpoint signed by a key since
 retired or dropped from the JWKS still verifies. A key revoked at or before
@@ -121,29 +126,37 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitError{2}
 	}
 	var (
-		opt        audit.Options
-		fromLedger *audit.SignedCheckpoint // checked once the ledger's keys are collected
+		opt       audit.Options
+		keySource string // where the checkpoint's key came from, for the ok line
 	)
 	switch {
-	case *cpFile != "" && *jwksFile == "":
+	case *cpFile != "":
 		raw, err := os.ReadFile(*cpFile)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		// The claims are compared with the ledger while it is read, but
-		// nothing is reported as verified before the signature is checked
-		// with the keys that same pass collects.
-		if fromLedger, err = audit.ReadCheckpoint(raw); err != nil {
+		signed, err := audit.ReadCheckpoint(raw)
+		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		opt.Checkpoint = &fromLedger.Claims
-		opt.Keys = &audit.LedgerKeys{}
-	case *cpFile != "":
-		cp, err := loadCheckpoint(*cpFile, *jwksFile)
+		if *jwksFile == "" {
+			// The keys are collected from the ledger in the same pass; the
+			// verifier checks the signature with them before it compares
+			// the claims with the ledger.
+			opt.Signed, opt.Keys = signed, &audit.LedgerKeys{}
+			keySource = "key published in the ledger"
+			break
+		}
+		set, err := loadJWKS(*jwksFile)
 		if err != nil {
 			return err
 		}
+		cp, err := signed.Verify(set)
+		if err != nil {
+			return checkpointRefused(stderr, err)
+		}
 		opt.Checkpoint = &cp
+		keySource = "JWKS " + *jwksFile
 	case *jwksFile != "":
 		fmt.Fprintln(stderr, "authledger audit verify: --jwks is only used with --checkpoint")
 		return exitError{2}
@@ -180,6 +193,8 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case errors.As(err, &broken):
 		fmt.Fprintln(stdout, broken.Error())
 		return exitError{1}
+	case errors.Is(err, audit.ErrBadCheckpoint):
+		return checkpointRefused(stderr, err)
 	case err != nil:
 		return err
 	case *file != "" && head.Position == 0:
@@ -188,18 +203,15 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		// truncated-to-nothing export, never "ok: head position 0".
 		return fmt.Errorf("verify: export %s holds no events: an empty file is not a ledger export", *file)
 	}
-	keySource := "JWKS " + *jwksFile
-	if fromLedger != nil {
-		if _, err := opt.Keys.Verify(fromLedger); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		keySource = "key published in the ledger"
-	}
 	fmt.Fprintf(stdout, "ok: head position %d hash %s\n", head.Position, head.Hash)
-	if cp := opt.Checkpoint; cp != nil {
+	cp := opt.Checkpoint
+	if opt.Signed != nil {
+		cp = &opt.Signed.Claims // verified: the verifier refuses it otherwise
+	}
+	if cp != nil {
 		fmt.Fprintf(stdout, "ok: checkpoint position %d hash %s (key %q from the %s, issued %s) is a prefix of the ledger\n",
 			cp.Position, cp.Hash, cp.KeyID, keySource, cp.IssuedAt.Format(time.RFC3339))
-		if fromLedger != nil {
+		if opt.Signed != nil {
 			if at, revoked := opt.Keys.Revocation(cp.KeyID); revoked {
 				fmt.Fprintf(stdout, "warning: key %q was revoked at %s, after the checkpoint was issued: it is verified as of its iat only, and whoever stole the key could have back-dated it\n",
 					cp.KeyID, at.UTC().Format(time.RFC3339))
@@ -209,23 +221,28 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func loadCheckpoint(cpFile, jwksFile string) (audit.Checkpoint, error) {
-	raw, err := os.ReadFile(cpFile)
-	if err != nil {
-		return audit.Checkpoint{}, fmt.Errorf("checkpoint: %w", err)
-	}
+// checkpointRefused reports a checkpoint whose signature or signing key
+// does not hold. It has its own line, never a "position N:" one: such a
+// checkpoint says nothing about the ledger, so it is not compared with it.
+func checkpointRefused(stderr io.Writer, err error) error {
+	fmt.Fprintf(stderr, "checkpoint signature not valid: %v\n", err)
+	return exitError{1}
+}
+
+// loadJWKS reads the --jwks file: a JWK Set, or a single JWK as for
+// `services register --jwk`.
+func loadJWKS(jwksFile string) (jose.JSONWebKeySet, error) {
 	b, err := os.ReadFile(jwksFile)
 	if err != nil {
-		return audit.Checkpoint{}, fmt.Errorf("jwks: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: %w", err)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) == 0 {
-		// A single JWK is accepted too, as for `services register --jwk`.
 		var k jose.JSONWebKey
 		if kerr := json.Unmarshal(b, &k); kerr != nil || k.Key == nil {
-			return audit.Checkpoint{}, fmt.Errorf("jwks %s: want a JWK Set or a JWK", jwksFile)
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks %s: want a JWK Set or a JWK", jwksFile)
 		}
 		set.Keys = []jose.JSONWebKey{k}
 	}
-	return audit.ParseCheckpoint(raw, set)
+	return set, nil
 }
