@@ -45,8 +45,9 @@ type Options struct {
 
 // Verifier checks records fed in ledger order against format v1. It keeps
 // only the previous hash and one version per stream, so memory stays flat
-// however long the ledger is. The first problem is reported as *Error and
-// every later call returns that same error.
+// however long the ledger is. The first problem is reported as *Error (or,
+// for an Options.Signed checkpoint that does not verify, as an error
+// matching ErrBadCheckpoint) and every later call returns that same error.
 type Verifier struct {
 	next       uint64 // position the next record must carry
 	prev       string // hash the next record must link to
