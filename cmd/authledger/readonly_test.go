@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"authledger/eventstore/postgres"
+	"authledger/internal/pgtest"
 )
 
 // emptyWorkDir runs the test in a fresh, empty working directory with no
@@ -83,5 +89,35 @@ func TestAuditVerifyRefusesAnEmptyExport(t *testing.T) {
 	code, out, errs = runCLI(t, "audit", "verify", "--file", "-")
 	if code != 1 || strings.Contains(out, "ok:") || !strings.Contains(errs, "export - holds no events") {
 		t.Fatalf("an empty standard input: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestReadOnlyCommandsNeverCreateALedgerInPostgreSQL(t *testing.T) {
+	emptyWorkDir(t)
+	dsn := pgtest.NewDatabase(t)
+	t.Setenv("AUTHLEDGER_STORE", dsn)
+	for _, args := range [][]string{{"audit", "verify"}, {"audit", "export"}, {"projections", "status"}, {"keys", "list"}, {"services", "list"}, {"services", "show", "svc-x"}} {
+		code, out, errs := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errs, "no ledger in PostgreSQL database") || strings.Contains(out, "ok:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("read-only commands left %d tables (%v)", n, err)
+	}
+	// Once a ledger is there, they read it.
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if code, out, errs := runCLI(t, "audit", "verify"); code != 0 || !strings.HasPrefix(out, "ok: head position 0") {
+		t.Fatalf("an empty PostgreSQL ledger: exit %d: %s%s", code, out, errs)
 	}
 }

@@ -17,6 +17,12 @@ import (
 // openStore opens the ledger named by a sqlite:// or postgres:// URL and
 // applies its schema migrations.
 func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
+	return openLedger(ctx, raw, false)
+}
+
+// openLedger is openStore; with mustExist, a PostgreSQL database without a
+// ledger schema is refused (postgres.ErrNoLedger) rather than given one.
+func openLedger(ctx context.Context, raw string, mustExist bool) (eventstore.Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error quotes the URL, password included.
@@ -32,7 +38,7 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 		}
 		return s, nil
 	case "postgres", "postgresql":
-		s, err := postgres.Open(ctx, raw, postgres.Options{})
+		s, err := postgres.Open(ctx, raw, postgres.Options{MustExist: mustExist})
 		if err != nil {
 			return nil, err
 		}
@@ -48,16 +54,20 @@ func sqlitePath(u *url.URL) string { return readmodels.SQLitePath(u) }
 
 // openExistingStore opens the configured ledger for a read-only command
 // (audit export|verify, projections status, keys list, services list|show).
-// An SQLite file that does not exist is an error naming the path looked
-// for, rather than a new empty ledger: that would create ./data in
-// whatever folder the operator stood in and "verify" a mistyped path as a
-// valid ledger of zero events.
+// An SQLite file that does not exist, or a PostgreSQL database without the
+// ledger schema, is an error naming where it looked, rather than a new
+// empty ledger: that would create ./data in whatever folder the operator
+// stood in (or tables in the wrong database) and "verify" a mistyped path
+// as a valid ledger of zero events.
 func openExistingStore(ctx context.Context, cfg Config) (eventstore.Store, error) {
 	if err := mustExist("ledger", "STORE", cfg.Store); err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg.Store)
-	if err != nil {
+	store, err := openLedger(ctx, cfg.Store, true)
+	switch {
+	case errors.Is(err, postgres.ErrNoLedger):
+		return nil, fmt.Errorf("no ledger in PostgreSQL database %s (set %sSTORE to where it is): %w", redactURL(cfg.Store), envPrefix, err)
+	case err != nil:
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	return store, nil
@@ -76,8 +86,8 @@ func openExistingReadModels(ctx context.Context, cfg Config) (*readmodels.DB, er
 }
 
 // mustExist fails when raw (the AUTHLEDGER_<setting>) names an SQLite file
-// that is not there. Other engines are servers whose database the operator
-// created; their URL is not checked here.
+// that is not there. A PostgreSQL ledger is checked by the adapter
+// (postgres.Options.MustExist).
 func mustExist(what, setting, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "sqlite" {
