@@ -13,6 +13,12 @@ var (
 	ErrInvalidEvent = errors.New("eventstore: invalid event")
 	// ErrClosed is returned by a store after Close.
 	ErrClosed = errors.New("eventstore: store closed")
+	// ErrUnsafeInteger is matched by the *InvalidEventError of an event
+	// whose data or metadata holds a number beyond ±2^53 (DESIGN.md §3):
+	// JCS reads numbers as IEEE 754 doubles, so such integers would hash
+	// like their neighbours (9007199254740993 like 9007199254740992) and
+	// the chain could not tell them apart. Its Path names the number.
+	ErrUnsafeInteger = errors.New("eventstore: number beyond ±2^53")
 )
 
 // VersionConflictError says which stream's precondition failed. Nothing of
@@ -36,6 +42,12 @@ type InvalidEventError struct {
 	Index  int // index of the event inside its StreamAppend, -1 for the stream itself
 	Field  string
 	Reason string
+	// Path is the JSON path of the offending value inside data or
+	// metadata (e.g. data.items[2].n), when the problem is one value.
+	Path string
+	// Err is the specific sentinel matched besides ErrInvalidEvent (e.g.
+	// ErrUnsafeInteger), or nil.
+	Err error
 }
 
 func (e *InvalidEventError) Error() string {
@@ -46,3 +58,5 @@ func (e *InvalidEventError) Error() string {
 }
 
 func (e *InvalidEventError) Is(target error) bool { return target == ErrInvalidEvent }
+
+func (e *InvalidEventError) Unwrap() error { return e.Err }

@@ -62,12 +62,14 @@ func validate(appends []StreamAppend) ([][]digests, error) {
 			if len(e.Data)+len(e.Metadata) > MaxEventBytes {
 				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "data+metadata", Reason: "exceed 65536 bytes"}
 			}
-			var ok bool
-			if out[ai][i].data, ok = objectDigest(e.Data); !ok {
-				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "data", Reason: "is not a JSON object"}
+			var err *InvalidEventError
+			if out[ai][i].data, err = objectDigest(e.Data, "data"); err != nil {
+				err.Stream, err.Index = a.Stream, i
+				return nil, err
 			}
-			if out[ai][i].meta, ok = objectDigest(e.Metadata); !ok {
-				return nil, &InvalidEventError{Stream: a.Stream, Index: i, Field: "metadata", Reason: "is not a JSON object"}
+			if out[ai][i].meta, err = objectDigest(e.Metadata, "metadata"); err != nil {
+				err.Stream, err.Index = a.Stream, i
+				return nil, err
 			}
 			if e.ID == "" {
 				e.ID = uuid.Must(uuid.NewV7()).String()
@@ -95,16 +97,32 @@ func checkName(s string, idx int, field string) *InvalidEventError {
 }
 
 // objectDigest returns the JCS digest of b if b is a JSON object that JCS
-// accepts (I-JSON: no duplicate member names, representable numbers), so a
-// bad body is refused here rather than half-way through sealing.
-func objectDigest(b json.RawMessage) (string, bool) {
+// accepts (I-JSON: no duplicate member names, representable numbers) and
+// whose numbers all stay within ±2^53, so a bad body is refused here
+// rather than half-way through sealing. field (data or metadata) roots the
+// path of an unsafe number; the caller fills in the stream and index.
+func objectDigest(b json.RawMessage, field string) (string, *InvalidEventError) {
+	notObject := func() *InvalidEventError { return &InvalidEventError{Field: field, Reason: "is not a JSON object"} }
 	t := bytes.TrimSpace(b)
 	// Invalid UTF-8 would be stored by one adapter and refused by another.
-	if len(t) < 2 || t[0] != '{' || !utf8.Valid(t) || !json.Valid(t) {
-		return "", false
+	if len(t) < 2 || t[0] != '{' || !utf8.Valid(t) {
+		return "", notObject()
+	}
+	// One scan validates the JSON (where json.Valid ran before) and finds
+	// unsafe numbers; JCS itself cannot, as it parses them into doubles.
+	unsafe, valid := scanJSON(t, field)
+	switch {
+	case !valid:
+		return "", notObject()
+	case unsafe != "":
+		return "", &InvalidEventError{Field: field, Path: unsafe, Err: ErrUnsafeInteger,
+			Reason: "holds a number beyond ±2^53 at " + unsafe + ", which JCS would hash like its neighbours"}
 	}
 	d, err := CanonicalDigest(b)
-	return d, err == nil
+	if err != nil {
+		return "", notObject()
+	}
+	return d, nil
 }
 
 // Prepared is an append that passed Validate, with the JCS digests of its

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,7 +29,12 @@ standard input), prints the head position and hash and exits 0, or prints
 
 With --checkpoint (a signed checkpoint: the compact JWS or the JSON answer
 of GET /v1/audit/checkpoint), it also proves the ledger still holds exactly
-the prefix that checkpoint signed. The signing key is taken from the ledger
+the prefix that checkpoint signed. The checkpoint's signature is verified
+before its position and hash are compared with the ledger: one that does
+not verify (another key, a key the ledger never published or revoked at or
+before its iat) is refused with "checkpoint signature not valid: ..." on
+standard error and exit 1, and is never reported as a rewritten or
+truncated ledger. An empty export (zero bytes) is an error too. The signing key is taken from the ledger
 itself (the public JWK of its keyring key_published events, published at or
 before the checkpoint's position), so a checkpoint signed by a key since
 retired or dropped from the JWKS still verifies. A key revoked at or before
@@ -67,7 +71,11 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return exitError{2}
 	}
-	store, err := openExistingStore(ctx)
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	store, err := openExistingStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -118,29 +126,37 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitError{2}
 	}
 	var (
-		opt        audit.Options
-		fromLedger *audit.SignedCheckpoint // checked once the ledger's keys are collected
+		opt       audit.Options
+		keySource string // where the checkpoint's key came from, for the ok line
 	)
 	switch {
-	case *cpFile != "" && *jwksFile == "":
+	case *cpFile != "":
 		raw, err := os.ReadFile(*cpFile)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		// The claims are compared with the ledger while it is read, but
-		// nothing is reported as verified before the signature is checked
-		// with the keys that same pass collects.
-		if fromLedger, err = audit.ReadCheckpoint(raw); err != nil {
+		signed, err := audit.ReadCheckpoint(raw)
+		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		opt.Checkpoint = &fromLedger.Claims
-		opt.Keys = &audit.LedgerKeys{}
-	case *cpFile != "":
-		cp, err := loadCheckpoint(*cpFile, *jwksFile)
+		if *jwksFile == "" {
+			// The keys are collected from the ledger in the same pass; the
+			// verifier checks the signature with them before it compares
+			// the claims with the ledger.
+			opt.Signed, opt.Keys = signed, &audit.LedgerKeys{}
+			keySource = "key published in the ledger"
+			break
+		}
+		set, err := loadJWKS(*jwksFile)
 		if err != nil {
 			return err
 		}
+		cp, err := signed.Verify(set)
+		if err != nil {
+			return checkpointRefused(stderr, err)
+		}
 		opt.Checkpoint = &cp
+		keySource = "JWKS " + *jwksFile
 	case *jwksFile != "":
 		fmt.Fprintln(stderr, "authledger audit verify: --jwks is only used with --checkpoint")
 		return exitError{2}
@@ -154,7 +170,11 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case "-":
 		head, err = audit.VerifyExport(stdin, opt)
 	case "":
-		store, serr := openExistingStore(ctx)
+		cfg, cerr := LoadConfig()
+		if cerr != nil {
+			return cerr
+		}
+		store, serr := openExistingStore(ctx, cfg)
 		if serr != nil {
 			return serr
 		}
@@ -173,21 +193,25 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case errors.As(err, &broken):
 		fmt.Fprintln(stdout, broken.Error())
 		return exitError{1}
+	case errors.Is(err, audit.ErrBadCheckpoint):
+		return checkpointRefused(stderr, err)
 	case err != nil:
 		return err
-	}
-	keySource := "JWKS " + *jwksFile
-	if fromLedger != nil {
-		if _, err := opt.Keys.Verify(fromLedger); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		keySource = "key published in the ledger"
+	case *file != "" && head.Position == 0:
+		// A server's first start publishes a signing key, so a ledger worth
+		// exporting holds at least one event: an empty file is a failed or
+		// truncated-to-nothing export, never "ok: head position 0".
+		return fmt.Errorf("verify: export %s holds no events: an empty file is not a ledger export", *file)
 	}
 	fmt.Fprintf(stdout, "ok: head position %d hash %s\n", head.Position, head.Hash)
-	if cp := opt.Checkpoint; cp != nil {
+	cp := opt.Checkpoint
+	if opt.Signed != nil {
+		cp = &opt.Signed.Claims // verified: the verifier refuses it otherwise
+	}
+	if cp != nil {
 		fmt.Fprintf(stdout, "ok: checkpoint position %d hash %s (key %q from the %s, issued %s) is a prefix of the ledger\n",
 			cp.Position, cp.Hash, cp.KeyID, keySource, cp.IssuedAt.Format(time.RFC3339))
-		if fromLedger != nil {
+		if opt.Signed != nil {
 			if at, revoked := opt.Keys.Revocation(cp.KeyID); revoked {
 				fmt.Fprintf(stdout, "warning: key %q was revoked at %s, after the checkpoint was issued: it is verified as of its iat only, and whoever stole the key could have back-dated it\n",
 					cp.KeyID, at.UTC().Format(time.RFC3339))
@@ -197,43 +221,28 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func loadCheckpoint(cpFile, jwksFile string) (audit.Checkpoint, error) {
-	raw, err := os.ReadFile(cpFile)
-	if err != nil {
-		return audit.Checkpoint{}, fmt.Errorf("checkpoint: %w", err)
-	}
+// checkpointRefused reports a checkpoint whose signature or signing key
+// does not hold. It has its own line, never a "position N:" one: such a
+// checkpoint says nothing about the ledger, so it is not compared with it.
+func checkpointRefused(stderr io.Writer, err error) error {
+	fmt.Fprintf(stderr, "checkpoint signature not valid: %v\n", err)
+	return exitError{1}
+}
+
+// loadJWKS reads the --jwks file: a JWK Set, or a single JWK as for
+// `services register --jwk`.
+func loadJWKS(jwksFile string) (jose.JSONWebKeySet, error) {
 	b, err := os.ReadFile(jwksFile)
 	if err != nil {
-		return audit.Checkpoint{}, fmt.Errorf("jwks: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: %w", err)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) == 0 {
-		// A single JWK is accepted too, as for `services register --jwk`.
 		var k jose.JSONWebKey
 		if kerr := json.Unmarshal(b, &k); kerr != nil || k.Key == nil {
-			return audit.Checkpoint{}, fmt.Errorf("jwks %s: want a JWK Set or a JWK", jwksFile)
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks %s: want a JWK Set or a JWK", jwksFile)
 		}
 		set.Keys = []jose.JSONWebKey{k}
 	}
-	return audit.ParseCheckpoint(raw, set)
-}
-
-// openExistingStore opens the configured ledger for reading. An SQLite file
-// that does not exist is an error rather than a new empty ledger, which
-// would "verify" a mistyped path as a valid ledger of zero events.
-func openExistingStore(ctx context.Context) (eventstore.Store, error) {
-	cfg, err := LoadConfig()
-	if err != nil {
-		return nil, err
-	}
-	if u, err := url.Parse(cfg.Store); err == nil && u.Scheme == "sqlite" {
-		if _, err := os.Stat(sqlitePath(u)); err != nil {
-			return nil, fmt.Errorf("no ledger at %s: %w", sqlitePath(u), err)
-		}
-	}
-	store, err := openStore(ctx, cfg.Store)
-	if err != nil {
-		return nil, fmt.Errorf("open ledger: %w", err)
-	}
-	return store, nil
+	return set, nil
 }

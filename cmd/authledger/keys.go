@@ -42,14 +42,20 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if args[0] == "list" {
+		// Read-only: never creates a ledger where none is.
+		store, err := openExistingStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		return keysList(ctx, store, args[1:], stdout, stderr)
+	}
 	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer store.Close()
-	if args[0] == "list" {
-		return keysList(ctx, store, args[1:], stdout, stderr)
-	}
 	sp, err := openSecrets(cfg.Secrets)
 	if err != nil {
 		return err

@@ -46,11 +46,16 @@ func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
 			return exitError{2}
 		}
-		store, db, err := openProjectionStores(ctx, cfg)
+		// Read-only: never creates a ledger or read-model database.
+		store, err := openExistingStore(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
+		db, err := openExistingReadModels(ctx, cfg)
+		if err != nil {
+			return err
+		}
 		defer db.Close()
 		return projectionsStatus(ctx, store, db, *asJSON, stdout)
 	case "rebuild":

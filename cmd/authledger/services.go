@@ -40,9 +40,15 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.Store)
+	var store eventstore.Store
+	if args[0] == "list" || args[0] == "show" {
+		// Read-only: never creates a ledger where none is.
+		store, err = openExistingStore(ctx, cfg)
+	} else if store, err = openStore(ctx, cfg.Store); err != nil {
+		err = fmt.Errorf("open ledger: %w", err)
+	}
 	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+		return err
 	}
 	runErr := servicesCLI(ctx, store, args, stdout, stderr)
 	return errors.Join(runErr, store.Close())

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 
 	"authledger/eventstore"
 	"authledger/eventstore/postgres"
@@ -15,6 +17,12 @@ import (
 // openStore opens the ledger named by a sqlite:// or postgres:// URL and
 // applies its schema migrations.
 func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
+	return openLedger(ctx, raw, false)
+}
+
+// openLedger is openStore; with mustExist, a PostgreSQL database without a
+// ledger schema is refused (postgres.ErrNoLedger) rather than given one.
+func openLedger(ctx context.Context, raw string, mustExist bool) (eventstore.Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error quotes the URL, password included.
@@ -30,7 +38,7 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 		}
 		return s, nil
 	case "postgres", "postgresql":
-		s, err := postgres.Open(ctx, raw, postgres.Options{})
+		s, err := postgres.Open(ctx, raw, postgres.Options{MustExist: mustExist})
 		if err != nil {
 			return nil, err
 		}
@@ -43,3 +51,54 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 // sqlitePath is projections.SQLitePath under the name audit.go and
 // wire_keys.go already call, so the parsing lives in one place.
 func sqlitePath(u *url.URL) string { return projections.SQLitePath(u) }
+
+// openExistingStore opens the configured ledger for a read-only command
+// (audit export|verify, projections status, keys list, services list|show).
+// An SQLite file that does not exist, or a PostgreSQL database without the
+// ledger schema, is an error naming where it looked, rather than a new
+// empty ledger: that would create ./data in whatever folder the operator
+// stood in (or tables in the wrong database) and "verify" a mistyped path
+// as a valid ledger of zero events.
+func openExistingStore(ctx context.Context, cfg Config) (eventstore.Store, error) {
+	if err := mustExist("ledger", "STORE", cfg.Store); err != nil {
+		return nil, err
+	}
+	store, err := openLedger(ctx, cfg.Store, true)
+	switch {
+	case errors.Is(err, postgres.ErrNoLedger):
+		return nil, fmt.Errorf("no ledger in PostgreSQL database %s (set %sSTORE to where it is): %w", redactURL(cfg.Store), envPrefix, err)
+	case err != nil:
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	return store, nil
+}
+
+// openExistingReadModels is openExistingStore for the read-model database.
+func openExistingReadModels(ctx context.Context, cfg Config) (*projections.DB, error) {
+	if err := mustExist("read-model database", "READMODELS", cfg.ReadModels); err != nil {
+		return nil, err
+	}
+	db, err := projections.Open(ctx, cfg.ReadModels)
+	if err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	return db, nil
+}
+
+// mustExist fails when raw (the AUTHLEDGER_<setting>) names an SQLite file
+// that is not there. A PostgreSQL ledger is checked by the adapter
+// (postgres.Options.MustExist).
+func mustExist(what, setting, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "sqlite" {
+		return nil // openStore and projections.Open name a bad URL without quoting it
+	}
+	path := sqlitePath(u)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no %s at %s (set %s%s or %sDATA_DIR to where it is): %w", what, path, envPrefix, setting, envPrefix, fs.ErrNotExist)
+		}
+		return fmt.Errorf("no %s at %s: %w", what, path, err)
+	}
+	return nil
+}

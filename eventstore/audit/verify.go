@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -30,12 +31,23 @@ type Options struct {
 	// Keys, when set, collects the signing keys the ledger publishes (from
 	// events that verified), to check a checkpoint without a JWKS file.
 	Keys *LedgerKeys
+	// Signed is a checkpoint read but not yet verified (ReadCheckpoint),
+	// to be verified with the keys the ledger itself publishes (Keys,
+	// collected in the same pass). Its signature, signing key and key
+	// revocations are checked first, once the whole ledger has been read;
+	// only a checkpoint that verifies is then compared with the ledger as
+	// Checkpoint would be. One that does not is refused with an error
+	// matching ErrBadCheckpoint (not an *Error): a checkpoint nobody can
+	// vouch for never yields "rewritten" or "truncated". Checkpoint must be
+	// nil when Signed is set.
+	Signed *SignedCheckpoint
 }
 
 // Verifier checks records fed in ledger order against format v1. It keeps
 // only the previous hash and one version per stream, so memory stays flat
-// however long the ledger is. The first problem is reported as *Error and
-// every later call returns that same error.
+// however long the ledger is. The first problem is reported as *Error (or,
+// for an Options.Signed checkpoint that does not verify, as an error
+// matching ErrBadCheckpoint) and every later call returns that same error.
 type Verifier struct {
 	next       uint64 // position the next record must carry
 	prev       string // hash the next record must link to
@@ -43,6 +55,9 @@ type Verifier struct {
 	versions   map[string]uint64
 	checkpoint *Checkpoint
 	keys       *LedgerKeys
+	signed     *SignedCheckpoint // not yet verified; see Options.Signed
+	signedSeen bool              // the ledger reached signed's position
+	signedAt   string            // the hash of the event there
 	err        error
 	hashers    []hasher // one per worker of AddBatch; hashers[0] serves Add
 	sums       []hashed
@@ -56,7 +71,14 @@ type hashed struct {
 
 // NewVerifier returns a Verifier expecting position 1 and the genesis hash.
 func NewVerifier(opt Options) *Verifier {
-	return &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint, keys: opt.Keys, hashers: make([]hasher, 1)}
+	v := &Verifier{next: 1, prev: eventstore.GenesisHash, versions: map[string]uint64{}, checkpoint: opt.Checkpoint, keys: opt.Keys, hashers: make([]hasher, 1)}
+	if opt.Signed != nil {
+		v.signed, v.checkpoint = opt.Signed, nil
+		if v.keys == nil {
+			v.keys = &LedgerKeys{}
+		}
+	}
+	return v
 }
 
 // Add checks r as the next event of the ledger.
@@ -118,12 +140,14 @@ func (v *Verifier) add(r eventstore.Record, h hashed) error {
 		return v.err
 	}
 	if reason := v.check(r, h); reason != "" {
-		v.err = &Error{Position: v.next, Reason: reason}
-		return v.err
+		return v.broken(&Error{Position: v.next, Reason: reason})
 	}
 	v.versions[r.Stream] = r.Version
 	if v.keys != nil {
 		v.keys.observe(r)
+	}
+	if v.signed != nil && r.Position == v.signed.Claims.Position {
+		v.signedSeen, v.signedAt = true, r.Hash
 	}
 	v.prev = r.Hash
 	v.lastAt = r.RecordedAt
@@ -135,9 +159,46 @@ func (v *Verifier) add(r eventstore.Record, h hashed) error {
 // error) at the position the verifier had reached, so it stays sticky.
 func (v *Verifier) fail(reason string, cause error) error {
 	if v.err == nil {
-		v.err = &Error{Position: v.next, Reason: reason, Cause: cause}
+		return v.broken(&Error{Position: v.next, Reason: reason, Cause: cause})
 	}
 	return v.err
+}
+
+// broken records the chain break e as the verifier's error. When a signed
+// checkpoint not yet verified names an earlier position whose hash the
+// ledger contradicts, and it verifies with the keys read so far, that
+// earlier break is the one reported; otherwise e is, as the ledger proves
+// it whatever the checkpoint is worth.
+func (v *Verifier) broken(e *Error) error {
+	if v.signed != nil && v.signedSeen && v.signedAt != v.signed.Claims.Hash {
+		var earlier *Error
+		if err := v.verifySigned(); errors.As(err, &earlier) {
+			v.err = earlier
+			return earlier
+		}
+	}
+	v.err = e
+	return e
+}
+
+// verifySigned checks v.signed's signature and key with the keys collected
+// so far and, only once it verifies, compares it with the event the ledger
+// holds at its position. A checkpoint that does not verify yields its
+// ErrBadCheckpoint error; one the ledger contradicts, an *Error.
+func (v *Verifier) verifySigned() error {
+	cp, err := v.keys.Verify(v.signed)
+	if err != nil {
+		return err
+	}
+	v.checkpoint, v.signed = &cp, nil
+	if v.signedSeen && v.signedAt != cp.Hash {
+		return &Error{Position: cp.Position, Reason: rewritten(v.signedAt, cp.Hash)}
+	}
+	return nil
+}
+
+func rewritten(got, signed string) string {
+	return fmt.Sprintf("hash %s differs from the signed checkpoint's %s: the ledger was rewritten up to here", short(got), short(signed))
 }
 
 // check returns what is wrong with r as the next event, or "".
@@ -182,7 +243,7 @@ func (v *Verifier) check(r eventstore.Record, h hashed) string {
 		return fmt.Sprintf("hash mismatch: stored %s, recomputed %s (the event was altered)", short(r.Hash), short(h.sum))
 	}
 	if cp := v.checkpoint; cp != nil && cp.Position == r.Position && cp.Hash != r.Hash {
-		return fmt.Sprintf("hash %s differs from the signed checkpoint's %s: the ledger was rewritten up to here", short(r.Hash), short(cp.Hash))
+		return rewritten(r.Hash, cp.Hash)
 	}
 	return ""
 }
@@ -194,6 +255,14 @@ func (v *Verifier) Finish() (eventstore.Head, error) {
 		return eventstore.Head{}, v.err
 	}
 	head := eventstore.Head{Position: v.next - 1, Hash: v.prev, RecordedAt: v.lastAt}
+	if v.signed != nil {
+		// The signature first: the claims are compared with the ledger
+		// only once a key of the ledger vouches for them.
+		if err := v.verifySigned(); err != nil {
+			v.err = err
+			return eventstore.Head{}, err
+		}
+	}
 	if cp := v.checkpoint; cp != nil {
 		switch {
 		case cp.Position == 0 && cp.Hash != eventstore.GenesisHash:

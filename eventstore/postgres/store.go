@@ -39,7 +39,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports a lost LISTEN connection; nil means slog.Default().
 	Logger *slog.Logger
+	// MustExist refuses (ErrNoLedger) a database that holds no ledger
+	// schema instead of creating it: read-only tools (audit verify, keys
+	// list, …) pointed at the wrong database must not leave a ledger there.
+	MustExist bool
 }
+
+// ErrNoLedger is returned by Open with Options.MustExist when the database
+// (under its search_path) holds no ledger schema.
+var ErrNoLedger = errors.New("postgres: no ledger in this database")
 
 func (o Options) withDefaults() Options {
 	if o.MaxBatch <= 0 {
@@ -70,8 +78,9 @@ type Store struct {
 
 var _ eventstore.Store = (*Store)(nil)
 
-// Open connects to dsn, applies any pending schema migrations, and starts
-// the group-commit writer and the LISTEN connection.
+// Open connects to dsn, applies any pending schema migrations (with
+// Options.MustExist, only to a ledger already there), and starts the
+// group-commit writer and the LISTEN connection.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	opt = opt.withDefaults()
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -83,6 +92,17 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if opt.MustExist {
+		var exists bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: look for the ledger schema: %w", err)
+		}
+		if !exists {
+			pool.Close()
+			return nil, ErrNoLedger
+		}
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()

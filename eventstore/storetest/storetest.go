@@ -58,6 +58,7 @@ func Run(t *testing.T, f Features, factory Factory) {
 		{"the feed catches up, then follows live appends", s.feedFollows},
 		{"a handler error stops the feed and is returned", s.feedHandlerError},
 		{"bad input is rejected as an invalid event and writes nothing", s.badInput},
+		{"an integer beyond ±2^53 is refused by its path and writes nothing", s.unsafeInteger},
 		{"append after close is refused", s.appendAfterClose},
 		{"recorded_at has microsecond precision in UTC", s.recordedAt},
 		{"ids are lower-case UUIDv7 and a supplied id is kept", s.ids},
@@ -726,6 +727,46 @@ func (suite) badInput(t *testing.T, st eventstore.Store) {
 	// Exactly at the limit is still accepted.
 	exact := `{"b":"` + strings.Repeat("x", eventstore.MaxEventBytes-len(`{"b":""}`)-len("{}")) + `"}`
 	mustAppend(t, st, eventstore.StreamAppend{Stream: "fresh", Expected: eventstore.NoStream(), Events: []eventstore.Event{{Type: "E", Data: json.RawMessage(exact)}}})
+	checkChain(t, st)
+}
+
+// unsafeInteger: JCS reads numbers as doubles, so beyond ±2^53 two
+// integers share a hash (DESIGN.md §3); the store refuses them up front.
+func (suite) unsafeInteger(t *testing.T, st eventstore.Store) {
+	mustAppend(t, st, eventstore.StreamAppend{Stream: "existing", Expected: eventstore.NoStream(), Events: events(1, "E")})
+	before := head(t, st)
+	for _, c := range []struct {
+		name, data, meta, path string
+	}{
+		{"2^53+1 in data", `{"amount":9007199254740993}`, `{}`, "data.amount"},
+		{"-(2^53+1) deep in data", `{"a":[{"b":-9007199254740993}]}`, `{}`, "data.a[0].b"},
+		{"2^64-1 in metadata", `{"ok":1}`, `{"seq":18446744073709551615}`, "metadata.seq"},
+		{"1e16 in data", `{"n":1e16}`, `{}`, "data.n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := st.Append(ctxFor(t),
+				eventstore.StreamAppend{Stream: "fresh", Expected: eventstore.Any(), Events: events(1, "E")},
+				eventstore.StreamAppend{Stream: "unsafe", Expected: eventstore.Any(), Events: []eventstore.Event{{Type: "E", Data: json.RawMessage(c.data), Metadata: json.RawMessage(c.meta)}}})
+			var ie *eventstore.InvalidEventError
+			if !errors.Is(err, eventstore.ErrUnsafeInteger) || !errors.Is(err, eventstore.ErrInvalidEvent) || !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want an *InvalidEventError matching ErrUnsafeInteger", err)
+			}
+			if ie.Stream != "unsafe" || ie.Path != c.path {
+				t.Fatalf("stream %q path %q, want %q %q", ie.Stream, ie.Path, "unsafe", c.path)
+			}
+		})
+	}
+	if after := head(t, st); after.Position != before.Position || after.Hash != before.Hash {
+		t.Fatalf("head moved from %+v to %+v", before, after)
+	}
+	if n := streamLen(t, st, "fresh") + streamLen(t, st, "unsafe"); n != 0 {
+		t.Fatalf("%d events written", n)
+	}
+	// 2^53 itself is exact in every language and is kept as written.
+	recs := mustAppend(t, st, eventstore.StreamAppend{Stream: "unsafe", Expected: eventstore.NoStream(), Events: []eventstore.Event{{Type: "E", Data: json.RawMessage(`{"n":9007199254740992,"m":-9007199254740992}`)}}})
+	if got := string(recs[0].Data); got != `{"n":9007199254740992,"m":-9007199254740992}` {
+		t.Fatalf("stored %s", got)
+	}
 	checkChain(t, st)
 }
 
