@@ -19,6 +19,8 @@ type Routes interface {
 }
 
 // ReadyCheck is one readiness probe; a non-nil error makes /readyz 503.
+// The error goes to the log only: /readyz is public, and an error's text
+// can name hosts, users or internal state.
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
@@ -62,14 +64,22 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(cfg.ReadyChecks))
+	e.GET("/readyz", readyz(cfg.ReadyChecks, cfg.Logger))
 	for _, g := range groups {
 		g.Register(e)
 	}
 	return e
 }
 
-func readyz(checks []ReadyCheck) echo.HandlerFunc {
+// Readiness answers of one check and of the whole.
+const (
+	readyOK          = "ok"
+	readyUnavailable = "unavailable"
+)
+
+// readyz answers a short reason per check (ok or unavailable) and logs
+// what failed, with the request id, for the operator.
+func readyz(checks []ReadyCheck, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
@@ -78,11 +88,17 @@ func readyz(checks []ReadyCheck) echo.HandlerFunc {
 		for _, ch := range checks {
 			if err := ch.Check(ctx); err != nil {
 				status = http.StatusServiceUnavailable
-				out[ch.Name] = err.Error()
+				out[ch.Name] = readyUnavailable
+				log.Warn("readiness check failed", "check", ch.Name,
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 			} else {
-				out[ch.Name] = "ok"
+				out[ch.Name] = readyOK
 			}
 		}
-		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": out})
+		overall := readyOK
+		if status != http.StatusOK {
+			overall = readyUnavailable
+		}
+		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "status": overall, "checks": out})
 	}
 }
