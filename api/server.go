@@ -33,10 +33,11 @@ type Config struct {
 	ReadyChecks []ReadyCheck
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []echo.MiddlewareFunc
-	// IPExtractor derives the caller's address (rate limits) from a request;
-	// nil means the direct peer address, never a forwarded header. Behind
-	// proxies use echo.ExtractIPFromXFFHeader trusting only their ranges.
-	IPExtractor echo.IPExtractor
+	// ClientAddress derives the caller's address (failure budgets, logs)
+	// from a request; nil means PeerAddress, never a forwarded header.
+	// Behind proxies use ForwardedFor with their ranges only. A request
+	// whose address it cannot tell is refused with 400.
+	ClientAddress ClientAddress
 }
 
 // New returns an Echo server with the common middleware, health endpoints,
@@ -52,14 +53,20 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
-	e.IPExtractor = cfg.IPExtractor
-	if e.IPExtractor == nil {
-		e.IPExtractor = echo.ExtractIPDirect()
+	if cfg.ClientAddress == nil {
+		cfg.ClientAddress = PeerAddress
+	}
+	e.IPExtractor = func(req *http.Request) string {
+		if a, err := cfg.ClientAddress(req); err == nil {
+			return a
+		}
+		return peer(req) // refused by checkClientAddress anyway
 	}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(cfg.Middleware...)
+	e.Use(checkClientAddress(cfg.ClientAddress))
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

@@ -105,6 +105,6 @@ func (a *app) server() *echo.Echo {
 	if a.clientAuth != nil && a.bearer != nil {
 		mw = append(mw, a.clientAuth.BearerRequestLimit(a.bearer)) // per-client limit on /v1
 	}
-	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: mw, IPExtractor: ipExtractor(a.cfg.TrustedProxies)},
+	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }
