@@ -72,7 +72,7 @@ func newLimitEnv(t *testing.T, r RateLimiter, addr ClientAddress) *limitEnv {
 	if err := reg.WaitFor(wctx, resB.Position); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{"https://issuer.test"}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: "https://issuer.test"})
 	if err != nil {
 		t.Fatal(err)
 	}

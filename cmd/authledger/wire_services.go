@@ -60,12 +60,11 @@ func wireServices(ctx context.Context, a *app) error {
 		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
 
-	issuer := strings.TrimRight(a.cfg.Issuer, "/")
-	auth, err := cmds.NewClientAuthenticator(cmds.ClientAuthConfig{
-		Directory: reg,
-		Replay:    guard,
-		Audiences: []string{issuer + "/oauth2/token", issuer, a.cfg.Issuer},
-	})
+	acfg := cmds.ClientAuthConfig{Directory: reg, Replay: guard, Issuer: a.cfg.Issuer}
+	if a.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
+		acfg.TokenEndpointAudience = strings.TrimRight(a.cfg.Issuer, "/") + "/oauth2/token"
+	}
+	auth, err := cmds.NewClientAuthenticator(acfg)
 	if err != nil {
 		return err
 	}
