@@ -20,7 +20,10 @@ import (
 // Failed authentications are budgeted per (client id, source address) and
 // per source address, never per client id alone: client ids are public
 // (every access token carries one), so a budget keyed on the id alone lets
-// anyone lock the real client out by failing on its behalf.
+// anyone lock the real client out by failing on its behalf. And they are
+// charged only once the credentials have been checked and found wrong
+// (ChargeFailure), so they slow further failures and never refuse a
+// correct authentication, whoever failed before it.
 type Limits struct {
 	// PerClient limits the authenticated requests of one client id: token,
 	// revoke and introspect requests whose client authenticated, and /v1
