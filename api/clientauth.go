@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,9 +21,10 @@ type AuthenticatedClient = commands.AuthenticatedClient
 // ClientAuthenticator authenticates clients at /oauth2/token,
 // /oauth2/introspect and /oauth2/revoke: client_secret_basic (RFC 6749
 // §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2), exactly
-// one per request, with the rate limits of DESIGN.md §5: the failure
-// budgets of the caller's address before the credentials are checked, the
-// client's request budget after.
+// one per request, with the rate limits of DESIGN.md §5, both settled after
+// the credentials are checked: a failure spends the failure budgets of the
+// caller's (client id, address) and address, a success the client's
+// request budget. A correct authentication never meets a failure budget.
 type ClientAuthenticator struct {
 	auth    *commands.ClientAuthenticator
 	limits  RateLimiter            // nil: no limits
@@ -66,7 +65,8 @@ func (a *ClientAuthenticator) count(method commands.AuthMethod, result string) {
 // header or form body; the body must be form-urlencoded and is parsed
 // here) and checks them. Every failure is oauth.ErrInvalidClient (401,
 // WWW-Authenticate) except a request carrying several methods
-// (invalid_request) and rate limiting (slow_down, 429).
+// (invalid_request) and rate limiting (slow_down, 429): a failure past
+// its failure budget, or a client past its request budget.
 func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient, error) {
 	req := c.Request()
 	if err := parseOAuthForm(req); err != nil {
@@ -77,25 +77,22 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
-	addr := sourceAddress(c)
-	settle := func(context.Context, bool, time.Time) {}
-	if a.limits != nil {
-		s, wait, ok := a.limits.ReserveFailure(req.Context(), cred.ClientID, addr, a.now())
-		if !ok {
-			a.count(cred.Method, "rate_limited")
-			return AuthenticatedClient{}, slowDown(c, wait)
-		}
-		settle = s
-	}
+	// The credentials are checked first, whatever the failure budgets say:
+	// client ids are public, so a budget consulted before the check would
+	// let anyone lock a client out by failing in its name (issue 10).
 	ac, err := a.auth.Authenticate(req.Context(), cred)
 	if err != nil {
 		// Only invalid_client is a failed authentication; an internal
 		// error (the directory failed, say) is not the caller's fault.
-		settle(req.Context(), isInvalidClient(err), a.now())
+		if a.limits != nil && isInvalidClient(err) {
+			if wait, ok := a.limits.ChargeFailure(req.Context(), cred.ClientID, sourceAddress(c), a.now()); !ok {
+				a.count(cred.Method, "rate_limited")
+				return AuthenticatedClient{}, slowDown(c, wait)
+			}
+		}
 		a.count(cred.Method, oauthCode(err))
 		return AuthenticatedClient{}, err
 	}
-	settle(req.Context(), false, a.now())
 	if a.limits != nil {
 		if wait, ok := a.limits.SpendRequest(req.Context(), string(ac.ID), a.now()); !ok {
 			a.count(cred.Method, "rate_limited")
@@ -124,22 +121,6 @@ func isInvalidClient(err error) bool {
 func slowDown(c echo.Context, wait time.Duration) error {
 	c.Response().Header().Set("Retry-After", retryAfter(wait))
 	return oauth.ErrSlowDown.WithHint("too many requests; retry later")
-}
-
-// sourceAddress is the caller's address: the peer address, or the
-// X-Forwarded-For entry the server's IP extractor (api.Config.IPExtractor,
-// AUTHLEDGER_TRUSTED_PROXIES) derives from trusted proxies only. Without an
-// extractor forwarded headers are never believed, or a client could pick its
-// own rate-limit bucket.
-func sourceAddress(c echo.Context) string {
-	if c.Echo().IPExtractor != nil {
-		return c.RealIP()
-	}
-	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-	if err != nil {
-		return c.Request().RemoteAddr
-	}
-	return host
 }
 
 // MaxOAuthFormBytes bounds an OAuth request body.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -39,12 +40,14 @@ func (okGrant) Handle(c echo.Context, _ AuthenticatedClient) error {
 type limitEnv struct {
 	h          http.Handler
 	id, secret string
+	// bystander is a second client: failures naming the first never touch it.
+	idB, secretB string
 }
 
 // newLimitEnv is the token endpoint with real client authentication over a
 // registry holding one client, the limiter r and a clock pinned at one
 // instant, so every budget count is exact.
-func newLimitEnv(t *testing.T, r RateLimiter, ext echo.IPExtractor) *limitEnv {
+func newLimitEnv(t *testing.T, r RateLimiter, addr ClientAddress) *limitEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := memstore.New(nil)
@@ -60,12 +63,16 @@ func newLimitEnv(t *testing.T, r RateLimiter, ext echo.IPExtractor) *limitEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-	defer wcancel()
-	if err := reg.WaitFor(wctx, res.Position); err != nil {
+	resB, err := svcs.Register(ctx, commands.RegisterService{Name: "bystander", Scopes: []string{"read"}}, commands.Metadata{Actor: "test"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{"https://issuer.test"}})
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := reg.WaitFor(wctx, resB.Position); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: "https://issuer.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,22 +83,50 @@ func newLimitEnv(t *testing.T, r RateLimiter, ext echo.IPExtractor) *limitEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &limitEnv{h: New(Config{Logger: slog.New(slog.DiscardHandler), IPExtractor: ext}, te), id: string(res.Client.ID), secret: res.ClientSecret}
+	return &limitEnv{h: New(Config{Logger: slog.New(slog.DiscardHandler), ClientAddress: addr}, te), id: string(res.Client.ID), secret: res.ClientSecret,
+		idB: string(resB.Client.ID), secretB: resB.ClientSecret}
 }
 
 // phase is n token requests, par at a time, from one peer address (and
 // X-Forwarded-For when set), with the right secret or a wrong one, or
-// naming a different unregistered client id each time.
+// naming a different unregistered client id each time; for the bystander
+// client when bystander is set.
 type phase struct {
 	n, par     int
 	peer, xff  string
 	correct    bool
 	ghostIDs   bool
+	bystander  bool
 	wantByCode map[int]int
+}
+
+// concurrently runs the phases at the same time, each checking its own
+// answers.
+func (e *limitEnv) concurrently(t *testing.T, ps ...phase) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			if err := e.answers(t, p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 }
 
 func (e *limitEnv) run(t *testing.T, p phase) {
 	t.Helper()
+	if err := e.answers(t, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answers sends the phase's requests and compares the answers by status.
+func (e *limitEnv) answers(t *testing.T, p phase) error {
 	var mu sync.Mutex
 	got := map[int]int{}
 	sem := make(chan struct{}, max(p.par, 1))
@@ -103,6 +138,12 @@ func (e *limitEnv) run(t *testing.T, p phase) {
 			id, secret := e.id, "wrong-secret"
 			if p.correct {
 				secret = e.secret
+			}
+			if p.bystander {
+				id = e.idB
+				if p.correct {
+					secret = e.secretB
+				}
 			}
 			if p.ghostIDs {
 				id = fmt.Sprint("ghost-", i)
@@ -116,12 +157,15 @@ func (e *limitEnv) run(t *testing.T, p phase) {
 			}
 			rec := httptest.NewRecorder()
 			e.h.ServeHTTP(rec, req)
+			var body struct{ Error string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			if rec.Code == http.StatusTooManyRequests {
-				var body struct{ Error string }
-				_ = json.Unmarshal(rec.Body.Bytes(), &body)
 				if body.Error != "slow_down" || rec.Header().Get("Retry-After") == "" {
 					t.Errorf("429 answer %s %v", rec.Body, rec.Header())
 				}
+			}
+			if rec.Code == http.StatusBadRequest && body.Error != "invalid_request" {
+				t.Errorf("400 answer %s", rec.Body)
 			}
 			mu.Lock()
 			got[rec.Code]++
@@ -130,18 +174,18 @@ func (e *limitEnv) run(t *testing.T, p phase) {
 	}
 	wg.Wait()
 	if fmt.Sprint(got) != fmt.Sprint(p.wantByCode) {
-		t.Fatalf("answers by status %v, want %v", got, p.wantByCode)
+		return fmt.Errorf("answers by status %v, want %v", got, p.wantByCode)
 	}
+	return nil
 }
 
 func TestTokenEndpointRateLimits(t *testing.T) {
 	t.Parallel()
-	trustLB := echo.ExtractIPFromXFFHeader(echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false),
-		echo.TrustIPRange(&net.IPNet{IP: net.IPv4(10, 9, 0, 0), Mask: net.CIDRMask(16, 32)}))
+	trustLB := ForwardedFor([]netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")})
 	const lb = "10.9.0.1"
 	cases := []struct {
 		name   string
-		ext    echo.IPExtractor
+		ext    ClientAddress
 		limits ratelimit.Limits
 		phases []phase
 	}{
@@ -149,16 +193,19 @@ func TestTokenEndpointRateLimits(t *testing.T) {
 			phases: []phase{
 				{n: 300, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}},
 				{n: 1, peer: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
-				// A's own failures for the client still hold A back.
-				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{429: 1}},
+				// A's own failures for the client still hold A's failures
+				// back, and never its correct secret (issue 10).
+				{n: 1, peer: "198.51.100.1", wantByCode: map[int]int{429: 1}},
+				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{200: 1}},
 			}},
 		{name: "a burst of 300 failures under 100-way parallelism gets exactly the burst of 20 answers",
 			phases: []phase{{n: 300, par: 100, peer: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}}}},
 		{name: "one address failing for many client ids is stopped at its address budget of 100",
 			phases: []phase{
 				{n: 300, par: 100, peer: "198.51.100.1", ghostIDs: true, wantByCode: map[int]int{401: 100, 429: 200}},
-				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{429: 1}},
-				{n: 1, peer: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
+				{n: 1, peer: "198.51.100.1", wantByCode: map[int]int{429: 1}},
+				{n: 1, peer: "198.51.100.2", wantByCode: map[int]int{401: 1}},
+				{n: 1, peer: "198.51.100.1", correct: true, wantByCode: map[int]int{200: 1}},
 			}},
 		{name: "correct secrets spend the request budget only, never the failure budget",
 			limits: ratelimit.Limits{PerClient: rate.Limit(0.001), PerClientBurst: 50},
@@ -172,16 +219,25 @@ func TestTokenEndpointRateLimits(t *testing.T) {
 				{n: 300, par: 100, peer: lb, xff: "198.51.100.1", wantByCode: map[int]int{401: 20, 429: 280}},
 				{n: 1, peer: lb, xff: "198.51.100.2", correct: true, wantByCode: map[int]int{200: 1}},
 			}},
+		{name: "a trusted proxy's unreadable X-Forwarded-For is refused with 400 and charged to nobody",
+			ext: trustLB,
+			phases: []phase{
+				{n: 50, par: 10, peer: lb, xff: "not-an-address", wantByCode: map[int]int{400: 50}},
+				{n: 50, par: 10, peer: lb, xff: "203.0.113.9, bogus", correct: true, wantByCode: map[int]int{400: 50}},
+				// Charged to the proxy, those would have spent its budget.
+				{n: 30, par: 10, peer: lb, wantByCode: map[int]int{401: 20, 429: 10}},
+				{n: 1, peer: lb, xff: "203.0.113.9", correct: true, wantByCode: map[int]int{200: 1}},
+			}},
 		{name: "X-Forwarded-For from an untrusted peer is ignored",
 			ext: trustLB,
 			phases: []phase{
 				{n: 300, par: 100, peer: "198.51.100.1", xff: "203.0.113.1", wantByCode: map[int]int{401: 20, 429: 280}},
-				{n: 1, peer: "198.51.100.1", xff: "203.0.113.2", correct: true, wantByCode: map[int]int{429: 1}},
+				{n: 1, peer: "198.51.100.1", xff: "203.0.113.2", wantByCode: map[int]int{429: 1}},
 			}},
 		{name: "without trusted proxies X-Forwarded-For is ignored",
 			phases: []phase{
 				{n: 300, par: 100, peer: lb, xff: "203.0.113.1", wantByCode: map[int]int{401: 20, 429: 280}},
-				{n: 1, peer: lb, xff: "203.0.113.2", correct: true, wantByCode: map[int]int{429: 1}},
+				{n: 1, peer: lb, xff: "203.0.113.2", wantByCode: map[int]int{429: 1}},
 			}},
 	}
 	for backend, newLimiter := range ratelimittest.Backends(t) {
@@ -193,6 +249,87 @@ func TestTokenEndpointRateLimits(t *testing.T) {
 					env.run(t, p)
 				}
 			})
+		}
+	}
+}
+
+// TestFailureBudgetsNeverRefuseCorrectCredentials is issue 10's lockout:
+// failed authentications are charged after the credentials are checked,
+// so they slow only further failures of that (client, address) pair and
+// that address, and a correct secret is never answered 429 because of
+// them. Secrets are 256-bit: refusing a correct one protects nothing.
+func TestFailureBudgetsNeverRefuseCorrectCredentials(t *testing.T) {
+	t.Parallel()
+	const flooder = "198.51.100.1"
+	cases := []struct {
+		name   string
+		phases [][]phase // each step's phases run at the same time
+	}{
+		{name: "a flood of wrong secrets for A from one address never stops A's correct secret from that address, nor B's",
+			phases: [][]phase{
+				{
+					{n: 300, par: 100, peer: flooder, wantByCode: map[int]int{401: 20, 429: 280}},
+					{n: 60, par: 4, peer: flooder, correct: true, wantByCode: map[int]int{200: 60}},
+					{n: 60, par: 4, peer: flooder, correct: true, bystander: true, wantByCode: map[int]int{200: 60}},
+				},
+				{{n: 1, peer: flooder, correct: true, wantByCode: map[int]int{200: 1}}},
+				{{n: 1, peer: flooder, correct: true, bystander: true, wantByCode: map[int]int{200: 1}}},
+				// The flood is still slowed, and B's failures from there
+				// still have their own pair budget within the address's.
+				{{n: 5, peer: flooder, wantByCode: map[int]int{429: 5}}},
+				{{n: 30, par: 10, peer: flooder, bystander: true, wantByCode: map[int]int{401: 20, 429: 10}}},
+			}},
+		{name: "a flood naming made-up client ids never stops a real client's correct secret from that address",
+			phases: [][]phase{
+				{
+					{n: 300, par: 100, peer: flooder, ghostIDs: true, wantByCode: map[int]int{401: 100, 429: 200}},
+					{n: 60, par: 4, peer: flooder, correct: true, wantByCode: map[int]int{200: 60}},
+				},
+				{{n: 1, peer: flooder, correct: true, wantByCode: map[int]int{200: 1}}},
+				{{n: 1, peer: flooder, correct: true, bystander: true, wantByCode: map[int]int{200: 1}}},
+				// The address budget is spent: any further failure from it is slowed.
+				{{n: 3, peer: flooder, bystander: true, wantByCode: map[int]int{429: 3}}},
+				{{n: 1, peer: "198.51.100.2", bystander: true, wantByCode: map[int]int{401: 1}}},
+			}},
+	}
+	for backend, newLimiter := range ratelimittest.Backends(t) {
+		for _, tc := range cases {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := newLimitEnv(t, newLimiter(t, ratelimit.DefaultLimits()), nil)
+				for _, step := range tc.phases {
+					env.concurrently(t, step...)
+				}
+			})
+		}
+	}
+}
+
+func TestAnUnreadableForwardedForIsRefusedOutsideOAuthWithAProblem(t *testing.T) {
+	t.Parallel()
+	e := New(Config{Logger: slog.New(slog.DiscardHandler), ClientAddress: ForwardedFor([]netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")})})
+	reached := false
+	e.GET("/v1/thing", func(c echo.Context) error { reached = true; return c.NoContent(http.StatusOK) })
+	cases := []struct {
+		name, peer, xff string
+		want            int
+	}{
+		{"from a trusted proxy it is refused before the route", "10.9.0.1", "not-an-address", http.StatusBadRequest},
+		{"from anyone else it is ignored", "198.51.100.7", "not-an-address", http.StatusOK},
+		{"a readable one passes", "10.9.0.1", "203.0.113.9", http.StatusOK},
+	}
+	for _, tc := range cases {
+		reached = false
+		req := httptest.NewRequest(http.MethodGet, "/v1/thing", nil)
+		req.RemoteAddr = net.JoinHostPort(tc.peer, "40000")
+		req.Header.Set("X-Forwarded-For", tc.xff)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != tc.want || reached != (tc.want == http.StatusOK) {
+			t.Fatalf("%s: status %d (route reached %v), want %d: %s", tc.name, rec.Code, reached, tc.want, rec.Body)
+		}
+		if tc.want == http.StatusBadRequest && (rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), "malformed-forwarded-for")) {
+			t.Fatalf("%s: answer %s %s", tc.name, rec.Header().Get("Content-Type"), rec.Body)
 		}
 	}
 }

@@ -15,11 +15,12 @@ import (
 // process or shared through Redis). The HTTP layer decides which budgets a
 // request spends and how a refusal is answered (429 with Retry-After).
 type RateLimiter interface {
-	// ReserveFailure holds one token of the failure budgets of (client id,
-	// source address) and of the address while the client authenticates,
-	// or refuses with how long to wait. When ok, settle must be called with
-	// the outcome: a failure spends the tokens, a success gives them back.
-	ReserveFailure(ctx context.Context, clientID, addr string, now time.Time) (settle func(ctx context.Context, failed bool, now time.Time), wait time.Duration, ok bool)
+	// ChargeFailure spends one failed authentication of the failure
+	// budgets of (client id, source address) and of the address, all or
+	// none, or refuses with how long to wait. It is called only after the
+	// credentials were checked and found wrong, so failures slow further
+	// failures and never a correct authentication.
+	ChargeFailure(ctx context.Context, clientID, addr string, now time.Time) (wait time.Duration, ok bool)
 	// SpendRequest spends one request of an authenticated client id, or
 	// says how long until one is free.
 	SpendRequest(ctx context.Context, clientID string, now time.Time) (wait time.Duration, ok bool)

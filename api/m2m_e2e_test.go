@@ -23,7 +23,7 @@ func TestM2MSourceAndVerifierAgainstTheTokenEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcB, err := m2m.New(m2m.Config{TokenURL: env.tokenURL, ClientID: string(b.Client.ID), PrivateKey: priv, KeyID: pub.KeyID, Audiences: []string{"https://b.svc"}})
+	srcB, err := m2m.New(m2m.Config{TokenURL: env.tokenURL, Issuer: svcIssuer, ClientID: string(b.Client.ID), PrivateKey: priv, KeyID: pub.KeyID, Audiences: []string{"https://b.svc"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,6 +109,9 @@ type svcEnvOptions struct {
 	store  eventstore.Store
 	limits api.RateLimiter // nil: no limits
 	guard  commands.AssertionGuard
+	// acceptTokenEndpointAud turns on the compatibility switch that also
+	// accepts the token endpoint URL as a private_key_jwt aud.
+	acceptTokenEndpointAud bool
 }
 
 func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
@@ -133,7 +136,11 @@ func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
 	}
 	env.srv = httptest.NewUnstartedServer(nil)
 	env.tokenURL = "http://" + env.srv.Listener.Addr().String() + "/oauth2/token"
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: o.guard, Audiences: []string{env.tokenURL, svcIssuer}})
+	acfg := commands.ClientAuthConfig{Directory: reg, Replay: o.guard, Issuer: svcIssuer}
+	if o.acceptTokenEndpointAud {
+		acfg.TokenEndpointAudience = env.tokenURL
+	}
+	auth, err := commands.NewClientAuthenticator(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ type Routes interface {
 }
 
 // ReadyCheck is one readiness probe; a non-nil error makes /readyz 503.
+// The error goes to the log only: /readyz is public, and an error's text
+// can name hosts, users or internal state.
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
@@ -31,10 +33,11 @@ type Config struct {
 	ReadyChecks []ReadyCheck
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []echo.MiddlewareFunc
-	// IPExtractor derives the caller's address (rate limits) from a request;
-	// nil means the direct peer address, never a forwarded header. Behind
-	// proxies use echo.ExtractIPFromXFFHeader trusting only their ranges.
-	IPExtractor echo.IPExtractor
+	// ClientAddress derives the caller's address (failure budgets, logs)
+	// from a request; nil means PeerAddress, never a forwarded header.
+	// Behind proxies use ForwardedFor with their ranges only. A request
+	// whose address it cannot tell is refused with 400.
+	ClientAddress ClientAddress
 }
 
 // New returns an Echo server with the common middleware, health endpoints,
@@ -50,26 +53,40 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
-	e.IPExtractor = cfg.IPExtractor
-	if e.IPExtractor == nil {
-		e.IPExtractor = echo.ExtractIPDirect()
+	if cfg.ClientAddress == nil {
+		cfg.ClientAddress = PeerAddress
+	}
+	e.IPExtractor = func(req *http.Request) string {
+		if a, err := cfg.ClientAddress(req); err == nil {
+			return a
+		}
+		return peer(req) // refused by checkClientAddress anyway
 	}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(cfg.Middleware...)
+	e.Use(checkClientAddress(cfg.ClientAddress))
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(cfg.ReadyChecks))
+	e.GET("/readyz", readyz(cfg.ReadyChecks, cfg.Logger))
 	for _, g := range groups {
 		g.Register(e)
 	}
 	return e
 }
 
-func readyz(checks []ReadyCheck) echo.HandlerFunc {
+// Readiness answers of one check and of the whole.
+const (
+	readyOK          = "ok"
+	readyUnavailable = "unavailable"
+)
+
+// readyz answers a short reason per check (ok or unavailable) and logs
+// what failed, with the request id, for the operator.
+func readyz(checks []ReadyCheck, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
@@ -78,11 +95,17 @@ func readyz(checks []ReadyCheck) echo.HandlerFunc {
 		for _, ch := range checks {
 			if err := ch.Check(ctx); err != nil {
 				status = http.StatusServiceUnavailable
-				out[ch.Name] = err.Error()
+				out[ch.Name] = readyUnavailable
+				log.Warn("readiness check failed", "check", ch.Name,
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 			} else {
-				out[ch.Name] = "ok"
+				out[ch.Name] = readyOK
 			}
 		}
-		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": out})
+		overall := readyOK
+		if status != http.StatusOK {
+			overall = readyUnavailable
+		}
+		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "status": overall, "checks": out})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	ljwt "github.com/lestrrat-go/jwx/v2/jwt"
@@ -199,6 +200,9 @@ func assertion(t testing.TB, priv ed25519.PrivateKey, kid, iss, sub, aud string,
 	if err != nil {
 		t.Fatal(err)
 	}
+	// aud as a single string, as RFC 7523bis asks; jwx writes an array
+	// unless told.
+	tok.Options().Enable(ljwt.FlattenAudience)
 	key, err := jwk.FromRaw(priv)
 	if err != nil {
 		t.Fatal(err)
@@ -234,24 +238,35 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	id := string(svc.Client.ID)
 	soon := time.Now().Add(2 * time.Minute)
-	replayed := assertion(t, priv, pub.KeyID, id, id, env.tokenURL, soon, newJTI())
+	replayed := assertion(t, priv, pub.KeyID, id, id, svcIssuer, soon, newJTI())
+	withAud := func(aud any) string {
+		return rawAssertion(t, priv, pub.KeyID, map[string]any{"iss": id, "sub": id, "aud": aud, "exp": soon.Unix(), "jti": newJTI()})
+	}
 	cases := []struct {
 		name      string
 		assertion string
 		status    int
 	}{
-		{"a valid assertion for the token endpoint gets a token", assertion(t, priv, pub.KeyID, id, id, env.tokenURL, soon, newJTI()), 200},
 		{"a valid assertion for the issuer gets a token", assertion(t, priv, pub.KeyID, id, id, svcIssuer, soon, newJTI()), 200},
+		// RFC 7523bis (audience injection): the issuer as a single string
+		// only; the token endpoint URL only behind the compatibility switch.
+		{"an assertion for the token endpoint URL is invalid_client", assertion(t, priv, pub.KeyID, id, id, env.tokenURL, soon, newJTI()), 401},
+		{"an aud array holding only the issuer is invalid_client", withAud([]string{svcIssuer}), 401},
+		{"an aud array holding the issuer and another audience is invalid_client", withAud([]string{"https://elsewhere.test", svcIssuer}), 401},
+		{"an aud array holding the token endpoint URL is invalid_client", withAud([]string{env.tokenURL}), 401},
+		{"the issuer with a trailing slash is invalid_client", withAud(svcIssuer + "/"), 401},
+		{"an assertion without aud is invalid_client", withAud(nil), 401},
 		{"an assertion used for the first time is accepted", replayed, 200},
 		{"the same assertion replayed is invalid_client", replayed, 401},
-		{"an assertion signed by another key is invalid_client", assertion(t, otherPriv, pub.KeyID, id, id, env.tokenURL, soon, newJTI()), 401},
-		{"an expired assertion is invalid_client", assertion(t, priv, pub.KeyID, id, id, env.tokenURL, time.Now().Add(-2*time.Minute), newJTI()), 401},
+		{"an assertion signed by another key is invalid_client", assertion(t, otherPriv, pub.KeyID, id, id, svcIssuer, soon, newJTI()), 401},
+		{"an expired assertion is invalid_client", assertion(t, priv, pub.KeyID, id, id, svcIssuer, time.Now().Add(-2*time.Minute), newJTI()), 401},
 		{"an assertion for another audience is invalid_client", assertion(t, priv, pub.KeyID, id, id, "https://elsewhere.test/token", soon, newJTI()), 401},
-		{"an assertion living longer than 5 minutes is invalid_client", assertion(t, priv, pub.KeyID, id, id, env.tokenURL, time.Now().Add(time.Hour), newJTI()), 401},
-		{"an assertion whose iss is not the client is invalid_client", assertion(t, priv, pub.KeyID, "someone", id, env.tokenURL, soon, newJTI()), 401},
-		{"an assertion with an unknown kid is invalid_client", assertion(t, priv, "other-kid", id, id, env.tokenURL, soon, newJTI()), 401},
-		{"an assertion with the RFC 9864 Ed25519 alg gets a token", ed25519Assertion(t, priv, pub.KeyID, id, env.tokenURL, soon), 200},
-		{"an unsigned assertion is invalid_client", noneAssertion(id, env.tokenURL, soon), 401},
+		{"an assertion living longer than 5 minutes is invalid_client", assertion(t, priv, pub.KeyID, id, id, svcIssuer, time.Now().Add(time.Hour), newJTI()), 401},
+		{"an assertion whose iss is not the client is invalid_client", assertion(t, priv, pub.KeyID, "someone", id, svcIssuer, soon, newJTI()), 401},
+		{"an assertion with an unknown kid is invalid_client", assertion(t, priv, "other-kid", id, id, svcIssuer, soon, newJTI()), 401},
+		{"an assertion with the RFC 9864 Ed25519 alg gets a token", ed25519Assertion(t, priv, pub.KeyID, id, svcIssuer, soon), 200},
+		{"an Ed25519 assertion with an aud array is invalid_client", ed25519AssertionAud(t, priv, pub.KeyID, id, []string{svcIssuer}, soon), 401},
+		{"an unsigned assertion is invalid_client", noneAssertion(id, svcIssuer, soon), 401},
 		{"garbage is invalid_client", "a.b.c", 401},
 	}
 	for _, tc := range cases {
@@ -272,7 +287,61 @@ func TestPrivateKeyJWT(t *testing.T) {
 	})
 }
 
+// rawAssertion signs claims as they are (EdDSA, go-jose), so a test can
+// send an aud of any JSON shape.
+func rawAssertion(t testing.TB, priv ed25519.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv}, (&jose.SignerOptions{}).WithHeader("kid", kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := sg.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestPrivateKeyJWTTokenEndpointAudienceCompatibilitySwitch(t *testing.T) {
+	t.Parallel()
+	env := newSvcEnv(t, svcEnvOptions{acceptTokenEndpointAud: true})
+	priv, pub := newEdKey(t)
+	id := string(env.register(t, commands.RegisterService{Name: "legacy", Scopes: []string{"read"}, Keys: []client.PublicKey{pub}, NoSecret: true}).Client.ID)
+	soon := time.Now().Add(2 * time.Minute)
+	withAud := func(aud any) string {
+		return rawAssertion(t, priv, pub.KeyID, map[string]any{"iss": id, "sub": id, "aud": aud, "exp": soon.Unix(), "jti": newJTI()})
+	}
+	cases := []struct {
+		name      string
+		assertion string
+		status    int
+	}{
+		{"switched on, the token endpoint URL as a single string gets a token", withAud(env.tokenURL), 200},
+		{"the issuer still gets a token", withAud(svcIssuer), 200},
+		{"the token endpoint URL in an array is still invalid_client", withAud([]string{env.tokenURL}), 401},
+		{"an array of both is still invalid_client", withAud([]string{env.tokenURL, svcIssuer}), 401},
+		{"another URL is still invalid_client", withAud(env.tokenURL + "/"), 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := postToken(t, env, assertionForm(tc.assertion), nil); r.status != tc.status {
+				t.Fatalf("got %d %v, want %d", r.status, r.body, tc.status)
+			}
+		})
+	}
+}
+
 func ed25519Assertion(t testing.TB, priv ed25519.PrivateKey, kid, id, aud string, exp time.Time) string {
+	t.Helper()
+	return ed25519AssertionAud(t, priv, kid, id, aud, exp)
+}
+
+func ed25519AssertionAud(t testing.TB, priv ed25519.PrivateKey, kid, id string, aud any, exp time.Time) string {
 	t.Helper()
 	h, _ := json.Marshal(map[string]string{"alg": "Ed25519", "typ": "JWT", "kid": kid})
 	p, _ := json.Marshal(map[string]any{"iss": id, "sub": id, "aud": aud, "exp": exp.Unix(), "iat": time.Now().Unix(), "jti": newJTI()})

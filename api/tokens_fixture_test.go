@@ -103,7 +103,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	env.login = register("login", []string{api.SessionsCreateScope})
 	env.other = register("other", []string{"things:read"})
 
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{tokIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: tokIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,9 +68,19 @@ type ClientAuthConfig struct {
 	Directory ClientDirectory
 	// Replay admits each private_key_jwt jti once (required).
 	Replay AssertionGuard
-	// Audiences are the accepted aud values of an assertion: the token
-	// endpoint URL and the issuer (RFC 7523 §3 item 3). Required.
-	Audiences []string
+	// Issuer is the authorization server's issuer identifier, exactly as
+	// its metadata publishes it: the aud a private_key_jwt assertion must
+	// carry, as a single string and nothing else
+	// (draft-ietf-oauth-rfc7523bis, after the 2025 audience-injection
+	// disclosures: an aud that merely contains us, or names an endpoint,
+	// lets an assertion meant for another server be replayed here).
+	// Required.
+	Issuer string
+	// TokenEndpointAudience, when set, is also accepted as aud (again a
+	// single string only): the token endpoint URL, for clients written to
+	// RFC 7523 §3's older wording. A compatibility switch, off by default
+	// (AUTHLEDGER_ASSERTION_ACCEPT_TOKEN_ENDPOINT_AUD).
+	TokenEndpointAudience string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxAssertionLifetime bounds exp - now; default and maximum 5 min.
@@ -93,8 +103,8 @@ func NewClientAuthenticator(cfg ClientAuthConfig) (*ClientAuthenticator, error) 
 	if cfg.Replay == nil {
 		errs = append(errs, errors.New("commands: client auth: Replay is required"))
 	}
-	if len(cfg.Audiences) == 0 {
-		errs = append(errs, errors.New("commands: client auth: Audiences is required"))
+	if cfg.Issuer == "" {
+		errs = append(errs, errors.New("commands: client auth: Issuer is required"))
 	}
 	if cfg.MaxAssertionLifetime <= 0 || cfg.MaxAssertionLifetime > 5*time.Minute {
 		cfg.MaxAssertionLifetime = 5 * time.Minute
@@ -167,8 +177,9 @@ type assertionHeader struct {
 }
 
 // assertion verifies a private_key_jwt (RFC 7523 §3, OIDC Core §9):
-// EdDSA only (and RFC 9864's "Ed25519"), iss = sub = client_id, aud one of
-// ours, exp required and near, jti single-use.
+// EdDSA only (and RFC 9864's "Ed25519"), iss = sub = client_id, aud the
+// issuer as a single string (audienceOK), exp required and near, jti
+// single-use.
 func (a *ClientAuthenticator) assertion(ctx context.Context, cred ClientCredentials) (AuthenticatedClient, error) {
 	raw := cred.Assertion
 	if raw == "" || len(raw) > MaxAssertionBytes || strings.Count(raw, ".") != 2 {
@@ -207,9 +218,12 @@ func (a *ClientAuthenticator) assertion(ctx context.Context, cred ClientCredenti
 		}
 		keys = []client.PublicKey{k}
 	}
-	claims, ok := verifyAssertion(raw, h.Alg, parts, keys)
+	claims, aud, ok := verifyAssertion(raw, h.Alg, parts, keys)
 	if !ok {
 		return AuthenticatedClient{}, denied("assertion signature")
+	}
+	if !a.audienceOK(aud) {
+		return AuthenticatedClient{}, denied("assertion aud is not the issuer as a single string")
 	}
 	now := a.cfg.Now()
 	if claims.Expiry == nil || claims.ID == "" {
@@ -219,7 +233,7 @@ func (a *ClientAuthenticator) assertion(ctx context.Context, cred ClientCredenti
 	if exp.Sub(now) > a.cfg.MaxAssertionLifetime+a.cfg.Leeway {
 		return AuthenticatedClient{}, denied("assertion exp too far ahead")
 	}
-	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: id, Subject: id, AnyAudience: a.cfg.Audiences, Time: now}, a.cfg.Leeway); err != nil {
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: id, Subject: id, Time: now}, a.cfg.Leeway); err != nil {
 		return AuthenticatedClient{}, denied("assertion claims: " + err.Error())
 	}
 	if len(claims.ID) > 256 {
@@ -235,30 +249,50 @@ func (a *ClientAuthenticator) assertion(ctx context.Context, cred ClientCredenti
 	return AuthenticatedClient{ID: v.ID, Method: AuthPrivateKeyJWT, Client: v}, nil
 }
 
-// verifyAssertion checks the signature with the pinned algorithms. go-jose
-// knows "EdDSA"; RFC 9864's fully specified "Ed25519" is the same Ed25519
-// signature over the same input, verified with the standard library.
-func verifyAssertion(raw, alg string, parts []string, keys []client.PublicKey) (jwt.Claims, bool) {
+// audienceOK reports whether a verified assertion's aud, as sent (raw
+// JSON), is a single string naming the issuer, or the token endpoint when
+// the compatibility switch is on. An array is refused even when it holds
+// only the issuer: jwt.Audience would read it as a list and match any
+// member, which is the audience injection RFC 7523bis closes.
+func (a *ClientAuthenticator) audienceOK(raw json.RawMessage) bool {
+	var aud string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &aud) != nil {
+		return false
+	}
+	return aud == a.cfg.Issuer || (a.cfg.TokenEndpointAudience != "" && aud == a.cfg.TokenEndpointAudience)
+}
+
+// audClaim keeps aud as it was sent, beside the parsed claims.
+type audClaim struct {
+	Aud json.RawMessage `json:"aud"`
+}
+
+// verifyAssertion checks the signature with the pinned algorithms and
+// returns the verified claims and aud as sent. go-jose knows "EdDSA";
+// RFC 9864's fully specified "Ed25519" is the same Ed25519 signature over
+// the same input, verified with the standard library.
+func verifyAssertion(raw, alg string, parts []string, keys []client.PublicKey) (jwt.Claims, json.RawMessage, bool) {
 	var claims jwt.Claims
+	var aud audClaim
 	switch alg {
 	case string(jose.EdDSA):
 		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
 		if err != nil {
-			return claims, false
+			return claims, nil, false
 		}
 		for _, k := range keys {
 			pub, err := k.Ed25519()
 			if err != nil {
 				continue
 			}
-			if err := tok.Claims(pub, &claims); err == nil {
-				return claims, true
+			if err := tok.Claims(pub, &claims, &aud); err == nil {
+				return claims, aud.Aud, true
 			}
 		}
 	case "Ed25519":
 		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 		if err != nil || len(sig) != ed25519.SignatureSize {
-			return claims, false
+			return claims, nil, false
 		}
 		signed := []byte(parts[0] + "." + parts[1])
 		for _, k := range keys {
@@ -268,12 +302,12 @@ func verifyAssertion(raw, alg string, parts []string, keys []client.PublicKey) (
 			}
 			if ed25519.Verify(pub, signed, sig) {
 				pb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-				if err := json.Unmarshal(pb, &claims); err != nil {
-					return claims, false
+				if json.Unmarshal(pb, &claims) != nil || json.Unmarshal(pb, &aud) != nil {
+					return claims, nil, false
 				}
-				return claims, true
+				return claims, aud.Aud, true
 			}
 		}
 	}
-	return claims, false
+	return claims, nil, false
 }

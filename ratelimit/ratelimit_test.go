@@ -16,8 +16,8 @@ import (
 	"authledger/ratelimit/ratelimittest"
 )
 
-// failing reserves the failure budget n times, 100 at a time, for
-// authentications that all fail, and counts those admitted.
+// failing charges n failed authentications, 100 at a time, and counts
+// those the budgets admitted (answered invalid_client rather than 429).
 func failing(r *ratelimit.Limiter, n int, clientID func(i int) string, addr string, now time.Time) int {
 	var admitted atomic.Int64
 	sem := make(chan struct{}, 100)
@@ -26,9 +26,8 @@ func failing(r *ratelimit.Limiter, n int, clientID func(i int) string, addr stri
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if settle, _, ok := r.ReserveFailure(context.Background(), clientID(i), addr, now); ok {
+			if _, ok := r.ChargeFailure(context.Background(), clientID(i), addr, now); ok {
 				admitted.Add(1)
-				settle(context.Background(), true, now) // the authentication failed
 			}
 		})
 	}
@@ -53,14 +52,12 @@ func TestRateLimiterContract(t *testing.T) {
 		}},
 		{"failures for a client from one address do not refuse it at another address", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 300, one("svc-a"), "10.0.0.1", t0)
-			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
 				t.Fatal("the flooding address was not limited")
 			}
-			settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.2", t0)
-			if !ok {
-				t.Fatal("the client was refused at another address because someone else failed for it")
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.2", t0); !ok {
+				t.Fatal("the client's failures were slowed at another address because someone else failed for it")
 			}
-			settle(ctx, false, t0)
 			if _, ok := r.SpendRequest(ctx, "svc-a", t0); !ok {
 				t.Fatal("failures by others spent the client's request budget")
 			}
@@ -69,85 +66,54 @@ func TestRateLimiterContract(t *testing.T) {
 			if n := failing(r, 300, func(i int) string { return fmt.Sprint("ghost-", i) }, "10.0.0.1", t0); n != 100 {
 				t.Fatalf("%d admitted, want the address burst of 100", n)
 			}
-			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
 				t.Fatal("an address past its budget was admitted for another client")
 			}
-			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.2", t0); !ok {
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.2", t0); !ok {
 				t.Fatal("another address was limited")
 			}
 		}},
-		{"successful authentications give their reservation back", func(t *testing.T, r *ratelimit.Limiter) {
-			for range 500 {
-				settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
-				if !ok {
-					t.Fatal("a client that never failed was limited")
-				}
-				settle(ctx, false, t0)
-			}
-			if n := failing(r, 50, one("svc-a"), "10.0.0.1", t0); n != 20 {
-				t.Fatalf("%d failures admitted after successes, want the untouched burst of 20", n)
+		{"a charge refused by the pair's budget spends nothing of the address's", func(t *testing.T, r *ratelimit.Limiter) {
+			failing(r, 300, one("svc-a"), "10.0.0.1", t0) // 20 charged, 280 refused
+			if n := failing(r, 300, func(i int) string { return fmt.Sprint("ghost-", i) }, "10.0.0.1", t0); n != 80 {
+				t.Fatalf("%d admitted for other ids, want the address's 100 - 20", n)
 			}
 		}},
-		{"100 correct authentications at once from one address are all admitted", func(t *testing.T, r *ratelimit.Limiter) {
-			var admitted atomic.Int64
-			var wg sync.WaitGroup
-			for range 100 {
-				wg.Go(func() {
-					if settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0); ok {
-						admitted.Add(1)
-						time.Sleep(time.Millisecond) // authenticating, tokens held
-						settle(ctx, false, t0)
-					}
-				})
-			}
-			wg.Wait()
-			if n := admitted.Load(); n != 100 {
-				t.Fatalf("%d of 100 concurrent correct authentications admitted", n)
+		{"failures never spend a client's request budget", func(t *testing.T, r *ratelimit.Limiter) {
+			failing(r, 300, one("svc-a"), "10.0.0.1", t0)
+			for range 200 {
+				if _, ok := r.SpendRequest(ctx, "svc-a", t0); !ok {
+					t.Fatal("the request budget was spent by failures")
+				}
 			}
 		}},
 		{"a refused attempt spends nothing and says when to retry, and the budget refills at 1/s", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 20, one("svc-a"), "10.0.0.1", t0)
-			_, w, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
+			w, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.1", t0)
 			if ok || w <= 0 || w > 2*time.Second {
 				t.Fatalf("limited answer: wait %v ok %v", w, ok)
 			}
 			later := t0.Add(1500 * time.Millisecond)
-			settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", later)
-			if !ok {
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.1", later); !ok {
 				t.Fatal("the failure budget did not refill")
 			}
-			settle(ctx, true, later)
 			// The address budget spent 21 of 100 and refilled 7.5 at 5/s.
 			if n := failing(r, 200, func(i int) string { return fmt.Sprint("ghost-", i) }, "10.0.0.1", later); n != 86 {
 				t.Fatalf("%d admitted, want 86 (100 - 21 + 7.5 refilled at 5/s)", n)
-			}
-		}},
-		{"a reservation settles once: a second settlement spends nothing", func(t *testing.T, r *ratelimit.Limiter) {
-			for range 10 {
-				settle, _, ok := r.ReserveFailure(ctx, "svc-a", "10.0.0.1", t0)
-				if !ok {
-					t.Fatal("refused")
-				}
-				settle(ctx, true, t0)
-				settle(ctx, true, t0)
-			}
-			if n := failing(r, 50, one("svc-a"), "10.0.0.1", t0); n != 10 {
-				t.Fatalf("%d failures admitted after 10 settled twice, want 10 (20 - 10)", n)
 			}
 		}},
 		{"IPv6 addresses share the budget of their /64", func(t *testing.T, r *ratelimit.Limiter) {
 			var admitted int
 			for i := range 300 {
 				addr := fmt.Sprintf("2001:db8:1:2::%x", i+1)
-				if settle, _, ok := r.ReserveFailure(ctx, "svc-a", addr, t0); ok {
+				if _, ok := r.ChargeFailure(ctx, "svc-a", addr, t0); ok {
 					admitted++
-					settle(ctx, true, t0)
 				}
 			}
 			if admitted != 20 {
 				t.Fatalf("%d admitted across one /64, want the burst of 20", admitted)
 			}
-			if _, _, ok := r.ReserveFailure(ctx, "svc-a", "2001:db8:1:3::1", t0); !ok {
+			if _, ok := r.ChargeFailure(ctx, "svc-a", "2001:db8:1:3::1", t0); !ok {
 				t.Fatal("the next /64 was limited")
 			}
 		}},
@@ -198,20 +164,23 @@ func TestRedisRateLimiterIsSharedAndFallsBack(t *testing.T) {
 			t.Fatalf("%d admitted across two instances, want the shared burst of 4", n)
 		}
 	})
-	t.Run("a refund leaves no key behind", func(t *testing.T) {
+	t.Run("a failure writes one key per bucket, each expiring once refilled", func(t *testing.T) {
 		t.Parallel()
+		ctx := context.Background()
 		prefix := ratelimittest.Prefix(t, rdb)
 		r := ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, prefix)
-		settle, _, ok := r.ReserveFailure(context.Background(), "svc-a", "10.0.0.1", now)
-		if !ok {
+		if _, ok := r.ChargeFailure(ctx, "svc-a", "10.0.0.1", time.Now()); !ok {
 			t.Fatal("refused")
 		}
-		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) != 2 {
-			t.Fatalf("keys after a reservation: %v", keys)
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) != 2 {
+			t.Fatalf("keys after a failure: %v", keys)
 		}
-		settle(context.Background(), false, now)
-		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) != 0 {
-			t.Fatalf("keys left after a refund: %v", keys)
+		for _, k := range keys {
+			// One failure refills in 1 s (pair) or 200 ms (address).
+			if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > 2*time.Second {
+				t.Fatalf("key %s expires in %v (%v), want within the refill time", k, ttl, err)
+			}
 		}
 	})
 	t.Run("a Redis outage falls back to in-process limits", func(t *testing.T) {
@@ -249,22 +218,10 @@ func TestAFullLimiterTableHandsOutNoUnlimitedLimiters(t *testing.T) {
 		{"a key being refused stays in the table while new keys arrive", func(t *testing.T, r *ratelimit.Limiter) {
 			failing(r, 10, one("victim"), "10.0.0.1", now)
 			for k := range 30 {
-				if _, _, ok := r.ReserveFailure(ctx, "victim", "10.0.0.1", now); ok {
+				if _, ok := r.ChargeFailure(ctx, "victim", "10.0.0.1", now); ok {
 					t.Fatalf("the exhausted key was forgiven after %d new keys", k)
 				}
 				failing(r, 1, one(fmt.Sprint("new-", k)), "10.0.0.1", now)
-			}
-		}},
-		{"a bucket refilled by a refund leaves the table", func(t *testing.T, r *ratelimit.Limiter) {
-			for k := range 100 {
-				settle, _, ok := r.ReserveFailure(ctx, fmt.Sprint("svc-", k), "10.0.0.1", now)
-				if !ok {
-					t.Fatal("refused")
-				}
-				settle(ctx, false, now)
-			}
-			if got := ratelimit.FailClientAddrKeys(r); got != 0 {
-				t.Fatalf("%d full buckets kept", got)
 			}
 		}},
 	}

@@ -45,7 +45,15 @@ type Config struct {
 	// registered public JWK (optional: the server tries every key).
 	PrivateKey ed25519.PrivateKey
 	KeyID      string
-	// AssertionAudience is the assertion's aud; default TokenURL.
+	// Issuer is authledger's issuer identifier (its metadata's issuer,
+	// AUTHLEDGER_ISSUER): the aud of private_key_jwt assertions, sent as a
+	// single string (RFC 7523bis; authledger refuses any other aud by
+	// default). Default: TokenURL less its /oauth2/token suffix; with a
+	// PrivateKey and a TokenURL without that suffix it is required.
+	Issuer string
+	// AssertionAudience overrides the assertion's aud; default Issuer. Set
+	// it to the token endpoint URL only against a server running with
+	// AUTHLEDGER_ASSERTION_ACCEPT_TOKEN_ENDPOINT_AUD.
 	AssertionAudience string
 	// Scopes and Audiences are requested with each token (scope, audience).
 	Scopes    []string
@@ -125,6 +133,14 @@ func New(cfg Config) (*Source, error) {
 	if len(cfg.PrivateKey) != 0 && len(cfg.PrivateKey) != ed25519.PrivateKeySize {
 		errs = append(errs, errors.New("m2m: PrivateKey is not an Ed25519 private key"))
 	}
+	if cfg.Issuer == "" {
+		if base, ok := strings.CutSuffix(cfg.TokenURL, "/oauth2/token"); ok && base != "" {
+			cfg.Issuer = base
+		}
+	}
+	if len(cfg.PrivateKey) != 0 && cfg.Issuer == "" && cfg.AssertionAudience == "" {
+		errs = append(errs, errors.New("m2m: Issuer is required with PrivateKey when TokenURL does not end in /oauth2/token"))
+	}
 	if cfg.RefreshAt < 0 || cfg.RefreshAt >= 1 || cfg.Jitter < 0 || cfg.Jitter >= 0.5 {
 		errs = append(errs, errors.New("m2m: RefreshAt must be in [0,1) and Jitter in [0,0.5)"))
 	}
@@ -159,7 +175,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.Rand = mrand.Float64
 	}
 	if cfg.AssertionAudience == "" {
-		cfg.AssertionAudience = cfg.TokenURL
+		cfg.AssertionAudience = cfg.Issuer
 	}
 	s := &Source{cfg: cfg}
 	if len(cfg.PrivateKey) != 0 {
@@ -318,6 +334,7 @@ func (s *Source) assertion(now time.Time) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
+	// One audience: go-jose writes it as a single string, as RFC 7523bis asks.
 	return jwt.Signed(s.signer).Claims(jwt.Claims{
 		Issuer: s.cfg.ClientID, Subject: s.cfg.ClientID, Audience: jwt.Audience{s.cfg.AssertionAudience},
 		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: hex.EncodeToString(b[:]),

@@ -39,6 +39,11 @@ type Config struct {
 	// service (comma-separated). Only from them is X-Forwarded-For believed
 	// for the caller's address (rate limits); empty: the peer address.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	// AssertionAcceptTokenEndpointAud also accepts the token endpoint URL
+	// (issuer + /oauth2/token) as the aud of a private_key_jwt assertion,
+	// for clients not yet sending the issuer. Off by default: RFC 7523bis
+	// asks for the issuer identifier as a single string only.
+	AssertionAcceptTokenEndpointAud bool `env:"ASSERTION_ACCEPT_TOKEN_ENDPOINT_AUD" envDefault:"false"`
 	// Secrets is the secret provider: local:///dir or infisical://… (default: local in DataDir).
 	Secrets string `env:"SECRETS"`
 	// InfisicalWebhookSecret is the secret key of the Infisical webhook;

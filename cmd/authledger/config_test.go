@@ -67,6 +67,24 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "the token endpoint is not a private_key_jwt audience unless switched on",
+			env:  map[string]string{},
+			check: func(t *testing.T, c Config) {
+				if c.AssertionAcceptTokenEndpointAud {
+					t.Fatal("the RFC 7523bis compatibility switch is on by default")
+				}
+			},
+		},
+		{
+			name: "AUTHLEDGER_ASSERTION_ACCEPT_TOKEN_ENDPOINT_AUD switches it on",
+			env:  map[string]string{"AUTHLEDGER_ASSERTION_ACCEPT_TOKEN_ENDPOINT_AUD": "true"},
+			check: func(t *testing.T, c Config) {
+				if !c.AssertionAcceptTokenEndpointAud {
+					t.Fatal("the switch was not read")
+				}
+			},
+		},
+		{
 			name:    "a malformed duration is refused",
 			env:     map[string]string{"AUTHLEDGER_SHUTDOWN_TIMEOUT": "soon"},
 			wantErr: []string{"SHUTDOWN_TIMEOUT"},

@@ -1,28 +1,29 @@
 package main
 
 import (
-	"net"
+	"net/netip"
 	"strings"
 
-	"github.com/labstack/echo/v4"
+	"authledger/api"
 )
 
-// ipExtractor is how the server finds a caller's address for rate limits.
+// clientAddress is how the server finds a caller's address for rate limits.
 // Without trusted proxies it is the peer address: believing
 // X-Forwarded-For from anyone would let a client pick its own budget. With
 // them, the right-most X-Forwarded-For entry not inside a trusted range,
-// and only when the peer itself is trusted. Echo trusts loopback, link-local
-// and private ranges by default; that is switched off so only the
-// configured ranges count.
-func ipExtractor(trusted []string) echo.IPExtractor {
+// and only when the peer itself is trusted (api.ForwardedFor); only the
+// configured ranges count, never loopback or private ranges by default. A
+// trusted proxy's X-Forwarded-For that cannot be read is refused (400),
+// never charged to the proxy.
+func clientAddress(trusted []string) api.ClientAddress {
 	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
+		return api.PeerAddress
 	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	var ranges []netip.Prefix
 	for _, p := range trusted {
-		if _, n, err := net.ParseCIDR(strings.TrimSpace(p)); err == nil { // Validate refused the rest
-			opts = append(opts, echo.TrustIPRange(n))
+		if n, err := netip.ParsePrefix(strings.TrimSpace(p)); err == nil { // Validate refused the rest
+			ranges = append(ranges, n.Masked())
 		}
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+	return api.ForwardedFor(ranges)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"authledger/api"
 )
 
 func TestTrustedProxiesDecideWhichForwardedAddressIsBelieved(t *testing.T) {
@@ -15,17 +18,27 @@ func TestTrustedProxiesDecideWhichForwardedAddressIsBelieved(t *testing.T) {
 		peer    string
 		xff     string
 		want    string
+		bad     bool // ErrMalformedForwardedFor
 	}{
-		{"without trusted proxies X-Forwarded-For is ignored", nil, "10.9.0.1", "203.0.113.9", "10.9.0.1"},
-		{"without trusted proxies even a loopback peer's header is ignored", nil, "127.0.0.1", "203.0.113.9", "127.0.0.1"},
-		{"a trusted proxy's X-Forwarded-For names the caller", lb, "10.9.0.1", "203.0.113.9", "203.0.113.9"},
-		{"an IPv6 trusted proxy is honoured", lb, "[2001:db8:ffff::1]", "203.0.113.9", "203.0.113.9"},
-		{"an untrusted peer's X-Forwarded-For is ignored", lb, "198.51.100.7", "203.0.113.9", "198.51.100.7"},
-		{"loopback is not trusted unless configured", lb, "127.0.0.1", "203.0.113.9", "127.0.0.1"},
-		{"a private range outside the list is not trusted", lb, "192.168.1.1", "203.0.113.9", "192.168.1.1"},
-		{"a chain through trusted proxies yields the first untrusted hop", lb, "10.9.0.1", "203.0.113.9, 10.9.0.7", "203.0.113.9"},
-		{"a spoofed left-most entry is not believed", lb, "10.9.0.1", "1.1.1.1, 203.0.113.9", "203.0.113.9"},
-		{"no header means the peer", lb, "10.9.0.1", "", "10.9.0.1"},
+		{"without trusted proxies X-Forwarded-For is ignored", nil, "10.9.0.1", "203.0.113.9", "10.9.0.1", false},
+		{"without trusted proxies even a loopback peer's header is ignored", nil, "127.0.0.1", "203.0.113.9", "127.0.0.1", false},
+		{"a trusted proxy's X-Forwarded-For names the caller", lb, "10.9.0.1", "203.0.113.9", "203.0.113.9", false},
+		{"an IPv6 trusted proxy is honoured", lb, "[2001:db8:ffff::1]", "203.0.113.9", "203.0.113.9", false},
+		{"an untrusted peer's X-Forwarded-For is ignored", lb, "198.51.100.7", "203.0.113.9", "198.51.100.7", false},
+		{"loopback is not trusted unless configured", lb, "127.0.0.1", "203.0.113.9", "127.0.0.1", false},
+		{"a private range outside the list is not trusted", lb, "192.168.1.1", "203.0.113.9", "192.168.1.1", false},
+		{"a chain through trusted proxies yields the first untrusted hop", lb, "10.9.0.1", "203.0.113.9, 10.9.0.7", "203.0.113.9", false},
+		{"a spoofed left-most entry is not believed", lb, "10.9.0.1", "1.1.1.1, 203.0.113.9", "203.0.113.9", false},
+		{"no header means the peer", lb, "10.9.0.1", "", "10.9.0.1", false},
+		{"a bracketed IPv6 entry is read", lb, "10.9.0.1", "[2001:db8::7]", "2001:db8::7", false},
+		{"an IPv4-mapped entry is its IPv4 address", lb, "10.9.0.1", "::ffff:203.0.113.9", "203.0.113.9", false},
+		{"a trusted proxy's unreadable header is refused, not charged to the proxy", lb, "10.9.0.1", "not-an-address", "", true},
+		{"an unreadable hop after the caller is refused", lb, "10.9.0.1", "203.0.113.9, bogus", "", true},
+		{"an entry with a port is refused", lb, "10.9.0.1", "203.0.113.9:4711", "", true},
+		{"an empty entry is refused", lb, "10.9.0.1", "203.0.113.9,", "", true},
+		{"an unreadable entry left of the caller is never read", lb, "10.9.0.1", "bogus, 203.0.113.9", "203.0.113.9", false},
+		{"an untrusted peer's unreadable header is ignored", lb, "198.51.100.7", "not-an-address", "198.51.100.7", false},
+		{"without trusted proxies an unreadable header is ignored", nil, "10.9.0.1", "not-an-address", "10.9.0.1", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,8 +47,15 @@ func TestTrustedProxiesDecideWhichForwardedAddressIsBelieved(t *testing.T) {
 			if tc.xff != "" {
 				req.Header.Set("X-Forwarded-For", tc.xff)
 			}
-			if got := ipExtractor(tc.trusted)(req); got != tc.want {
-				t.Fatalf("caller address %q, want %q", got, tc.want)
+			got, err := clientAddress(tc.trusted)(req)
+			if tc.bad {
+				if !errors.Is(err, api.ErrMalformedForwardedFor) {
+					t.Fatalf("caller address %q, %v; want ErrMalformedForwardedFor", got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("caller address %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

@@ -44,12 +44,11 @@ func buildClients(_ context.Context, in *infraParts, keys keyParts, revs revocat
 		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
 		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
-	issuer := strings.TrimRight(in.cfg.Issuer, "/")
-	auth, err := cmds.NewClientAuthenticator(cmds.ClientAuthConfig{
-		Directory: reg,
-		Replay:    guard,
-		Audiences: []string{issuer + "/oauth2/token", issuer, in.cfg.Issuer},
-	})
+	acfg := cmds.ClientAuthConfig{Directory: reg, Replay: guard, Issuer: in.cfg.Issuer}
+	if in.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
+		acfg.TokenEndpointAudience = strings.TrimRight(in.cfg.Issuer, "/") + "/oauth2/token"
+	}
+	auth, err := cmds.NewClientAuthenticator(acfg)
 	if err != nil {
 		return clientParts{}, err
 	}

@@ -77,7 +77,7 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{benchIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
 	if err != nil {
 		b.Fatal(err)
 	}

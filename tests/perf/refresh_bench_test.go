@@ -76,7 +76,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Audiences: []string{benchIssuer}})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
 	if err != nil {
 		b.Fatal(err)
 	}

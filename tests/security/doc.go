@@ -3,4 +3,10 @@
 // foreign signatures, bad claims, revoked keys, hostile JWKS documents and
 // an unreachable JWKS endpoint. Each case asserts the precise sentinel
 // error of client/verifier. Time is injected; nothing sleeps.
+//
+// The end-to-end tests (issue 10) attack the real binary instead, built
+// once and run with e2eharness: TestLockoutFloodOnTheRealBinary floods
+// the token endpoint with wrong secrets and made-up client ids behind a
+// trusted proxy and checks that correct credentials are never refused.
+// They skip under -short.
 package security
