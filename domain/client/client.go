@@ -10,6 +10,17 @@ import (
 // its tokens.
 type ID string
 
+// IDPrefix starts every client id authledger issues.
+const IDPrefix = "svc-"
+
+// InIDNamespace reports whether s lies in the client-id namespace: it starts
+// with IDPrefix, in any letter case. Session subjects never do, so no
+// user's sub can equal a client's sub (the client id of its M2M tokens),
+// and no API can take one for the other (RFC 9068 §5).
+func InIDNamespace(s string) bool {
+	return len(s) >= len(IDPrefix) && strings.EqualFold(s[:len(IDPrefix)], IDPrefix)
+}
+
 // StreamPrefix starts every client stream.
 const StreamPrefix = "client-"
 
