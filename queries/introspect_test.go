@@ -21,7 +21,10 @@ func (notRefresh) Open(context.Context, string) (refreshtoken.Claims, error) {
 
 func TestIntrospectionDisclosesAnAccessTokenOnlyToEntitledCallers(t *testing.T) {
 	t.Parallel()
-	tok := claims(func(c *token.AccessClaims) { c.ClientID = "svc-login"; c.Audience = []string{"api", "svc-billing", issuer} })
+	tok := claims(func(c *token.AccessClaims) {
+		c.ClientID = "svc-login"
+		c.Audience = []string{"api", "svc-billing", issuer}
+	})
 	v := verifierFunc(func(context.Context, string) (token.AccessClaims, error) { return tok, nil })
 	q := queries.NewIntrospector(notRefresh{}, nil, v, revoked(nil), func() time.Time { return t0.Add(time.Minute) })
 	cases := []struct {

@@ -92,7 +92,7 @@ func wireServices(ctx context.Context, a *app) error {
 		}
 	}
 
-	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store})
+	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store, Publisher: a.revocationPublisher})
 	if err != nil {
 		return err
 	}

@@ -450,8 +450,9 @@ func (c *Client) ChangeAudiences(auds []string, now time.Time) error {
 	return nil
 }
 
-// Disable stops the client for good. Disabling twice is a no-op, so a
-// retried operator command does not fail.
+// Disable stops the client for good, and revokes every token naming it
+// until the last one has expired (Disabled.AccessUntil). Disabling twice
+// is a no-op, so a retried operator command does not fail.
 func (c *Client) Disable(reason string, now time.Time) error {
 	if c.v.Version == 0 {
 		return ErrNotRegistered
@@ -462,6 +463,7 @@ func (c *Client) Disable(reason string, now time.Time) error {
 	if len(reason) > 512 {
 		reason = reason[:512]
 	}
-	c.record(Disabled{Reason: reason, At: now.UTC()})
+	now = now.UTC()
+	c.record(Disabled{Reason: reason, At: now, AccessUntil: now.Add(TokenHorizon())})
 	return nil
 }
