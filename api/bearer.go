@@ -29,3 +29,11 @@ func errBearerInvalid(c echo.Context) error {
 	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
 	return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the bearer token is not valid")
 }
+
+// errUserTokenRequired is the 401 answer to a valid token that is not a
+// user access token (no sid: an M2M token) on an API that acts for a user
+// (RFC 9068 §5; RFC 6750 §3.1 invalid_token: not valid for this resource).
+func errUserTokenRequired(c echo.Context) error {
+	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token", error_description="a user access token is required"`)
+	return NewProblem(http.StatusUnauthorized, "user-token-required", "Unauthorized", "this API accepts only user access tokens (minted from a session, carrying sid)")
+}

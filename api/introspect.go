@@ -4,10 +4,13 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"authledger/queries"
 )
 
 // Introspect is POST /oauth2/introspect (RFC 7662); the caller must
-// authenticate as a client (§2.1).
+// authenticate as a client (§2.1), and learns about a token only when it
+// may (§4, queries.Caller).
 type Introspect struct {
 	auth *ClientAuthenticator
 	q    Introspector
@@ -26,7 +29,9 @@ func (i *Introspect) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := i.q.Introspect(c.Request().Context(), tok, hint, string(cl.ID))
+	// What the caller may learn depends on who it is and what the
+	// registry grants it (RFC 7662 §4), never on what the request claims.
+	out, err := i.q.Introspect(c.Request().Context(), tok, hint, queries.Caller{ClientID: string(cl.ID), Scopes: cl.Client.Scopes})
 	if err != nil {
 		return err
 	}

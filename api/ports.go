@@ -23,7 +23,7 @@ type (
 	}
 	// Introspector answers RFC 7662 requests (queries.Introspector).
 	Introspector interface {
-		Introspect(ctx context.Context, raw, hint, callerClientID string) (queries.Introspection, error)
+		Introspect(ctx context.Context, raw, hint string, caller queries.Caller) (queries.Introspection, error)
 	}
 	// AccessChecker checks bearer tokens for /v1 (queries.AccessChecker).
 	AccessChecker interface {

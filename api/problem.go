@@ -69,6 +69,7 @@ var problemRules = []ProblemRule{
 	{session.ErrExpired, http.StatusUnauthorized, "session-invalid", "Unauthorized"},
 	{session.ErrEnded, http.StatusConflict, "session-ended", "Session Ended"},
 	{session.ErrInvalid, http.StatusBadRequest, "invalid-request", "Bad Request"},
+	{session.ErrReservedSubject, http.StatusBadRequest, "invalid-subject", "Invalid Subject"},
 	// Projections admin (api/admin_projections.go).
 	{ErrProjectionNotFound, http.StatusNotFound, "projection-not-found", "Projection Not Found"},
 	{ErrProjectionNotRebuildable, http.StatusConflict, "projection-not-rebuildable", "Projection Not Rebuildable"},

@@ -266,7 +266,11 @@ func (s *Sessions) elevate(c echo.Context) error {
 
 // sessionCaller is whoever a request speaks for: the session cookie's
 // subject, or a user access token's sub. Cookie callers of unsafe methods
-// must also pass the Origin check.
+// must also pass the Origin check. A bearer token must be a user access
+// token, one minted from a session and so carrying its sid: an M2M token
+// names a client, never a user, so it is refused whatever its sub (RFC 9068
+// §5), and session subjects never lie in the client-id namespace
+// (session.ErrReservedSubject).
 type sessionCaller struct {
 	subject   string
 	sessionID string // the cookie's session, or the token's sid
@@ -278,6 +282,9 @@ func (s *Sessions) caller(c echo.Context) (sessionCaller, error) {
 		cl, err := s.bearer(c)
 		if err != nil {
 			return sessionCaller{}, err
+		}
+		if cl.SessionID == "" {
+			return sessionCaller{}, errUserTokenRequired(c)
 		}
 		return sessionCaller{subject: cl.Subject, sessionID: cl.SessionID}, nil
 	}

@@ -40,7 +40,7 @@ func TestIntrospectionTokenTypeOverHTTP(t *testing.T) {
 	if s.status != http.StatusCreated {
 		t.Fatalf("start: %d %s", s.status, s.raw)
 	}
-	at := e.form(t, "/oauth2/introspect", e.other, url.Values{"token": {s.body["access_token"].(string)}})
+	at := e.form(t, "/oauth2/introspect", e.rs, url.Values{"token": {s.body["access_token"].(string)}})
 	if at.body["active"] != true || at.body["token_type"] != "Bearer" {
 		t.Fatalf("access token: %s, want token_type Bearer (RFC 7662 §2.2 → RFC 6749 §7.1)", at.raw)
 	}

@@ -45,6 +45,9 @@ type tokEnv struct {
 	verifier *verifier.Verifier // a resource server's view, revocation hook on
 	login    commands.RegisteredService
 	other    commands.RegisteredService
+	// rs is a resource server: it holds scope introspect:any, so it may
+	// introspect every access token (RFC 7662 §4).
+	rs       commands.RegisteredService
 	services *commands.Services
 	registry *services.Registry
 }
@@ -102,6 +105,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	env := &tokEnv{store: store, revs: revs, services: svcCmds, registry: reg}
 	env.login = register("login", []string{api.SessionsCreateScope})
 	env.other = register("other", []string{"things:read"})
+	env.rs = register("rs", []string{"introspect:any"})
 
 	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: tokIssuer})
 	if err != nil {

@@ -102,7 +102,7 @@ func TestReuseDetectionEndToEnd(t *testing.T) {
 	}
 	e.settle(t)
 	for name, at := range map[string]string{"session start": s.body["access_token"].(string), "refresh": at1} {
-		in := e.form(t, "/oauth2/introspect", e.other, url.Values{"token": {at}})
+		in := e.form(t, "/oauth2/introspect", e.rs, url.Values{"token": {at}})
 		if in.status != 200 || in.body["active"] != false || len(in.body) != 1 {
 			t.Errorf("%s access token introspects %d %s", name, in.status, in.raw)
 		}
@@ -131,18 +131,18 @@ func TestRevokeAndIntrospectNeedClientAuthentication(t *testing.T) {
 	}
 	s := e.startSession(t, e.m2m(t, e.login, api.SessionsCreateScope), "alice")
 	at := s.body["access_token"].(string)
-	if in := e.form(t, "/oauth2/introspect", e.other, url.Values{"token": {at}}); in.body["active"] != true || in.body["sub"] != "alice" {
+	if in := e.form(t, "/oauth2/introspect", e.rs, url.Values{"token": {at}}); in.body["active"] != true || in.body["sub"] != "alice" {
 		t.Fatalf("live token: %s", in.raw)
 	}
 	if r := e.form(t, "/oauth2/revoke", e.login, url.Values{"token": {at}, "token_type_hint": {"access_token"}}); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
 	}
 	e.settle(t)
-	if in := e.form(t, "/oauth2/introspect", e.other, url.Values{"token": {at}}); in.body["active"] != false {
+	if in := e.form(t, "/oauth2/introspect", e.rs, url.Values{"token": {at}}); in.body["active"] != false {
 		t.Fatalf("revoked token: %s", in.raw)
 	}
 	bad := at[:len(at)-3] + "AAA"
-	if in := e.form(t, "/oauth2/introspect", e.other, url.Values{"token": {bad}}); in.body["active"] != false {
+	if in := e.form(t, "/oauth2/introspect", e.rs, url.Values{"token": {bad}}); in.body["active"] != false {
 		t.Fatalf("bad signature: %s", in.raw)
 	}
 }

@@ -72,7 +72,7 @@ type RevocationChecker interface {
 }
 
 // RevocationPublisher hurries a revocation to every instance once it is in
-// the ledger. kind is "jti", "sid" or "family". It is best effort: the
+// the ledger. kind is "jti", "sid", "family" or "client". It is best effort: the
 // ledger feed delivers the same entry anyway.
 type RevocationPublisher interface {
 	PublishRevocation(ctx context.Context, kind, id string, until time.Time) error

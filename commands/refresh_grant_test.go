@@ -13,6 +13,7 @@ import (
 	"authledger/domain/oauth"
 	"authledger/domain/refreshtoken"
 	"authledger/eventstore"
+	"authledger/queries"
 )
 
 var meta = commands.Metadata{Actor: "test"}
@@ -48,7 +49,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	}
 	f.catchUp(t)
 	for name, at := range map[string]string{"session start": s.AccessToken, "first refresh": first.AccessToken, "second refresh": second.AccessToken} {
-		in, err := f.tok.Introspector.Introspect(ctx, at, "", "login")
+		in, err := f.tok.Introspector.Introspect(ctx, at, "", queries.Caller{ClientID: "login"})
 		if err != nil || in.Active {
 			t.Errorf("%s access token: introspection active=%v err=%v", name, in.Active, err)
 		}
@@ -58,7 +59,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 			t.Errorf("%s access token: verifier err = %v, want ErrRevoked", name, err)
 		}
 	}
-	if in, _ := f.tok.Introspector.Introspect(ctx, second.RefreshToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, second.RefreshToken, "", queries.Caller{ClientID: "login"}); in.Active {
 		t.Error("a revoked family's refresh token introspects active")
 	}
 }
@@ -214,7 +215,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		f.catchUp(t)
-		if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", queries.Caller{ClientID: "login"}); in.Active {
 			t.Fatal("the family's access token is still active")
 		}
 	})
@@ -225,14 +226,14 @@ func TestRevoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", "other"); !in.Active || in.Subject != "alice" {
+		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", queries.Caller{ClientID: "other", Scopes: []string{queries.IntrospectAnyScope}}); !in.Active || in.Subject != "alice" {
 			t.Fatalf("before revocation: %+v", in)
 		}
 		if err := f.tok.Revoke.Handle(ctx, commands.RevokeToken{Token: pair.AccessToken, Hint: "access_token", ClientID: "login"}, meta); err != nil {
 			t.Fatal(err)
 		}
 		f.catchUp(t)
-		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, pair.AccessToken, "", queries.Caller{ClientID: "login"}); in.Active {
 			t.Fatal("revoked access token is active")
 		}
 		if _, err := f.verifier.Verify(ctx, pair.AccessToken); !errors.Is(err, verifier.ErrRevoked) {
@@ -271,20 +272,20 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 	s := f.start(t, "login", "alice")
 	// RFC 7662 §2.2: token_type is an RFC 6749 §7.1 access token type,
 	// which a refresh token has none of.
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "refresh_token", "login"); !in.Active || in.TokenType != "" || in.Subject != "alice" {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "refresh_token", queries.Caller{ClientID: "login"}); !in.Active || in.TokenType != "" || in.Subject != "alice" {
 		t.Fatalf("own client: %+v", in)
 	}
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); !in.Active || in.TokenType != "Bearer" {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", queries.Caller{ClientID: "login"}); !in.Active || in.TokenType != "Bearer" {
 		t.Fatalf("access token: %+v, want active with token_type Bearer", in)
 	}
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", "other"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", queries.Caller{ClientID: "other"}); in.Active {
 		t.Fatal("another client learns about the refresh token")
 	}
 	f.clock.Add(15 * 24 * time.Hour)
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.RefreshToken, "", queries.Caller{ClientID: "login"}); in.Active {
 		t.Fatal("an expired refresh token introspects active")
 	}
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", queries.Caller{ClientID: "login"}); in.Active {
 		t.Fatal("an expired access token introspects active")
 	}
 }
@@ -326,7 +327,7 @@ func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
 	ctx := context.Background()
 	f := newTokenFixture(t, nil)
 	s := f.start(t, "login", "alice")
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); !in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", queries.Caller{ClientID: "login"}); !in.Active {
 		t.Fatal("a fresh token is inactive")
 	}
 	active, ok := f.jwks.ActiveKey()
@@ -339,7 +340,7 @@ func TestIntrospectionDeniesTokensOfARevokedKey(t *testing.T) {
 	if err := f.jwks.Reload(ctx, f.store); err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, s.AccessToken, "", queries.Caller{ClientID: "login"}); in.Active {
 		t.Fatalf("a token signed by revoked key %s introspects active", active.KID)
 	}
 }

@@ -37,7 +37,7 @@ func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metad
 	if err != nil {
 		return RegisteredService{}, err
 	}
-	id := client.ID("svc-" + rid)
+	id := client.ID(client.IDPrefix + rid)
 	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys}
 	var secret string
 	if !cmd.NoSecret {

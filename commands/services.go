@@ -25,6 +25,11 @@ type ServicesConfig struct {
 	// RotationWindow is how long a rotated-away secret keeps working by
 	// default, so deployments can roll the new secret out. Default 24 h.
 	RotationWindow time.Duration
+	// Publisher, if set, announces a disabled client's revocation (kind
+	// "client") once the ledger holds it, so this instance refuses the
+	// client's tokens from its next request and the others learn of it
+	// before the feed delivers the event. nil: the feed alone (the CLI).
+	Publisher RevocationPublisher
 }
 
 // Services registers and changes service clients (DESIGN.md §4 m2m).
@@ -33,6 +38,7 @@ type Services struct {
 	now     func() time.Time
 	rand    io.Reader
 	window  time.Duration
+	publish RevocationPublisher
 }
 
 // NewServices validates cfg.
@@ -52,7 +58,7 @@ func NewServices(cfg ServicesConfig) (*Services, error) {
 	if cfg.RotationWindow < 0 {
 		return nil, errors.New("commands: services: RotationWindow must not be negative")
 	}
-	return &Services{clients: Clients(cfg.Store), now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow}, nil
+	return &Services{clients: Clients(cfg.Store), now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow, publish: cfg.Publisher}, nil
 }
 
 // ServiceChange is what every service command returns: the client's state

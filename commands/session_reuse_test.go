@@ -12,6 +12,7 @@ import (
 	"authledger/domain/session"
 	"authledger/domain/token"
 	"authledger/eventstore"
+	"authledger/queries"
 )
 
 func TestRefreshReuseEndsTheSession(t *testing.T) {
@@ -57,7 +58,7 @@ func TestRefreshReuseEndsTheSession(t *testing.T) {
 	}
 	// Tokens bound to the session (sid) die through the ledger feed.
 	f.catchUp(t)
-	if in, _ := f.tok.Introspector.Introspect(ctx, sat.AccessToken, "", "login"); in.Active {
+	if in, _ := f.tok.Introspector.Introspect(ctx, sat.AccessToken, "", queries.Caller{ClientID: "login"}); in.Active {
 		t.Fatal("the session's access token is still active after reuse")
 	}
 }

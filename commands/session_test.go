@@ -10,6 +10,7 @@ import (
 	"authledger/commands"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
+	"authledger/queries"
 	"authledger/sessionstore"
 	"authledger/sessionstore/sessionstoretest"
 )
@@ -209,7 +210,7 @@ func TestEndingASessionKillsItsTokens(t *testing.T) {
 		if _, err := f.verifier.Verify(ctx, at); !errors.Is(err, verifier.ErrRevoked) {
 			t.Errorf("%s access token after end: %v", name, err)
 		}
-		if in, _ := f.tok.Introspector.Introspect(ctx, at, "", "login"); in.Active {
+		if in, _ := f.tok.Introspector.Introspect(ctx, at, "", queries.Caller{ClientID: "login"}); in.Active {
 			t.Errorf("%s access token introspects active", name)
 		}
 	}

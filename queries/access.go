@@ -16,12 +16,13 @@ const leeway = 5 * time.Second
 
 // accessLive is the rule introspection and the bearer check both apply to
 // a correctly signed access token: inside its time window (nbf with
-// leeway, exp exact) and not revoked by jti or session.
+// leeway, exp exact), not revoked by jti or session, and not naming a
+// disabled client.
 func accessLive(c token.AccessClaims, revocations RevocationChecker, now time.Time) bool {
 	if !now.Before(c.ExpiresAt) || now.Add(leeway).Before(c.NotBefore) {
 		return false
 	}
-	return !revocations.IsRevoked(c.JTI, c.SessionID, "")
+	return !revocations.IsRevoked(c.JTI, c.SessionID, "") && !revocations.IsClientRevoked(c.ClientID)
 }
 
 // ErrAccessDenied: a bearer token presented to authledger's own APIs is

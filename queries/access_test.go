@@ -22,6 +22,7 @@ func (f verifierFunc) VerifySignature(ctx context.Context, raw string) (token.Ac
 type revoked map[string]bool
 
 func (r revoked) IsRevoked(jti, sid, _ string) bool { return r["jti:"+jti] || r["sid:"+sid] }
+func (r revoked) IsClientRevoked(id string) bool    { return r["client:"+id] }
 
 const issuer = "https://auth.example.test"
 
@@ -52,6 +53,8 @@ func TestAccessCheckerAppliesWindowAudienceAndRevocation(t *testing.T) {
 		{"the issuer must be an audience", claims(func(c *token.AccessClaims) { c.Audience = []string{"api"} }), nil, nil, t0.Add(time.Minute), false},
 		{"a revoked jti is refused", claims(nil), nil, revoked{"jti:j1": true}, t0.Add(time.Minute), false},
 		{"a revoked session is refused", claims(nil), nil, revoked{"sid:s1": true}, t0.Add(time.Minute), false},
+		{"a disabled client's token is refused", claims(nil), nil, revoked{"client:app": true}, t0.Add(time.Minute), false},
+		{"another client's disablement is no matter", claims(nil), nil, revoked{"client:other": true}, t0.Add(time.Minute), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

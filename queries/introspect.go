@@ -2,9 +2,36 @@ package queries
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
+
+	"authledger/domain/token"
 )
+
+// IntrospectAnyScope is the registered scope that lets a client learn about
+// every access token at introspection (RFC 7662 §4): resource servers that
+// introspect the tokens presented to them get it.
+const IntrospectAnyScope = "introspect:any"
+
+// Caller is the client that authenticated at the introspection endpoint
+// (RFC 7662 §2.1): its client id and the scopes registered for it.
+type Caller struct {
+	ClientID string
+	Scopes   []string
+}
+
+// mayLearn reports whether the caller may learn about access token c (RFC
+// 7662 §4): it is the token's client, one of its audiences (its client id
+// is in aud; the audiences a client may request for its own tokens say
+// where it may call, not who it is, so they do not count), or it holds
+// IntrospectAnyScope.
+func (c Caller) mayLearn(t token.AccessClaims) bool {
+	if c.ClientID == "" {
+		return false
+	}
+	return c.ClientID == t.ClientID || slices.Contains(t.Audience, c.ClientID) || slices.Contains(c.Scopes, IntrospectAnyScope)
+}
 
 // Introspection is an RFC 7662 §2.2 answer. Inactive answers carry nothing
 // but Active=false, so introspection never says why a token failed.
@@ -46,15 +73,19 @@ func NewIntrospector(refresh RefreshOpener, families FamilyLoader, verifier Acce
 // Introspect answers whether raw is valid now: signature by a non-revoked
 // key, time window, and the revocation set (jti, session, family) for
 // access tokens; the family's current, unexpired, unrevoked token for
-// refresh tokens, which only the family's own client may introspect.
-func (q *Introspector) Introspect(ctx context.Context, raw, hint, callerClientID string) (Introspection, error) {
+// refresh tokens. A caller not entitled to learn about the token gets the
+// inactive answer, exactly as for an invalid one (RFC 7662 §4): refresh
+// tokens answer only the family's own client; access tokens answer their
+// client, their audiences and holders of IntrospectAnyScope
+// (Caller.mayLearn).
+func (q *Introspector) Introspect(ctx context.Context, raw, hint string, caller Caller) (Introspection, error) {
 	now := q.now().UTC()
 	if cl, err := q.refresh.Open(ctx, raw); err == nil {
 		f, err := q.families.Load(ctx, cl.Family)
 		if err != nil {
 			return Introspection{}, err
 		}
-		if !f.Active(cl, now) || f.Info().ClientID != callerClientID {
+		if !f.Active(cl, now) || caller.ClientID == "" || f.Info().ClientID != caller.ClientID {
 			return Introspection{}, nil
 		}
 		info := f.Info()
@@ -65,7 +96,7 @@ func (q *Introspector) Introspect(ctx context.Context, raw, hint, callerClientID
 			Subject: info.Subject, SessionID: info.SessionID, ACR: info.ACR, Exp: exp.Unix()}, nil
 	}
 	c, err := q.verifier.VerifySignature(ctx, raw)
-	if err != nil || !accessLive(c, q.revocations, now) {
+	if err != nil || !accessLive(c, q.revocations, now) || !caller.mayLearn(c) {
 		return Introspection{}, nil
 	}
 	return Introspection{Active: true, TokenType: "Bearer", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,

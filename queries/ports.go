@@ -19,9 +19,11 @@ type AccessVerifier interface {
 }
 
 // RevocationChecker answers whether any of a token's identifiers is
-// revoked now.
+// revoked now: its jti, sid or family, or its client_id, every token of a
+// disabled client being revoked (readmodels/revocations implements both).
 type RevocationChecker interface {
 	IsRevoked(jti, sid, family string) bool
+	IsClientRevoked(clientID string) bool
 }
 
 // RefreshOpener opens a sealed refresh token (commands.RefreshSealer).

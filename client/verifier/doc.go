@@ -3,7 +3,8 @@
 // EdDSA signatures against a KeySource and every claim with an explicit
 // leeway, a Remote KeySource that caches the issuer's JWKS (honouring
 // Cache-Control, refetching on an unknown kid with singleflight and a rate
-// limit), a Revocation hook, and Echo middleware (RFC 6750) that puts typed
+// limit), a Revocation hook (by jti and sid, and by client_id when it also
+// implements ClientRevocation), and Echo middleware (RFC 6750) that puts typed
 // Claims in the request context. Once the JWKS is cached, verification
 // touches neither network nor database.
 package verifier

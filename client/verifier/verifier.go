@@ -34,6 +34,14 @@ type Revocation interface {
 	IsRevoked(jti, sid, family string) bool
 }
 
+// ClientRevocation is an optional extension of Revocation: a set that also
+// knows disabled clients (revocation feed entries of type "client"). When
+// the configured Revocation implements it, every token whose client_id it
+// names is refused with ErrRevoked. It must answer from memory too.
+type ClientRevocation interface {
+	IsClientRevoked(clientID string) bool
+}
+
 // Config configures a Verifier.
 type Config struct {
 	// Issuer is the exact iss every token must carry.
@@ -52,7 +60,8 @@ type Config struct {
 	Leeway time.Duration
 	// MaxTokenBytes bounds the raw token; zero means DefaultMaxTokenBytes.
 	MaxTokenBytes int
-	// Revocation, if set, is consulted after every other check.
+	// Revocation, if set, is consulted after every other check, by jti
+	// and sid, and by client_id when it also implements ClientRevocation.
 	Revocation Revocation
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -201,6 +210,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	c.KeyID = h.Kid
 	if v.cfg.Revocation != nil && v.cfg.Revocation.IsRevoked(c.ID, c.SessionID, "") {
+		return nil, ErrRevoked
+	}
+	if cr, ok := v.cfg.Revocation.(ClientRevocation); ok && cr.IsClientRevoked(c.ClientID) {
 		return nil, ErrRevoked
 	}
 	return c, nil

@@ -64,7 +64,7 @@ func buildClients(_ context.Context, in *infraParts, keys keyParts, revs revocat
 	if err != nil {
 		return clientParts{}, err
 	}
-	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store})
+	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store, Publisher: revs.publisher})
 	if err != nil {
 		return clientParts{}, err
 	}

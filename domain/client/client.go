@@ -10,6 +10,17 @@ import (
 // its tokens.
 type ID string
 
+// IDPrefix starts every client id authledger issues.
+const IDPrefix = "svc-"
+
+// InIDNamespace reports whether s lies in the client-id namespace: it starts
+// with IDPrefix, in any letter case. Session subjects never do, so no
+// user's sub can equal a client's sub (the client id of its M2M tokens),
+// and no API can take one for the other (RFC 9068 §5).
+func InIDNamespace(s string) bool {
+	return len(s) >= len(IDPrefix) && strings.EqualFold(s[:len(IDPrefix)], IDPrefix)
+}
+
 // StreamPrefix starts every client stream.
 const StreamPrefix = "client-"
 
@@ -439,8 +450,9 @@ func (c *Client) ChangeAudiences(auds []string, now time.Time) error {
 	return nil
 }
 
-// Disable stops the client for good. Disabling twice is a no-op, so a
-// retried operator command does not fail.
+// Disable stops the client for good, and revokes every token naming it
+// until the last one has expired (Disabled.AccessUntil). Disabling twice
+// is a no-op, so a retried operator command does not fail.
 func (c *Client) Disable(reason string, now time.Time) error {
 	if c.v.Version == 0 {
 		return ErrNotRegistered
@@ -451,6 +463,7 @@ func (c *Client) Disable(reason string, now time.Time) error {
 	if len(reason) > 512 {
 		reason = reason[:512]
 	}
-	c.record(Disabled{Reason: reason, At: now.UTC()})
+	now = now.UTC()
+	c.record(Disabled{Reason: reason, At: now, AccessUntil: now.Add(TokenHorizon())})
 	return nil
 }

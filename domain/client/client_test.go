@@ -345,3 +345,27 @@ func TestDecodeRefusesUnknownTypes(t *testing.T) {
 		t.Fatalf("got %v, %v", e, err)
 	}
 }
+
+func TestDisableRecordsWhenTheLastTokenOfTheClientExpires(t *testing.T) {
+	t.Parallel()
+	c := client.Load("svc-a", registered(t))
+	if err := c.Disable("compromised", t0); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := c.Pending()[0].(client.Disabled)
+	if !ok {
+		t.Fatalf("pending = %v", c.Pending())
+	}
+	// A session the client started lives 12 h and mints 10-minute tokens.
+	if want := t0.Add(12*time.Hour + 10*time.Minute); !d.AccessUntil.Equal(want) || !d.Until().Equal(want) {
+		t.Fatalf("access_until = %v (Until %v), want %v", d.AccessUntil, d.Until(), want)
+	}
+	// An event recorded before access_until existed still bounds its tokens.
+	old, err := client.Decode(client.TypeDisabled, []byte(`{"reason":"x","at":"2026-01-02T03:04:05Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := old.(client.Disabled).Until(); !got.Equal(t0.Add(client.TokenHorizon())) {
+		t.Fatalf("old event Until = %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"authledger/domain/event"
+	"authledger/domain/token"
 )
 
 // Stored event names. They are part of the ledger's history: never derive
@@ -86,10 +87,35 @@ type AudiencesChanged struct {
 	At        time.Time `json:"at"`
 }
 
-// Disabled stops every credential of the client; it is final.
+// Disabled stops every credential of the client; it is final. It also
+// revokes every token naming the client (client_id) that may still be
+// unexpired: the revocation set keeps the client until AccessUntil.
 type Disabled struct {
 	Reason string    `json:"reason,omitempty"`
 	At     time.Time `json:"at"`
+	// AccessUntil is the latest expiry of a token the client may hold
+	// (At + TokenHorizon). Events recorded before it existed lack it;
+	// Until derives it.
+	AccessUntil time.Time `json:"access_until,omitzero"`
+}
+
+// TokenHorizon is how long after a client is disabled a token naming it
+// may still be unexpired. An M2M token minted just before lives for its
+// class bound (30 min); a session the client started lives up to the
+// session bound (12 h) and can mint access tokens (10 min) until its end,
+// so the horizon is the longer of the two. Class bounds can only shorten
+// (token.Bound), so this always covers the configured lifetimes.
+func TokenHorizon() time.Duration {
+	return max(token.Bound(token.M2M).Lifetime, token.Bound(token.Session).Lifetime+token.Bound(token.Access).Lifetime)
+}
+
+// Until is when the last token naming the disabled client has expired:
+// AccessUntil, or for an event recorded without it, At + TokenHorizon.
+func (d Disabled) Until() time.Time {
+	if !d.AccessUntil.IsZero() {
+		return d.AccessUntil
+	}
+	return d.At.Add(TokenHorizon())
 }
 
 func (Registered) EventType() string       { return TypeRegistered }

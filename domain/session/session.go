@@ -1,10 +1,11 @@
 package session
 
 import (
-	"authledger/domain/event"
-
 	"errors"
 	"time"
+
+	"authledger/domain/client"
+	"authledger/domain/event"
 )
 
 var (
@@ -16,6 +17,9 @@ var (
 	ErrExpired = errors.New("session: expired")
 	// ErrInvalid: a start or step-up request without what it needs.
 	ErrInvalid = errors.New("session: invalid request")
+	// ErrReservedSubject: the subject lies in the client-id namespace
+	// (client.InIDNamespace), where no user may be named.
+	ErrReservedSubject = errors.New("session: subject is in the client-id namespace (the svc- prefix is reserved for service clients)")
 	// ErrAlreadyStarted: Start on a stream that has events.
 	ErrAlreadyStarted = errors.New("session: already started")
 )
@@ -85,6 +89,9 @@ func (s *Session) Start(e Started) error {
 	}
 	if e.ID == "" || e.Subject == "" || e.ClientID == "" || len(e.Subject) > 255 || len(e.ACR) > 255 || len(e.AMR) > 16 {
 		return ErrInvalid
+	}
+	if client.InIDNamespace(e.Subject) {
+		return ErrReservedSubject
 	}
 	s.record(e)
 	return nil

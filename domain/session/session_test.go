@@ -101,3 +101,21 @@ func TestDecodeSkipsUnknownTypes(t *testing.T) {
 		t.Fatal("bad data of a known type decoded")
 	}
 }
+
+func TestStartRefusesSubjectsInTheClientIDNamespace(t *testing.T) {
+	t.Parallel()
+	for _, sub := range []string{"svc-0123abcd", "SVC-x", "Svc-"} {
+		e := started()
+		e.Subject = sub
+		if err := session.Load("s1", nil).Start(e); !errors.Is(err, session.ErrReservedSubject) {
+			t.Errorf("subject %q: err = %v, want ErrReservedSubject", sub, err)
+		}
+	}
+	for _, sub := range []string{"alice", "svc", "service-alice", "x-svc-1"} {
+		e := started()
+		e.Subject = sub
+		if err := session.Load("s1", nil).Start(e); err != nil {
+			t.Errorf("subject %q: err = %v, want nil", sub, err)
+		}
+	}
+}

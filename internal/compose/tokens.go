@@ -44,12 +44,14 @@ func AccessVerifier(v *verifier.Verifier) AccessVerifierFunc {
 // TokenDeps is everything the token use cases depend on; every field is
 // required.
 type TokenDeps struct {
-	Store       eventstore.Store
-	Signer      commands.Signer
-	Sealer      *commands.RefreshSealer
-	Live        commands.SessionStore
-	Verifier    commands.AccessVerifier
-	Revocations commands.RevocationChecker
+	Store    eventstore.Store
+	Signer   commands.Signer
+	Sealer   *commands.RefreshSealer
+	Live     commands.SessionStore
+	Verifier commands.AccessVerifier
+	// Revocations is the revocation set: the commands consult it by jti,
+	// sid and family, the queries also by client_id (disabled clients).
+	Revocations queries.RevocationChecker
 	Publisher   commands.RevocationPublisher
 	Rules       commands.TokenRules
 	// Grace is the refresh retry window (0 to 30 s).

@@ -15,7 +15,7 @@ import (
 )
 
 // MaxHintID bounds the id of a revocation received over the bus: every id
-// authledger issues (jti, sid, family) is far shorter, so a longer one is
+// authledger issues (jti, sid, family, client id) is far shorter, so a longer one is
 // junk and is dropped.
 const MaxHintID = 128
 
@@ -101,7 +101,7 @@ func decodeHint(b []byte) (Entry, bool) {
 
 func known(k Kind) bool {
 	switch k {
-	case KindJTI, KindSession, KindFamily:
+	case KindJTI, KindSession, KindFamily, KindClient:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 // Package revocations is the in-memory revocation set every instance keeps
-// (DESIGN.md §4): revoked access-token ids, ended sessions and revoked
-// refresh families, each until the last token it covers expires. It is a
+// (DESIGN.md §4): revoked access-token ids, ended sessions, revoked
+// refresh families and disabled clients, each until the last token it
+// covers expires. It is a
 // memory projection of the ledger, optionally hurried along by Redis
 // pub/sub, and it serves the cursor feed resource servers follow
 // (docs/revocation.md).
@@ -10,10 +11,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"authledger/domain/client"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
 	"authledger/domain/token"
@@ -28,6 +31,9 @@ const (
 	KindJTI     Kind = "jti"
 	KindSession Kind = "sid"
 	KindFamily  Kind = "family"
+	// KindClient revokes every token whose client_id is the entry's id: a
+	// disabled client (client.Disabled), until its last token expires.
+	KindClient Kind = "client"
 )
 
 // Entry is one revocation. Position is the ledger position it came from
@@ -74,7 +80,7 @@ func New(now func() time.Time) *Set {
 		now = time.Now
 	}
 	return &Set{
-		entries:      map[Kind]map[string]time.Time{KindJTI: {}, KindSession: {}, KindFamily: {}},
+		entries:      map[Kind]map[string]time.Time{KindJTI: {}, KindSession: {}, KindFamily: {}, KindClient: {}},
 		familyTokens: map[string]map[string]time.Time{},
 		tokenFamily:  map[string]string{},
 		changed:      eventstore.NewSignal(),
@@ -87,7 +93,7 @@ func (*Set) Name() string { return "revocations.v1" }
 
 // Handles lists the ledger events the set folds.
 func (*Set) Handles() []string {
-	return []string{session.TypeEnded, token.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, token.TypeIssued}
+	return []string{session.TypeEnded, token.TypeAccessTokenRevoked, refreshtoken.TypeRevoked, token.TypeIssued, client.TypeDisabled}
 }
 
 // Apply folds one ledger record. Unknown types are ignored, and so are
@@ -109,6 +115,8 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 		ev, err = token.Decode(r.Type, r.Data)
 	case refreshtoken.TypeRevoked:
 		ev, err = refreshtoken.Decode(r.Type, r.Data)
+	case client.TypeDisabled:
+		ev, err = client.Decode(r.Type, r.Data)
 	}
 	if err != nil {
 		return fmt.Errorf("revocations: %s at %d: %w", r.Type, r.Position, err)
@@ -126,6 +134,13 @@ func (s *Set) Apply(_ context.Context, r eventstore.Record) error {
 		if e.FamilyID != "" {
 			track = &e
 		}
+	case client.Disabled:
+		// The event names no client: its stream does (client-<id>).
+		id, ok := strings.CutPrefix(r.Stream, client.StreamPrefix)
+		if !ok || id == "" {
+			return fmt.Errorf("revocations: %s at %d on stream %q: not a client stream", r.Type, r.Position, r.Stream)
+		}
+		add = append(add, Entry{Kind: KindClient, ID: id, Until: e.Until()})
 	}
 	now := s.now()
 	s.mu.Lock()
@@ -222,12 +237,32 @@ func (s *Set) Revoked(jti, sid string, now time.Time) bool {
 
 // IsRevoked is client/verifier's Revocation hook, at the set's clock.
 // family may be empty; tokens minted from a family are also found by jti.
+// A disabled client's tokens are found by IsClientRevoked (the verifier's
+// ClientRevocation hook), since this signature carries no client id.
 func (s *Set) IsRevoked(jti, sid, family string) bool {
 	now := s.now()
 	if family != "" && s.FamilyRevoked(family, now) {
 		return true
 	}
 	return s.Revoked(jti, sid, now)
+}
+
+// IsClientRevoked reports whether clientID (a token's client_id) names a
+// disabled client at the set's clock: every token naming it is revoked.
+// It is client/verifier's ClientRevocation hook.
+func (s *Set) IsClientRevoked(clientID string) bool {
+	return s.ClientRevoked(clientID, s.now())
+}
+
+// ClientRevoked reports whether clientID is in the set at now.
+func (s *Set) ClientRevoked(clientID string, now time.Time) bool {
+	if clientID == "" {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	until, ok := s.entries[KindClient][clientID]
+	return ok && now.Before(until)
 }
 
 // FamilyRevoked reports whether family is in the set at now.
@@ -244,7 +279,7 @@ func (s *Set) FamilyRevoked(family string, now time.Time) bool {
 // after the feed delivers the event.
 func (s *Set) PublishRevocation(_ context.Context, kind, id string, until time.Time) error {
 	switch k := Kind(kind); k {
-	case KindJTI, KindSession, KindFamily:
+	case KindJTI, KindSession, KindFamily, KindClient:
 		s.Add(Entry{Kind: k, ID: id, Until: until})
 		return nil
 	}
@@ -306,7 +341,7 @@ func (s *Set) sweepLocked(now time.Time) {
 func (s *Set) Len() map[Kind]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return map[Kind]int{KindJTI: len(s.entries[KindJTI]), KindSession: len(s.entries[KindSession]), KindFamily: len(s.entries[KindFamily])}
+	return map[Kind]int{KindJTI: len(s.entries[KindJTI]), KindSession: len(s.entries[KindSession]), KindFamily: len(s.entries[KindFamily]), KindClient: len(s.entries[KindClient])}
 }
 
 // Page is one answer of the resource-server feed.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"authledger/domain/client"
 	"authledger/domain/refreshtoken"
 	"authledger/domain/session"
 	"authledger/domain/token"
@@ -202,5 +203,47 @@ func TestPublishRevocationRevokesOnThisInstanceAtOnce(t *testing.T) {
 	}
 	if err := s.PublishRevocation(context.Background(), "bogus", "x", t0.Add(time.Minute)); err == nil {
 		t.Fatal("an unknown kind was accepted")
+	}
+}
+
+func TestADisabledClientIsRevokedUntilItsLastTokenExpires(t *testing.T) {
+	t.Parallel()
+	c := &clk{now: t0}
+	s := revocations.New(c.Now)
+	ctx := context.Background()
+	r := rec(5, client.TypeDisabled, client.Disabled{Reason: "compromised", At: t0, AccessUntil: t0.Add(time.Hour)})
+	r.Stream = client.Stream("svc-login")
+	if err := s.Apply(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if !s.IsClientRevoked("svc-login") || s.IsClientRevoked("svc-other") || s.IsClientRevoked("") {
+		t.Fatal("the disabled client is not the one revoked")
+	}
+	p := s.Since(ctx, 0, 10, 0)
+	if len(p.Entries) != 1 || p.Entries[0] != (revocations.Entry{Position: 5, Kind: revocations.KindClient, ID: "svc-login", Until: t0.Add(time.Hour)}) {
+		t.Fatalf("feed = %+v", p)
+	}
+	c.Add(time.Hour)
+	if s.IsClientRevoked("svc-login") {
+		t.Fatal("still revoked once its last token expired")
+	}
+	// An event from before access_until existed: At + the token horizon.
+	old := rec(6, client.TypeDisabled, map[string]any{"at": t0})
+	old.Stream = client.Stream("svc-old")
+	if err := s.Apply(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if !s.IsClientRevoked("svc-old") {
+		t.Fatal("an old Disabled event revokes nothing")
+	}
+	// A Disabled event off a client stream is a corrupt ledger: refuse it.
+	bad := rec(7, client.TypeDisabled, client.Disabled{At: t0})
+	bad.Stream = "session-x"
+	if err := s.Apply(ctx, bad); err == nil {
+		t.Fatal("a Disabled event on a non-client stream was folded")
+	}
+	// A hint over the bus revokes at once, before the ledger feed.
+	if err := s.PublishRevocation(ctx, "client", "svc-hinted", c.Now().Add(time.Minute)); err != nil || !s.IsClientRevoked("svc-hinted") {
+		t.Fatalf("client hint: %v", err)
 	}
 }
