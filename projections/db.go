@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"authledger/internal/migrate"
 )
 
 // Dialect names the SQL engine behind a read-model DB; Tables.Dialect
@@ -114,51 +116,28 @@ func SQLitePath(u *url.URL) string {
 var migrations = []string{stateMigration}
 
 func (db *DB) migrate(ctx context.Context) error {
-	if db.Dialect == Postgres {
-		// Several instances may start at once; the lock makes the
-		// migration run once.
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("projections: migrate: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7261547388392)`); err != nil {
-			return fmt.Errorf("projections: migrate lock: %w", err)
-		}
-		// Unlock explicitly: the pooled session outlives this function.
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7261547388392)`)
-		return migrateOn(ctx, conn)
-	}
-	conn, err := db.Conn(ctx)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: migrate: %w", err)
 	}
-	defer conn.Close()
-	return migrateOn(ctx, conn)
-}
-
-func migrateOn(ctx context.Context, conn *sql.Conn) error {
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS readmodels_migrations (version BIGINT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("projections: migrate: %w", err)
+	defer tx.Rollback()
+	if db.Dialect == Postgres {
+		// Several instances may start at once; the lock makes the
+		// migration run once.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7261547388392)`); err != nil {
+			return fmt.Errorf("projections: migrate lock: %w", err)
+		}
 	}
-	var done int
-	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM readmodels_migrations`).Scan(&done); err != nil {
-		return fmt.Errorf("projections: migrate: %w", err)
+	if err := migrate.Run(ctx, migrate.SQL(tx), migrate.Table{
+		Component: "projections",
+		Create:    `CREATE TABLE IF NOT EXISTS readmodels_migrations (version BIGINT PRIMARY KEY)`,
+		Current:   `SELECT coalesce(max(version), 0) FROM readmodels_migrations`,
+		Record:    `INSERT INTO readmodels_migrations (version) VALUES ($1)`,
+	}, migrations); err != nil {
+		return err
 	}
-	for i := done; i < len(migrations); i++ {
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("projections: migrate %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return errors.Join(fmt.Errorf("projections: migrate %d: %w", i+1, err), tx.Rollback())
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO readmodels_migrations (version) VALUES ($1)`, i+1); err != nil {
-			return errors.Join(fmt.Errorf("projections: migrate %d: %w", i+1, err), tx.Rollback())
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("projections: migrate %d: %w", i+1, err)
-		}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: migrate: %w", err)
 	}
 	return nil
 }

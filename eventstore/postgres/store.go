@@ -20,6 +20,7 @@ import (
 
 	"authledger/eventstore"
 	"authledger/eventstore/internal/groupcommit"
+	"authledger/internal/migrate"
 )
 
 // Options tunes the adapter. The zero value is the production default.
@@ -104,7 +105,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 			return nil, ErrNoLedger
 		}
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := applyMigrations(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -132,29 +133,33 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	var have int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	if have > len(migrations) {
-		return fmt.Errorf("postgres: ledger schema version %d is newer than this binary knows (%d)", have, len(migrations))
-	}
-	for v := have + 1; v <= len(migrations); v++ {
-		if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
-			return fmt.Errorf("postgres: migration %d: %w", v, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
-			return fmt.Errorf("postgres: migration %d: %w", v, err)
-		}
+	if err := migrate.Run(ctx, pgxTx{tx}, migrate.Table{
+		Component: "postgres: ledger",
+		Create: `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		Current: `SELECT coalesce(max(version), 0) FROM schema_migrations`,
+		Record:  `INSERT INTO schema_migrations (version) VALUES ($1)`,
+	}, migrations); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	return nil
+}
+
+// pgxTx adapts a pgx transaction to the migration runner.
+type pgxTx struct{ tx pgx.Tx }
+
+func (t pgxTx) Exec(ctx context.Context, q string, args ...any) error {
+	_, err := t.tx.Exec(ctx, q, args...)
+	return err
+}
+
+func (t pgxTx) QueryInt(ctx context.Context, q string) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, q).Scan(&n)
+	return n, err
 }
 
 // listen keeps one connection in LISTEN and wakes the feed on every NOTIFY.

@@ -21,6 +21,7 @@ import (
 
 	"authledger/eventstore"
 	"authledger/eventstore/internal/groupcommit"
+	"authledger/internal/migrate"
 )
 
 // Options tunes the adapter. The zero value is the production default.
@@ -93,7 +94,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	if err := applyMigrations(ctx, w); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -129,31 +130,19 @@ func dsn(path string, opt Options, writer bool) string {
 	return "file:" + esc + "?" + q.Encode()
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func applyMigrations(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	var have int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	if have > len(migrations) {
-		return fmt.Errorf("sqlite: ledger schema version %d is newer than this binary knows (%d)", have, len(migrations))
-	}
-	for v := have + 1; v <= len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
-			return fmt.Errorf("sqlite: migration %d: %w", v, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-			v, eventstore.FormatTime(time.Now())); err != nil {
-			return fmt.Errorf("sqlite: migration %d: %w", v, err)
-		}
+	if err := migrate.Run(ctx, migrate.SQL(tx), migrate.Table{
+		Component: "sqlite: ledger",
+		Create:    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`,
+		Current:   `SELECT coalesce(max(version), 0) FROM schema_migrations`,
+		Record:    `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, '` + eventstore.FormatTime(time.Now()) + `')`,
+	}, migrations); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)

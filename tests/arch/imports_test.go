@@ -54,8 +54,8 @@ var graph = []node{
 	{pkg: "eventstore", ext: []string{"github.com/google/uuid", "github.com/gowebpki/jcs"}},
 	{pkg: "eventstore/internal/...", may: []string{"eventstore"}},
 	{pkg: "eventstore/memstore", may: []string{"eventstore", "eventstore/internal/..."}, testMay: []string{"eventstore/storetest"}},
-	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/..."}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
-	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/..."}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
+	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
+	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
 	{pkg: "eventstore/storetest", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/google/uuid"}},
 	{pkg: "eventstore/audit", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid"},
 		testMay: []string{"eventstore/...", "commands", "secrets/...", "readmodels/jwks", "internal/pgtest"}, testExt: []string{"github.com/gowebpki/jcs"}},
@@ -77,7 +77,7 @@ var graph = []node{
 
 	// The read side.
 	{pkg: "queries", may: domain, testMay: testSupport, testExt: testExt},
-	{pkg: "projections", may: []string{"eventstore"},
+	{pkg: "projections", may: []string{"eventstore", "internal/migrate"},
 		ext: []string{"github.com/ThreeDotsLabs/watermill", "github.com/jackc/pgx/v5", "github.com/prometheus/client_golang", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
 	// The SQL projection contract builds its ledger from domain decisions.
 	{pkg: "projections/projectiontest", may: append([]string{"projections", "eventstore", "eventstore/memstore", "internal/pgtest"}, domain...)},
@@ -101,6 +101,7 @@ var graph = []node{
 
 	// Composition: the one place that knows every part.
 	{pkg: "internal/compose", may: append([]string{"api", "commands", "queries", "client/verifier", "eventstore"}, domain...)},
+	{pkg: "internal/migrate"},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},
 	{pkg: "internal/redistest", ext: []string{redis}},
 	{pkg: "cmd/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
