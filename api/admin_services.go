@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"authledger/commands"
 	"authledger/domain/client"
+	"authledger/internal/strictjson"
 )
 
 // Principal is the caller of an admin endpoint, from its bearer token.
@@ -202,10 +204,15 @@ type registerServiceRequest struct {
 }
 
 func bindJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return NewProblem(http.StatusBadRequest, "invalid-body", "Invalid Request Body", "the body must be a JSON object with the documented fields")
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err // the body limit's 413 or a broken connection
+	}
+	if err := strictjson.Unmarshal(b, v); err != nil {
+		fe := strictFieldError(err)
+		p := NewProblem(http.StatusBadRequest, "invalid-body", "Invalid Request Body", "the body must be a JSON object with the documented fields: "+fe.Detail)
+		p.Errors = []FieldError{fe}
+		return p
 	}
 	return nil
 }

@@ -1,8 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	"authledger/commands"
 	"authledger/domain/session"
 	"authledger/domain/token"
+	"authledger/internal/strictjson"
 )
 
 // SessionCookie is the session cookie's name. The __Host- prefix makes
@@ -150,12 +151,28 @@ func decodeJSON(c echo.Context, v any) error {
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), echo.MIMEApplicationJSON) {
 		return NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Media Type", "the body must be application/json")
 	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badBody(FieldError{Field: "body", Detail: "must be a JSON object with the documented fields"})
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err // the body limit's 413 or a broken connection
+	}
+	if err := strictjson.Unmarshal(b, v); err != nil {
+		return badBody(strictFieldError(err))
 	}
 	return nil
+}
+
+// strictFieldError names what a strict decode refused and where: a
+// duplicate, unknown or case-variant key, trailing data, a wrong type.
+func strictFieldError(err error) FieldError {
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return FieldError{Field: "body", Detail: "must be a JSON object with the documented fields"}
+	}
+	field := "body"
+	if se.Path != "" {
+		field = se.Path
+	}
+	return FieldError{Field: field, Detail: se.Detail()}
 }
 
 // loginService admits a bearer token holding scope sessions:create whose

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"authledger/internal/strictjson"
 )
 
 // InfisicalWebhookPath is always routed (DESIGN.md §5), configured or not.
@@ -66,6 +68,12 @@ func (w InfisicalWebhook) handle(c echo.Context) error {
 	if !w.verify(c.Request().Header.Get(InfisicalSignatureHeader), body) {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Infisical-Signature")
 		return ErrWebhookSignature
+	}
+	// Authentic bytes can still be read two ways (a duplicate "timestamp",
+	// a second object after the first): refuse them. The schema is
+	// Infisical's, so unknown members stay allowed.
+	if err := strictjson.Check(body); err != nil {
+		return badBody(strictFieldError(err))
 	}
 	// Authenticated, and deliberately nothing else yet: acting on the event
 	// (re-reading rotated secrets from Infisical) is a later issue. 202 says

@@ -39,6 +39,15 @@ func TestInfisicalWebhook(t *testing.T) {
 	_, oldBodySig := delivery(secret, now.Add(-time.Hour))
 	oldBody, _ := delivery(secret, now.Add(-time.Hour))
 	replayedHeader := fmt.Sprintf("t=%d;%s", now.UnixMilli(), oldBodySig[strings.Index(oldBodySig, ";")+1:])
+	// signed signs a body as it is: an authentic body that two JSON parsers
+	// read differently is still refused (issue 10 item 8).
+	signed := func(body string, at time.Time) (string, string) {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(body))
+		return body, fmt.Sprintf("t=%d;%s", at.UnixMilli(), hex.EncodeToString(mac.Sum(nil)))
+	}
+	dupTS, dupTSSig := signed(fmt.Sprintf(`{"event":"x","timestamp":%d,"timestamp":%d}`, now.Add(-time.Hour).UnixMilli(), now.UnixMilli()), now)
+	trailing, trailingSig := signed(fmt.Sprintf(`{"event":"x","timestamp":%d} {"event":"y"}`, now.UnixMilli()), now)
 
 	tests := []struct {
 		name       string
@@ -56,6 +65,8 @@ func TestInfisicalWebhook(t *testing.T) {
 		{"a stale timestamp is refused", secret, stale, staleSig, 401, "webhook-signature-invalid"},
 		{"a timestamp too far in the future is refused", secret, future, futureSig, 401, "webhook-signature-invalid"},
 		{"a fresh header on an old body is refused", secret, oldBody, replayedHeader, 401, "webhook-signature-invalid"},
+		{"a signed body with a duplicate key is refused", secret, dupTS, dupTSSig, 400, "invalid-request"},
+		{"a signed body with trailing data is refused", secret, trailing, trailingSig, 400, "invalid-request"},
 		{"a good signature is accepted with 202", secret, good, goodSig, 202, ""},
 		{"an upper-case hex signature is accepted", secret, good, goodSig[:strings.Index(goodSig, ";")+1] + strings.ToUpper(goodSig[strings.Index(goodSig, ";")+1:]), 202, ""},
 	}

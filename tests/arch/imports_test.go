@@ -91,7 +91,7 @@ var graph = []node{
 
 	// HTTP: thin handlers over use-case interfaces and read models; never
 	// the ledger, a store adapter or Redis.
-	{pkg: "api", may: append([]string{"commands", "queries", "readmodels/revocations"}, domain...),
+	{pkg: "api", may: append([]string{"commands", "queries", "readmodels/revocations", "internal/strictjson"}, domain...),
 		ext:     []string{"github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "gopkg.in/yaml.v3"},
 		testMay: testSupport, testExt: testExt},
 
@@ -102,6 +102,8 @@ var graph = []node{
 	// Composition: the one place that knows every part.
 	{pkg: "internal/compose", may: append([]string{"api", "commands", "queries", "client/verifier", "eventstore"}, domain...)},
 	{pkg: "internal/migrate"},
+	// The strict JSON decoder of request bodies: standard library only.
+	{pkg: "internal/strictjson"},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},
 	{pkg: "internal/redistest", ext: []string{redis}},
 	{pkg: "cmd/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
