@@ -7,4 +7,10 @@
 // implements ClientRevocation), and Echo middleware (RFC 6750) that puts typed
 // Claims in the request context. Once the JWKS is cached, verification
 // touches neither network nor database.
+//
+// Header parameters and claims are read in one strict pass: names match
+// exactly (a "SUB" is an unknown claim, ignored, never the "sub"), and a
+// repeated name or data after the JSON object refuses the token with
+// ErrMalformed (RFC 7515 §4, RFC 7519 §4), so the verifier never reads a
+// token differently from a stricter parser in front of it.
 package verifier

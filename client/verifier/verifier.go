@@ -3,7 +3,6 @@ package verifier
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -170,8 +169,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
 	var h header
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, fmt.Errorf("%w: header is not JSON", ErrMalformed)
+	if err := h.decode(hb); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
 	if h.Alg != string(jose.EdDSA) {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupportedAlg, truncate(h.Alg))
@@ -201,7 +200,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	var p payload
-	if err := json.Unmarshal(body, &p); err != nil {
+	if err := p.decode(body); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	c, err := v.checkClaims(&p)
