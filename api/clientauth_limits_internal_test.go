@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"authledger/commands"
+	"authledger/domain/client"
 	"authledger/eventstore/memstore"
 	"authledger/ratelimit"
 	"authledger/ratelimit/ratelimittest"
@@ -55,7 +56,7 @@ func newLimitEnv(t *testing.T, r RateLimiter, addr ClientAddress) *limitEnv {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = reg.Follow(ctx, store) }()
 	t.Cleanup(func() { cancel(); <-done })
-	svcs, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	svcs, err := commands.NewServices(commands.ServicesConfig{Store: store, Pepper: testPepper})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func newLimitEnv(t *testing.T, r RateLimiter, addr ClientAddress) *limitEnv {
 	if err := reg.WaitFor(wctx, resB.Position); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: "https://issuer.test"})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: "https://issuer.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,3 +438,12 @@ func TestRequireScopeReusesThePrincipalTheLimitVerified(t *testing.T) {
 		})
 	}
 }
+
+// testPepper keys the v2 client secret hashes in these tests.
+var testPepper = func() client.Pepper {
+	p, err := client.NewPepper([]byte("a test pepper of at least 32 bytes"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()

@@ -130,13 +130,13 @@ func newSvcEnv(t testing.TB, o svcEnvOptions) *svcEnv {
 
 	env := &svcEnv{store: o.store, registry: reg, signer: newSvcSigner(t, o.store)}
 	var err error
-	env.cmds, err = commands.NewServices(commands.ServicesConfig{Store: o.store})
+	env.cmds, err = commands.NewServices(commands.ServicesConfig{Store: o.store, Pepper: testPepper})
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.srv = httptest.NewUnstartedServer(nil)
 	env.tokenURL = "http://" + env.srv.Listener.Addr().String() + "/oauth2/token"
-	acfg := commands.ClientAuthConfig{Directory: reg, Replay: o.guard, Issuer: svcIssuer}
+	acfg := commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: o.guard, Issuer: svcIssuer}
 	if o.acceptTokenEndpointAud {
 		acfg.TokenEndpointAudience = env.tokenURL
 	}
@@ -211,3 +211,12 @@ func newEdKey(t testing.TB) (ed25519.PrivateKey, client.PublicKey) {
 	k.KeyID = k.Thumbprint()
 	return priv, k
 }
+
+// testPepper keys the v2 client secret hashes in these tests.
+var testPepper = func() client.Pepper {
+	p, err := client.NewPepper([]byte("a test pepper of at least 32 bytes"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()

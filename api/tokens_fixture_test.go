@@ -86,7 +86,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	go func() { _ = revs.Follow(ctx, store); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 
-	svcCmds, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	svcCmds, err := commands.NewServices(commands.ServicesConfig{Store: store, Pepper: testPepper})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	env.other = register("other", []string{"things:read"})
 	env.rs = register("rs", []string{"introspect:any"})
 
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: tokIssuer})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: tokIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}

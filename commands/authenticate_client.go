@@ -66,6 +66,9 @@ type AuthenticatedClient struct {
 type ClientAuthConfig struct {
 	// Directory is the services read model (required).
 	Directory ClientDirectory
+	// Pepper keys v2 secret hashes (required; LoadSecretPepper). Secrets
+	// registered before v2 (plain SHA-256) verify without it.
+	Pepper client.Pepper
 	// Replay admits each private_key_jwt jti once (required).
 	Replay AssertionGuard
 	// Issuer is the authorization server's issuer identifier, exactly as
@@ -102,6 +105,9 @@ func NewClientAuthenticator(cfg ClientAuthConfig) (*ClientAuthenticator, error) 
 	}
 	if cfg.Replay == nil {
 		errs = append(errs, errors.New("commands: client auth: Replay is required"))
+	}
+	if cfg.Pepper.IsZero() {
+		errs = append(errs, errors.New("commands: client auth: Pepper is required"))
 	}
 	if cfg.Issuer == "" {
 		errs = append(errs, errors.New("commands: client auth: Issuer is required"))
@@ -158,10 +164,10 @@ func (a *ClientAuthenticator) secret(ctx context.Context, cred ClientCredentials
 	v, err := a.lookup(ctx, cred.ClientID)
 	if err != nil {
 		// Compare anyway, so an unknown id costs the same as a wrong secret.
-		(client.View{Secrets: []client.Secret{{Hash: client.HashSecret("")}}}).SecretMatches(cred.Secret, a.cfg.Now())
+		(client.View{Secrets: []client.Secret{{Hash: a.cfg.Pepper.Hash("")}}}).SecretMatches(cred.Secret, a.cfg.Pepper, a.cfg.Now())
 		return AuthenticatedClient{}, err
 	}
-	if !v.SecretMatches(cred.Secret, a.cfg.Now()) {
+	if !v.SecretMatches(cred.Secret, a.cfg.Pepper, a.cfg.Now()) {
 		return AuthenticatedClient{}, denied("secret mismatch")
 	}
 	return AuthenticatedClient{ID: v.ID, Method: cred.Method, Client: v}, nil

@@ -36,11 +36,11 @@ func TestAssertionAudienceIsTheIssuerAsASingleString(t *testing.T) {
 	}
 	catchUp(t, reg, store)
 	id := string(res.Client.ID)
-	strict, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: issuer})
+	strict, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: issuer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compat, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: issuer, TokenEndpointAudience: endpoint})
+	compat, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: issuer, TokenEndpointAudience: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestAssertionAudienceIsTheIssuerAsASingleString(t *testing.T) {
 		})
 	}
 	t.Run("an authenticator without an issuer is refused", func(t *testing.T) {
-		if _, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil)}); err == nil {
+		if _, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil)}); err == nil {
 			t.Fatal("built without Issuer")
 		}
 	})

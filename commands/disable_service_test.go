@@ -34,7 +34,7 @@ func TestDisablingAClientAnnouncesItsRevocation(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	pub := &publications{}
-	s, err := commands.NewServices(commands.ServicesConfig{Store: memstore.New(nil), Now: func() time.Time { return now }, Publisher: pub})
+	s, err := commands.NewServices(commands.ServicesConfig{Store: memstore.New(nil), Pepper: testPepper, Now: func() time.Time { return now }, Publisher: pub})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,16 @@ import (
 
 	"authledger/domain/client"
 	"authledger/eventstore"
+	"authledger/secrets"
 )
 
 // ServicesConfig configures the service-registry commands.
 type ServicesConfig struct {
 	// Store is the ledger (required).
 	Store eventstore.Store
+	// Pepper keys the v2 hashes new secrets are stored as (required; see
+	// LoadSecretPepper).
+	Pepper client.Pepper
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the entropy source for ids and secrets; nil means crypto/rand.
@@ -35,6 +39,7 @@ type ServicesConfig struct {
 // Services registers and changes service clients (DESIGN.md §4 m2m).
 type Services struct {
 	clients *ClientRepository
+	pepper  client.Pepper
 	now     func() time.Time
 	rand    io.Reader
 	window  time.Duration
@@ -45,6 +50,9 @@ type Services struct {
 func NewServices(cfg ServicesConfig) (*Services, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("commands: services: Store is required")
+	}
+	if cfg.Pepper.IsZero() {
+		return nil, errors.New("commands: services: Pepper is required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -58,7 +66,7 @@ func NewServices(cfg ServicesConfig) (*Services, error) {
 	if cfg.RotationWindow < 0 {
 		return nil, errors.New("commands: services: RotationWindow must not be negative")
 	}
-	return &Services{clients: Clients(cfg.Store), now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow, publish: cfg.Publisher}, nil
+	return &Services{clients: Clients(cfg.Store), pepper: cfg.Pepper, now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow, publish: cfg.Publisher}, nil
 }
 
 // ServiceChange is what every service command returns: the client's state
@@ -103,5 +111,53 @@ func (s *Services) newSecret() (string, client.NewSecret, error) {
 	if err != nil {
 		return "", client.NewSecret{}, err
 	}
-	return secret, client.NewSecret{ID: "sec-" + id, Hash: client.HashSecret(secret)}, nil
+	return secret, client.NewSecret{ID: "sec-" + id, Hash: s.pepper.Hash(secret)}, nil
+}
+
+// SecretPepperName is the secret (in the secrets.Provider) whose value keys
+// the v2 client secret hashes: HMAC-SHA-256(pepper, secret). It is never
+// in the ledger, so an export alone cannot confirm a guessed secret.
+const SecretPepperName = "client-secret-pepper"
+
+// LoadSecretPepper reads the pepper from the provider, generating it on
+// first start (no secret is ever a default). The pepper is the secret's
+// first version when the provider numbers versions (local: "1"), else its
+// newest: if two instances generate one at the same first start, both
+// settle on version 1. Rotating the pepper would orphan every v2 hash, so
+// a later version is ignored; rotate client secrets instead. rnd may be nil.
+func LoadSecretPepper(ctx context.Context, p secrets.Provider, rnd io.Reader) (client.Pepper, error) {
+	if p == nil {
+		return client.Pepper{}, errors.New("secret pepper: no secret provider")
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	sec, err := p.GetVersion(ctx, SecretPepperName, "1")
+	if errors.Is(err, secrets.ErrNotFound) {
+		sec, err = p.Get(ctx, SecretPepperName)
+	}
+	if errors.Is(err, secrets.ErrNotFound) {
+		k := make([]byte, client.MinPepperBytes)
+		if _, err := io.ReadFull(rnd, k); err != nil {
+			return client.Pepper{}, fmt.Errorf("secret pepper: %w", err)
+		}
+		_, putErr := p.Put(ctx, SecretPepperName, k)
+		clear(k)
+		if putErr != nil {
+			return client.Pepper{}, fmt.Errorf("secret pepper: store: %w", putErr)
+		}
+		// Read back rather than use k: if another instance generated one at
+		// the same moment, both settle on the provider's first version.
+		if sec, err = p.GetVersion(ctx, SecretPepperName, "1"); errors.Is(err, secrets.ErrNotFound) {
+			sec, err = p.Get(ctx, SecretPepperName)
+		}
+	}
+	if err != nil {
+		return client.Pepper{}, fmt.Errorf("secret pepper: %w", err)
+	}
+	pepper, err := client.NewPepper(sec.Value.Bytes())
+	if err != nil {
+		return client.Pepper{}, fmt.Errorf("secret pepper %s: %w", SecretPepperName, err)
+	}
+	return pepper, nil
 }

@@ -26,7 +26,7 @@ import (
 func svcFixture(t testing.TB) (*commands.Services, *services.Registry, *memstore.Store) {
 	t.Helper()
 	store := memstore.New(nil)
-	s, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	s, err := commands.NewServices(commands.ServicesConfig{Store: store, Pepper: testPepper})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestServiceCommands(t *testing.T) {
 func authFixture(t testing.TB) (*commands.ClientAuthenticator, *commands.Services, *services.Registry, *memstore.Store) {
 	t.Helper()
 	s, reg, store := svcFixture(t)
-	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: "https://as.test", TokenEndpointAudience: "https://as.test/oauth2/token"})
+	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: "https://as.test", TokenEndpointAudience: "https://as.test/oauth2/token"})
 	if err != nil {
 		t.Fatal(err)
 	}

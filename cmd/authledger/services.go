@@ -50,7 +50,14 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	runErr := servicesCLI(ctx, store, args, stdout, stderr)
+	pepper := func(ctx context.Context) (client.Pepper, error) {
+		sp, err := openSecrets(cfg.Secrets)
+		if err != nil {
+			return client.Pepper{}, err
+		}
+		return cmds.LoadSecretPepper(ctx, sp, nil)
+	}
+	runErr := servicesCLI(ctx, store, pepper, args, stdout, stderr)
 	return errors.Join(runErr, store.Close())
 }
 
@@ -60,12 +67,18 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, " ") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// servicesCLI runs one services subcommand against store.
-func servicesCLI(ctx context.Context, store eventstore.Store, args []string, stdout, stderr io.Writer) error {
-	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: store})
-	if err != nil {
-		return err
+// servicesCLI runs one services subcommand against store. Commands that
+// change a client read the secret pepper (which keys v2 secret hashes)
+// through pepper; list and show never touch the secret provider.
+func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(context.Context) (client.Pepper, error), args []string, stdout, stderr io.Writer) error {
+	newServices := func() (*cmds.Services, error) {
+		p, err := pepper(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return cmds.NewServices(cmds.ServicesConfig{Store: store, Pepper: p})
 	}
+	var err error
 	meta := cmds.Metadata{Actor: "cli:" + cliActor()}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("services "+sub, flag.ContinueOnError)
@@ -105,6 +118,10 @@ func servicesCLI(ctx context.Context, store eventstore.Store, args []string, std
 			if keys, err = readJWKFile(*jwkFile); err != nil {
 				return err
 			}
+		}
+		svc, err := newServices()
+		if err != nil {
+			return err
 		}
 		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
 		if err != nil {
@@ -148,6 +165,10 @@ func servicesCLI(ctx context.Context, store eventstore.Store, args []string, std
 		if err != nil {
 			return err
 		}
+		svc, err := newServices()
+		if err != nil {
+			return err
+		}
 		res, err := svc.RotateSecret(ctx, cmds.RotateSecret{ClientID: id, Window: *window, Immediately: *now}, meta)
 		if err != nil {
 			return err
@@ -170,6 +191,10 @@ func servicesCLI(ctx context.Context, store eventstore.Store, args []string, std
 		if err != nil {
 			return err
 		}
+		svc, err := newServices()
+		if err != nil {
+			return err
+		}
 		res, err := svc.AddKeys(ctx, cmds.AddServiceKeys{ClientID: id, Keys: keys}, meta)
 		if err != nil {
 			return err
@@ -179,6 +204,10 @@ func servicesCLI(ctx context.Context, store eventstore.Store, args []string, std
 	case "disable":
 		reason := fs.String("reason", "", "why (recorded in the ledger)")
 		id, err := idArg()
+		if err != nil {
+			return err
+		}
+		svc, err := newServices()
 		if err != nil {
 			return err
 		}

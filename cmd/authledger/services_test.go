@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"authledger/api"
+	cmds "authledger/commands"
 	"authledger/domain/client"
 	"authledger/eventstore/sqlite"
 	"authledger/readmodels/services"
+	"authledger/secrets/local"
 )
 
 func writeJWK(t *testing.T, private bool) string {
@@ -60,9 +62,19 @@ func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cli.Close() })
+	// The secret provider both processes share, holding the pepper.
+	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pepper := func(ctx context.Context) (client.Pepper, error) { return cmds.LoadSecretPepper(ctx, sp, nil) }
+	serverPepper, err := pepper(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
-		err := servicesCLI(ctx, cli, args, &out, &errb)
+		err := servicesCLI(ctx, cli, pepper, args, &out, &errb)
 		return out.String(), err
 	}
 
@@ -81,7 +93,7 @@ func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if v, ok, _ := reg.Client(ctx, client.ID(reg1.ClientID)); ok {
-			if !v.SecretMatches(reg1.ClientSecret, time.Now()) {
+			if !v.SecretMatches(reg1.ClientSecret, serverPepper, time.Now()) {
 				t.Fatal("the server's registry does not accept the printed secret")
 			}
 			break

@@ -72,7 +72,11 @@ func TestARevokedM2MTokenIsRefusedByTheAdminAPIRightAfterRevocation(t *testing.T
 	t.Parallel()
 	a, srv := startApp(t)
 	ctx := context.Background()
-	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store})
+	pepper, err := cmds.LoadSecretPepper(ctx, a.keys.secrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store, Pepper: pepper})
 	if err != nil {
 		t.Fatal(err)
 	}

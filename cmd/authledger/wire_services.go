@@ -28,7 +28,7 @@ type clientParts struct {
 
 // buildClients adds the service registry, client authentication, the token
 // endpoint with the client_credentials grant and the services admin API.
-func buildClients(_ context.Context, in *infraParts, keys keyParts, revs revocationParts) (clientParts, error) {
+func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revocationParts) (clientParts, error) {
 	// The registry is in memory on every instance, fed by the runner from
 	// position 0 (one store notification behind the ledger), so a change
 	// made by any instance or by the CLI reaches it within the feed delay.
@@ -44,7 +44,11 @@ func buildClients(_ context.Context, in *infraParts, keys keyParts, revs revocat
 		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
 		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
-	acfg := cmds.ClientAuthConfig{Directory: reg, Replay: guard, Issuer: in.cfg.Issuer}
+	pepper, err := cmds.LoadSecretPepper(ctx, keys.secrets, nil) // keys v2 secret hashes
+	if err != nil {
+		return clientParts{}, fmt.Errorf("services: %w", err)
+	}
+	acfg := cmds.ClientAuthConfig{Directory: reg, Pepper: pepper, Replay: guard, Issuer: in.cfg.Issuer}
 	if in.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
 		acfg.TokenEndpointAudience = strings.TrimRight(in.cfg.Issuer, "/") + "/oauth2/token"
 	}
@@ -64,7 +68,7 @@ func buildClients(_ context.Context, in *infraParts, keys keyParts, revs revocat
 	if err != nil {
 		return clientParts{}, err
 	}
-	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store, Publisher: revs.publisher})
+	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store, Pepper: pepper, Publisher: revs.publisher})
 	if err != nil {
 		return clientParts{}, err
 	}

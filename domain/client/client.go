@@ -89,16 +89,23 @@ func (v View) Clone() View {
 }
 
 // SecretMatches reports whether presented is a live secret of the client
-// at now. Every live secret is compared in constant time and the loop never
-// exits early, so timing says nothing about which secret almost matched.
-func (v View) SecretMatches(presented string, now time.Time) bool {
+// at now, under the scheme each stored hash names (v2 keyed by pepper, or
+// legacy v1). Both hashes of presented are computed, every live secret is
+// compared in constant time and the loop never exits early, so timing says
+// nothing about which secret, or which scheme, almost matched. A zero
+// pepper matches no v2 secret: fail closed.
+func (v View) SecretMatches(presented string, pepper Pepper, now time.Time) bool {
 	if v.Disabled || presented == "" {
 		return false
 	}
-	h := HashSecret(presented)
+	h1, h2 := HashSecretV1(presented), pepper.Hash(presented)
 	ok := false
 	for _, s := range v.Secrets {
-		if constantTimeHashMatch(h, s.Hash) && s.LiveAt(now) {
+		want := h1
+		if strings.HasPrefix(s.Hash, secretHashV2Prefix) {
+			want = h2
+		}
+		if want != "" && constantTimeHashMatch(want, s.Hash) && s.LiveAt(now) {
 			ok = true
 		}
 	}
@@ -235,14 +242,15 @@ func (v *View) apply(e Event) {
 	}
 }
 
-// NewSecret is a freshly generated secret, given to the aggregate by hash.
+// NewSecret is a freshly generated secret, given to the aggregate by its
+// v2 hash (Pepper.Hash); a v1 hash is refused with ErrInvalidSecretHash.
 type NewSecret struct {
 	ID   string
 	Hash string
 }
 
 func (s NewSecret) validate() error {
-	if !ValidID(s.ID) || !validHash(s.Hash) {
+	if !ValidID(s.ID) || !validNewHash(s.Hash) {
 		return ErrInvalidSecretHash
 	}
 	return nil

@@ -15,6 +15,16 @@ import (
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
+var testPepper = mustPepper("pepper for the domain tests, 32+ bytes")
+
+func mustPepper(s string) client.Pepper {
+	p, err := client.NewPepper([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 func newKey(t *testing.T) client.PublicKey {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
@@ -27,7 +37,7 @@ func newKey(t *testing.T) client.PublicKey {
 }
 
 func secret(id, s string) *client.NewSecret {
-	return &client.NewSecret{ID: id, Hash: client.HashSecret(s)}
+	return &client.NewSecret{ID: id, Hash: testPepper.Hash(s)}
 }
 
 func registered(t *testing.T) []client.Event {
@@ -100,7 +110,7 @@ func TestSecretRotationKeepsTheOldSecretForTheWindow(t *testing.T) {
 	t.Parallel()
 	given := registered(t)
 	c := client.Load("svc-a", given)
-	if err := c.RotateSecret(client.NewSecret{ID: "s2", Hash: client.HashSecret("second")}, 10*time.Minute, t0.Add(time.Hour)); err != nil {
+	if err := c.RotateSecret(client.NewSecret{ID: "s2", Hash: testPepper.Hash("second")}, 10*time.Minute, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	v := replayed(t, given, c)
@@ -122,7 +132,7 @@ func TestSecretRotationKeepsTheOldSecretForTheWindow(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := v.SecretMatches(tc.secret, tc.at); got != tc.ok {
+			if got := v.SecretMatches(tc.secret, testPepper, tc.at); got != tc.ok {
 				t.Fatalf("SecretMatches = %v, want %v", got, tc.ok)
 			}
 		})
@@ -154,10 +164,10 @@ func TestDisabledClientFailsEveryCredential(t *testing.T) {
 	if err := c.Disable("compromised", t0); err != nil {
 		t.Fatal(err)
 	}
-	if c.View().SecretMatches("first", t0) {
+	if c.View().SecretMatches("first", testPepper, t0) {
 		t.Fatal("a disabled client's secret still matches")
 	}
-	if err := c.RotateSecret(client.NewSecret{ID: "s2", Hash: client.HashSecret("x")}, 0, t0); !errors.Is(err, client.ErrDisabled) {
+	if err := c.RotateSecret(client.NewSecret{ID: "s2", Hash: testPepper.Hash("x")}, 0, t0); !errors.Is(err, client.ErrDisabled) {
 		t.Fatalf("rotate after disable: %v", err)
 	}
 	if err := c.Disable("again", t0); err != nil {
@@ -203,7 +213,7 @@ func TestCredentialChanges(t *testing.T) {
 			func(c *client.Client) error { return c.ChangeAudiences([]string{"b"}, t0) }, []string{client.TypeAudiencesChanged}, nil},
 		{"an unregistered client cannot rotate",
 			func(c *client.Client) error {
-				return client.Load("svc-a", nil).RotateSecret(client.NewSecret{ID: "s", Hash: client.HashSecret("x")}, 0, t0)
+				return client.Load("svc-a", nil).RotateSecret(client.NewSecret{ID: "s", Hash: testPepper.Hash("x")}, 0, t0)
 			}, nil, client.ErrNotRegistered},
 	}
 	for _, tc := range cases {

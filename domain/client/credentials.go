@@ -2,12 +2,14 @@ package client
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -15,22 +17,77 @@ import (
 // SecretBytes is the entropy of a server-generated client secret.
 const SecretBytes = 32
 
-// HashSecret is how a secret is stored: lower-case hex SHA-256. A plain
-// hash (no salt, no slow KDF) is enough because every secret is 256 bits
-// drawn by the server: there is no dictionary to attack and a brute force
-// of 2^256 is out of reach, while a fast hash keeps authentication cheap
-// at thousands of grants per second. Never use this for human passwords.
-func HashSecret(secret string) string {
+// Client secret hash schemes, as the hash field of SecretAdded and
+// SecretRotated holds them (docs/services.md, docs/ledger-format.md):
+//
+//   - v1, 64 lower-case hex characters: the unsalted SHA-256 of the secret.
+//     Every secret registered before v2 has one. Anyone holding an export
+//     could confirm a guessed secret against it, so no new secret gets
+//     one; existing v1 secrets keep verifying until they are rotated away.
+//   - v2, "v2:" and 64 lower-case hex characters: HMAC-SHA-256 of the
+//     secret keyed by the pepper, a key held in the secret provider and
+//     never in the ledger. An export alone confirms nothing.
+//
+// Both are fast on purpose: every secret is 256 bits drawn by the server,
+// so there is no dictionary to slow down, and authentication stays cheap at
+// thousands of grants per second. Never use either for human passwords.
+const secretHashV2Prefix = "v2:"
+
+// MinPepperBytes is the shortest pepper accepted: an HMAC-SHA-256 key of
+// the hash's own strength.
+const MinPepperBytes = 32
+
+// Pepper keys v2 secret hashes. It never prints: fmt and slog see
+// "[REDACTED]".
+type Pepper struct{ key []byte }
+
+// NewPepper copies key, which must hold at least MinPepperBytes.
+func NewPepper(key []byte) (Pepper, error) {
+	if len(key) < MinPepperBytes {
+		return Pepper{}, ErrInvalidPepper
+	}
+	return Pepper{key: append([]byte(nil), key...)}, nil
+}
+
+// IsZero reports a pepper that was never set; it matches no v2 hash.
+func (p Pepper) IsZero() bool { return len(p.key) == 0 }
+
+// Hash is the v2 hash of secret: "v2:" + hex HMAC-SHA-256(pepper, secret).
+// It is what new secrets are stored as. A zero pepper hashes to "".
+func (p Pepper) Hash(secret string) string {
+	if p.IsZero() {
+		return ""
+	}
+	mac := hmac.New(sha256.New, p.key)
+	mac.Write([]byte(secret))
+	return secretHashV2Prefix + hex.EncodeToString(mac.Sum(nil))
+}
+
+func (Pepper) String() string               { return "[REDACTED]" }
+func (Pepper) GoString() string             { return "[REDACTED]" }
+func (Pepper) LogValue() slog.Value         { return slog.StringValue("[REDACTED]") }
+func (p Pepper) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[REDACTED]")) }
+
+// HashSecretV1 is the legacy v1 hash (unsalted SHA-256, lower-case hex).
+// It exists to verify secrets registered before v2; Register and
+// RotateSecret refuse it for new secrets.
+func HashSecretV1(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
 
-func validHash(h string) bool {
+func validHexDigest(h string) bool {
 	if len(h) != 64 {
 		return false
 	}
 	_, err := hex.DecodeString(h)
 	return err == nil && strings.ToLower(h) == h
+}
+
+// validNewHash accepts the scheme new secrets are stored in: v2 only.
+func validNewHash(h string) bool {
+	rest, ok := strings.CutPrefix(h, secretHashV2Prefix)
+	return ok && validHexDigest(rest)
 }
 
 // Secret is one stored secret credential.

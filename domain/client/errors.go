@@ -19,6 +19,7 @@ var (
 	ErrInvalidJWK         = errors.New("client: invalid public JWK")
 	ErrPrivateJWK         = errors.New("client: JWK holds private key material; register the public key only")
 	ErrInvalidSecretHash  = errors.New("client: invalid secret hash")
+	ErrInvalidPepper      = errors.New("client: the secret pepper must hold at least 32 bytes")
 	ErrScopeNotAllowed    = errors.New("client: scope not granted")
 	ErrAudienceNotAllowed = errors.New("client: audience not allowed")
 	ErrTooManyKeys        = errors.New("client: too many keys")

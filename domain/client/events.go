@@ -40,7 +40,8 @@ type Registered struct {
 	At        time.Time `json:"at"`
 }
 
-// SecretAdded records a secret by its hash only (see HashSecret).
+// SecretAdded records a secret by its hash only: v2 (Pepper.Hash) for
+// every new secret, v1 in events recorded before v2 (see HashSecretV1).
 type SecretAdded struct {
 	SecretID string    `json:"secret_id"`
 	Hash     string    `json:"hash"`

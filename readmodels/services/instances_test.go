@@ -37,16 +37,16 @@ func TestADisableReachesEveryInstance(t *testing.T) {
 	now := time.Now()
 	pos := appendClient(t, writer, "svc-a", eventstore.NoStream(),
 		client.Registered{Client: "svc-a", Name: "a", At: now},
-		client.SecretAdded{SecretID: "s1", Hash: client.HashSecret("pw"), At: now})
+		client.SecretAdded{SecretID: "s1", Hash: client.HashSecretV1("pw"), At: now})
 	wait(t, reg, pos)
-	if v, _, _ := reg.Client(ctx, "svc-a"); !v.SecretMatches("pw", time.Now()) {
+	if v, _, _ := reg.Client(ctx, "svc-a"); !v.SecretMatches("pw", client.Pepper{}, time.Now()) {
 		t.Fatal("the other instance does not accept the secret")
 	}
 	start := time.Now()
 	pos = appendClient(t, writer, "svc-a", eventstore.Exact(2), client.Disabled{At: now})
 	wait(t, reg, pos)
 	t.Logf("the disable reached the other instance after %v", time.Since(start))
-	if v, _, _ := reg.Client(ctx, "svc-a"); v.SecretMatches("pw", time.Now()) {
+	if v, _, _ := reg.Client(ctx, "svc-a"); v.SecretMatches("pw", client.Pepper{}, time.Now()) {
 		t.Fatal("the other instance still accepts a disabled client")
 	}
 }

@@ -42,7 +42,7 @@ func TestRegistryFollowsTheLedger(t *testing.T) {
 
 	pos := appendClient(t, store, "svc-a", eventstore.NoStream(),
 		client.Registered{Client: "svc-a", Name: "a", Scopes: []string{"read"}, At: now},
-		client.SecretAdded{SecretID: "s1", Hash: client.HashSecret("pw"), At: now})
+		client.SecretAdded{SecretID: "s1", Hash: client.HashSecretV1("pw"), At: now})
 	// An unrelated stream moves the position too.
 	if _, err := store.Append(ctx, eventstore.StreamAppend{Stream: "token-x", Expected: eventstore.Any(),
 		Events: []eventstore.Event{{Type: "token.issued.v1", Data: json.RawMessage(`{}`)}}}); err != nil {
@@ -50,7 +50,7 @@ func TestRegistryFollowsTheLedger(t *testing.T) {
 	}
 	wait(t, reg, pos+1)
 	v, ok, _ := reg.Client(ctx, "svc-a")
-	if !ok || !v.SecretMatches("pw", now) || v.Version != 2 {
+	if !ok || !v.SecretMatches("pw", client.Pepper{}, now) || v.Version != 2 {
 		t.Fatalf("view %+v ok=%v", v, ok)
 	}
 	held := v // a reader's view must not change under it
@@ -78,7 +78,7 @@ func TestRegistryIgnoresARecordItHasAlreadyFolded(t *testing.T) {
 	now := time.Now()
 	appendClient(t, store, "svc-a", eventstore.NoStream(),
 		client.Registered{Client: "svc-a", Name: "a", At: now},
-		client.SecretAdded{SecretID: "s1", Hash: client.HashSecret("pw"), At: now})
+		client.SecretAdded{SecretID: "s1", Hash: client.HashSecretV1("pw"), At: now})
 	recs, _ := store.ReadAll(context.Background(), 0, 10)
 	reg := services.New()
 	for _, r := range append(recs, recs...) {

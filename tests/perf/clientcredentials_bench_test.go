@@ -20,6 +20,7 @@ import (
 
 	"authledger/api"
 	"authledger/commands"
+	"authledger/domain/client"
 	"authledger/eventstore"
 	"authledger/readmodels/jwks"
 	"authledger/readmodels/services"
@@ -64,7 +65,7 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	}
 	reg := services.New()
 	go func() { _ = reg.Follow(ctx, store) }()
-	svc, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	svc, err := commands.NewServices(commands.ServicesConfig{Store: store, Pepper: testPepper})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,3 +168,12 @@ func BenchmarkClientCredentials(b *testing.B) {
 		}
 	}
 }
+
+// testPepper keys the v2 client secret hashes in these tests.
+var testPepper = func() client.Pepper {
+	p, err := client.NewPepper([]byte("a test pepper of at least 32 bytes"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()

@@ -63,7 +63,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	}
 	reg := services.New()
 	go func() { _ = reg.Follow(ctx, store) }()
-	svcs, err := commands.NewServices(commands.ServicesConfig{Store: store})
+	svcs, err := commands.NewServices(commands.ServicesConfig{Store: store, Pepper: testPepper})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func newRefreshStack(b *testing.B, store eventstore.Store) *refreshStack {
 	if err := reg.WaitFor(wctx, res.Position); err != nil {
 		b.Fatal(err)
 	}
-	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
+	auth, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: reg, Pepper: testPepper, Replay: replayguard.NewMemory(nil), Issuer: benchIssuer})
 	if err != nil {
 		b.Fatal(err)
 	}
