@@ -334,7 +334,8 @@ func (c *Client) Register(r Registration, now time.Time) error {
 		seen[k.KeyID] = true
 	}
 	now = now.UTC()
-	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: dedupe(r.Scopes), Audiences: dedupe(r.Audiences), At: now})
+	scopes, auds := dedupe(r.Scopes), dedupe(r.Audiences)
+	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), At: now})
 	if r.Secret != nil {
 		c.record(SecretAdded{SecretID: r.Secret.ID, Hash: r.Secret.Hash, At: now})
 	}
@@ -442,7 +443,8 @@ func (c *Client) ChangeScopes(scopes []string, now time.Time) error {
 	if err := checkScopes(scopes); err != nil {
 		return err
 	}
-	c.record(ScopesChanged{Scopes: dedupe(scopes), At: now.UTC()})
+	scopes = dedupe(scopes)
+	c.record(ScopesChanged{Scopes: scopes, Privileged: PrivilegesOf(scopes, nil).Scopes, At: now.UTC()})
 	return nil
 }
 
@@ -454,7 +456,8 @@ func (c *Client) ChangeAudiences(auds []string, now time.Time) error {
 	if err := checkAudiences(auds); err != nil {
 		return err
 	}
-	c.record(AudiencesChanged{Audiences: dedupe(auds), At: now.UTC()})
+	auds = dedupe(auds)
+	c.record(AudiencesChanged{Audiences: auds, Privileged: PrivilegesOf(nil, auds).Audiences, At: now.UTC()})
 	return nil
 }
 

@@ -31,13 +31,16 @@ var EventTypes = []string{
 // Event is one fact about a client.
 type Event interface{ EventType() string }
 
-// Registered starts a client's stream.
+// Registered starts a client's stream. Privileged records which of the
+// grants are authledger's own powers (absent when none, and in events
+// recorded before it existed: an optional field, not a new version).
 type Registered struct {
-	Client    ID        `json:"client_id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	Audiences []string  `json:"audiences"`
-	At        time.Time `json:"at"`
+	Client     ID         `json:"client_id"`
+	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
+	Audiences  []string   `json:"audiences"`
+	Privileged Privileges `json:"privileged,omitzero"`
+	At         time.Time  `json:"at"`
 }
 
 // SecretAdded records a secret by its hash only: v2 (Pepper.Hash) for
@@ -76,16 +79,20 @@ type KeyRemoved struct {
 	At    time.Time `json:"at"`
 }
 
-// ScopesChanged replaces the scopes the client may request.
+// ScopesChanged replaces the scopes the client may request; Privileged
+// lists the privileged ones among them (optional, as in Registered).
 type ScopesChanged struct {
-	Scopes []string  `json:"scopes"`
-	At     time.Time `json:"at"`
+	Scopes     []string  `json:"scopes"`
+	Privileged []string  `json:"privileged,omitempty"`
+	At         time.Time `json:"at"`
 }
 
-// AudiencesChanged replaces the audiences the client may request.
+// AudiencesChanged replaces the audiences the client may request;
+// Privileged lists the privileged ones among them.
 type AudiencesChanged struct {
-	Audiences []string  `json:"audiences"`
-	At        time.Time `json:"at"`
+	Audiences  []string  `json:"audiences"`
+	Privileged []string  `json:"privileged,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // Disabled stops every credential of the client; it is final. It also
