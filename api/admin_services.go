@@ -157,6 +157,7 @@ type ServiceResponse struct {
 	Name         string             `json:"name"`
 	Scopes       []string           `json:"scopes"`
 	Audiences    []string           `json:"audiences"`
+	Privileged   PrivilegedGrants   `json:"privileged"`
 	Secrets      []client.Secret    `json:"secrets"`
 	Keys         []client.PublicKey `json:"keys"`
 	Disabled     bool               `json:"disabled"`
@@ -164,10 +165,21 @@ type ServiceResponse struct {
 	Version      uint64             `json:"version"`
 }
 
+// PrivilegedGrants names which granted scopes and audiences are
+// authledger's own powers (client.PrivilegedScopes, PrivilegedAudiences;
+// docs/services.md says what each allows). They are legitimate grants,
+// shown so that none is handed out unnoticed.
+type PrivilegedGrants struct {
+	Scopes    []string `json:"scopes"`
+	Audiences []string `json:"audiences"`
+}
+
 // ToServiceResponse renders a view; the CLI prints the same shape.
 func ToServiceResponse(v client.View) ServiceResponse {
+	p := v.Privileged()
 	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
-		Secrets: nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version}
+		Privileged: PrivilegedGrants{Scopes: nonNil(p.Scopes), Audiences: nonNil(p.Audiences)},
+		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version}
 }
 
 func nonNil[T any](s []T) []T {

@@ -26,7 +26,9 @@ const servicesUsage = `usage:
   authledger services disable ID [--reason TEXT]
 
 register prints the client_id and, unless only --jwk was given, the
-client_secret, once: it is stored only as a hash. --jwk FILE holds one
+client_secret, once: it is stored only as a hash. Its "privileged" field,
+and a note on stderr for each, name the granted scopes and audiences that
+are authledger's own powers (docs/services.md "Reserved names"). --jwk FILE holds one
 public Ed25519 JWK or a JWK Set; private keys are refused. Every command
 works against the configured ledger (AUTHLEDGER_STORE) while the server
 runs; the server sees the change within a second.`
@@ -129,6 +131,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		}
 		out := api.ToServiceResponse(res.Client)
 		out.ClientSecret = res.ClientSecret
+		notePrivileged(stderr, out.Privileged)
 		return enc.Encode(out)
 
 	case "list", "show":
@@ -220,6 +223,18 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 	default:
 		fmt.Fprintf(stderr, "services: unknown subcommand %q\n%s\n", sub, servicesUsage)
 		return exitError{2}
+	}
+}
+
+// notePrivileged tells the operator, on stderr, which grants are
+// authledger's own powers and what each allows: legitimate, but never to
+// be handed out unnoticed. The JSON on stdout carries the same list.
+func notePrivileged(w io.Writer, p api.PrivilegedGrants) {
+	for _, s := range p.Scopes {
+		fmt.Fprintf(w, "note: privileged scope %q: %s\n", s, client.PrivilegedScopes[s])
+	}
+	for _, a := range p.Audiences {
+		fmt.Fprintf(w, "note: privileged audience %q: %s\n", a, client.PrivilegedAudiences[a])
 	}
 }
 

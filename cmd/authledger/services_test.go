@@ -148,3 +148,42 @@ func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
 		}
 	}
 }
+
+func TestServicesRegisterSaysWhichGrantsArePrivileged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pepper := func(ctx context.Context) (client.Pepper, error) { return cmds.LoadSecretPepper(ctx, sp, nil) }
+	var out, errb bytes.Buffer
+	if err := servicesCLI(ctx, store, pepper, []string{"register", "--name", "login", "--scopes", "profile sessions:create", "--audience", "api", "--audience", "https://x.test"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	var res api.ServiceResponse
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if strings.Join(res.Privileged.Scopes, " ") != "sessions:create" || strings.Join(res.Privileged.Audiences, " ") != "api" {
+		t.Fatalf("privileged = %+v", res.Privileged)
+	}
+	for _, want := range []string{`privileged scope "sessions:create"`, client.PrivilegedScopes["sessions:create"], `privileged audience "api"`} {
+		if !strings.Contains(errb.String(), want) {
+			t.Fatalf("stderr %q does not say %q", errb.String(), want)
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if err := servicesCLI(ctx, store, pepper, []string{"register", "--name", "plain", "--scopes", "profile"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if errb.Len() != 0 || !strings.Contains(out.String(), `"privileged": {`) {
+		t.Fatalf("an unprivileged registration: stderr %q, out %s", errb.String(), out.String())
+	}
+}
