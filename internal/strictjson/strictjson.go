@@ -63,15 +63,30 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Err.Error())
 	if e.Key != "" {
-		b.WriteString(" " + strconv.Quote(e.Key))
+		b.WriteString(" " + strconv.Quote(clip(e.Key)))
 	}
 	if e.Want != "" {
 		b.WriteString(" (the field is " + strconv.Quote(e.Want) + ")")
 	}
 	if e.Path != "" {
-		b.WriteString(" at " + e.Path)
+		b.WriteString(" at " + clip(e.Path))
 	}
 	return b.String()
+}
+
+// maxEcho bounds how much of a caller's key or path an error repeats, so
+// a huge key cannot make the answer (or a log line) huge.
+const maxEcho = 64
+
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func (e *Error) Unwrap() error { return e.Err }

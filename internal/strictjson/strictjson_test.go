@@ -103,6 +103,16 @@ func TestCaseVariantNamesTheField(t *testing.T) {
 	}
 }
 
+func TestAnErrorEchoesALongKeyOnlyInPart(t *testing.T) {
+	t.Parallel()
+	key := strings.Repeat("k", 5000)
+	var v body
+	err := strictjson.Unmarshal([]byte(`{"`+key+`":1}`), &v)
+	if !errors.Is(err, strictjson.ErrUnknownField) || len(err.Error()) > 200 {
+		t.Fatalf("err (%d bytes) = %.80v", len(err.Error()), err)
+	}
+}
+
 func TestCheckRefusesDuplicatesWithoutASchema(t *testing.T) {
 	t.Parallel()
 	if err := strictjson.Check([]byte(`{"event":"x","anything":{"a":1}}`)); err != nil {
