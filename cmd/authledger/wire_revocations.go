@@ -8,6 +8,7 @@ import (
 	"authledger/api"
 	"authledger/client/verifier"
 	cmds "authledger/commands"
+	"authledger/internal/compose"
 	"authledger/readmodels/revocations"
 )
 
@@ -44,13 +45,7 @@ func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revoc
 	if err != nil {
 		return revocationParts{}, err
 	}
-	bearer := api.BearerVerifierFunc(func(ctx context.Context, raw string) (api.Principal, error) {
-		c, err := own.Verify(ctx, raw)
-		if err != nil {
-			return api.Principal{}, err
-		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
-	})
+	bearer := compose.BearerVerifier(own)
 	checkpoint := func(ctx context.Context) (string, error) {
 		head, err := in.store.Head(ctx)
 		if err != nil {

@@ -122,3 +122,15 @@ func (t Tokens) SessionUseCases() api.SessionUseCases {
 	return api.SessionUseCases{Start: t.StartSession, Elevate: t.Elevate, End: t.EndSession, AccessToken: t.AccessToken,
 		Resolve: t.Resolver, List: t.Sessions, Access: t.Access}
 }
+
+// BearerVerifier adapts client/verifier to the api's bearer port: the one
+// place a verified JWT becomes an api.Principal.
+func BearerVerifier(v *verifier.Verifier) api.BearerVerifierFunc {
+	return func(ctx context.Context, raw string) (api.Principal, error) {
+		c, err := v.Verify(ctx, raw)
+		if err != nil {
+			return api.Principal{}, err
+		}
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
+	}
+}

@@ -15,19 +15,14 @@ import (
 	"authledger/commands"
 	"authledger/domain/token"
 	"authledger/eventstore/audit"
+	"authledger/internal/compose"
 )
 
 func TestAuditCheckpointNeedsAuditRead(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	own := s.local(func(c *verifier.Config) { c.Audiences = []string{issuer} })
-	bearer := api.BearerVerifierFunc(func(ctx context.Context, raw string) (api.Principal, error) {
-		c, err := own.Verify(ctx, raw)
-		if err != nil {
-			return api.Principal{}, err
-		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
-	})
+	bearer := compose.BearerVerifier(own)
 	sign := func(ctx context.Context) (string, error) {
 		head, err := s.store.Head(ctx)
 		if err != nil {
