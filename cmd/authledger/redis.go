@@ -8,13 +8,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authledger/internal/bus"
+	"authledger/internal/redisguard"
 )
 
 // openRedis returns the process's one Redis client (sessions, the bus
 // carrying revocations and JWKS invalidations, replay guard, rate limits share its pool), or
-// nil without AUTHLEDGER_REDIS_URL. Timeouts are short on purpose: session
-// calls must answer 503 quickly when Redis is gone, and every other use has
-// an in-process or ledger fallback.
+// nil without AUTHLEDGER_REDIS_URL. Every command gets a short deadline
+// (redisguard.DefaultTimeout) and goes through one circuit breaker, so a
+// hung Redis costs a few timeouts per breaker window, not one per request:
+// while it is open, session calls answer 503 at once, the replay guard
+// fails closed, the rate limiter uses its in-process buckets, and token,
+// refresh and verification traffic does not wait on Redis.
 func openRedis(cfg Config) (*redis.Client, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
@@ -26,7 +30,11 @@ func openRedis(cfg Config) (*redis.Client, error) {
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
 	opt.DialerRetries = 2
-	return redis.NewClient(opt), nil
+	// Deadlines from the guard's context bound the socket reads and writes.
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	redisguard.Install(rdb, redisguard.Config{})
+	return rdb, nil
 }
 
 // openBus builds the Pub/Sub that hurries revocations and JWKS

@@ -53,8 +53,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Bounded timeouts so slow clients cannot hold connections; the write
 	// timeout leaves room for the 30 s long poll of /v1/revocations.
+	d := newDrainer(ln)
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           d.handler(e),
+		ConnState:         d.connState,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -69,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		bg.Go(func() { a.supervisor.run(bgCtx, t.name, t.run) })
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(d.ln) }()
 
 	var runErr error
 	select {
@@ -82,6 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// stores (the ledger last, after draining pending appends).
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	d.drain(shutCtx, drainWindow)
 	if err := srv.Shutdown(shutCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
 	}

@@ -106,6 +106,7 @@ var graph = []node{
 	{pkg: "internal/strictjson"},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},
 	{pkg: "internal/redistest", ext: []string{redis}},
+	{pkg: "internal/redisguard", ext: []string{redis, "github.com/sony/gobreaker/v2"}, testMay: testSupport, testExt: append(testExt, redis)},
 	{pkg: "cmd/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
 	{pkg: "tests/...", may: []string{"..."}, ext: []string{""}, testMay: []string{"..."}, testExt: []string{""}},
 }
