@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"authledger/commands"
 	"authledger/domain/oauth"
 )
 
@@ -25,13 +27,30 @@ func isOAuthPath(p string) bool { return strings.HasPrefix(p, "/oauth2/") }
 // ErrorHandler is the one error → HTTP mapping. What the client sees and
 // what the log sees are separate: oauth.Error.Debug and wrapped causes only
 // reach the log.
+//
+// A dependency outage (commands.Outage: the ledger, the secret provider or
+// the session store out of service) answers 503 with Retry-After —
+// temporarily_unavailable on /oauth2/*, a problem elsewhere — is counted
+// in authledger_dependency_errors_total and logged at most once per
+// dependency every few seconds, with the number of lines suppressed.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return errorHandler(log, nil, time.Now)
+}
+
+func errorHandler(log *slog.Logger, m *Metrics, now func() time.Time) echo.HTTPErrorHandler {
+	outages := newOutageLog(log, outageLogEvery, now)
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		req := c.Request()
 		rid := c.Response().Header().Get(echo.HeaderXRequestID)
+		if dep, ok := commands.Outage(err); ok {
+			m.dependencyError(dep)
+			outages.error(dep, req.URL.Path, rid, err)
+			answerOutage(c, dep)
+			return
+		}
 		var he *echo.HTTPError
 		if isOAuthPath(req.URL.Path) {
 			oe := toOAuth(err)
@@ -65,9 +84,13 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if p.Status >= 500 {
 			log.Error("request failed", "path", req.URL.Path, "request_id", rid, "err", err)
 		}
-		body, _ := json.Marshal(p)
-		_ = c.Blob(p.Status, "application/problem+json", body)
+		writeProblem(c, p)
 	}
+}
+
+func writeProblem(c echo.Context, p *Problem) {
+	body, _ := json.Marshal(p)
+	_ = c.Blob(p.Status, "application/problem+json", body)
 }
 
 func httpErrorDetail(he *echo.HTTPError) string {

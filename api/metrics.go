@@ -15,6 +15,9 @@ type Metrics struct {
 	gatherer prometheus.Gatherer
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// dependencyErrors counts requests that failed on a dependency outage
+	// (commands.Outage), by dependency: ledger, secrets, session_store.
+	dependencyErrors *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -28,9 +31,21 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "authledger_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method"}),
+		dependencyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authledger_dependency_errors_total", Help: "Requests answered 503 because a dependency (ledger, secrets, session_store) was unavailable.",
+		}, []string{"dependency"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.dependencyErrors)
 	return m
+}
+
+// dependencyError counts one request failed by an outage of dependency
+// (nil-safe: a server built without metrics counts nothing).
+func (m *Metrics) dependencyError(dependency string) {
+	if m == nil {
+		return
+	}
+	m.dependencyErrors.WithLabelValues(dependency).Inc()
 }
 
 // Middleware records each request once it has been answered.

@@ -33,6 +33,9 @@ type Config struct {
 	ReadyChecks []ReadyCheck
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []echo.MiddlewareFunc
+	// Metrics, when set, counts dependency outages answered by the error
+	// handler (authledger_dependency_errors_total).
+	Metrics *Metrics
 	// ClientAddress derives the caller's address (failure budgets, logs)
 	// from a request; nil means PeerAddress, never a forwarded header.
 	// Behind proxies use ForwardedFor with their ranges only. A request
@@ -52,7 +55,7 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, cfg.Metrics, time.Now)
 	if cfg.ClientAddress == nil {
 		cfg.ClientAddress = PeerAddress
 	}

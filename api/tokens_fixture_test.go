@@ -54,12 +54,17 @@ type tokEnv struct {
 
 type tokEnvOpts struct {
 	sessions commands.SessionStore
+	// ledger, when set, wraps the ledger every part uses (a failing store).
+	ledger func(eventstore.Store) eventstore.Store
 }
 
 func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	store := memstore.New(nil)
+	var store eventstore.Store = memstore.New(nil)
+	if o.ledger != nil {
+		store = o.ledger(store)
+	}
 	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,16 @@ func NewRefreshHandler(families *FamilyRepository, cache *FamilyCache, sessions 
 // only a refreshtoken.Rejected audit event. Presenting a spent token
 // records reuse and revokes the family before refusing, and the family's
 // session ends in the same append (session.FollowFamily).
+//
+// A request whose context has ended before the rotation is appended
+// appends nothing and returns the context's error: the client gave up, so
+// spending its token would only leave it holding a dead one. (Once the
+// append is under way it may still commit; the client's retry of the same
+// token then gets the committed successor within the grace period.)
 func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
+	if err := ctx.Err(); err != nil {
+		return TokenPair{}, err
+	}
 	meta = meta.as(ClientActor(g.ClientID))
 	now := h.rules.Now()
 	cl, err := h.sealer.Open(ctx, g.RefreshToken)
@@ -91,7 +100,14 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 		}
 		var also []Changed
 		also, sessionEnded, err = followFamily(ctx, h.sessions, f, meta.Actor)
-		return also, err
+		if err != nil {
+			return nil, err
+		}
+		// The last point where a cancelled request can still append nothing.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return also, nil
 	})
 	switch {
 	case errors.Is(err, refreshtoken.ErrWrongClient):
@@ -102,6 +118,8 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 		return TokenPair{}, h.reject(ctx, "expired", g.ClientID, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrFamilyRevoked):
 		return TokenPair{}, h.reject(ctx, "family_revoked", g.ClientID, &cl, meta)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return TokenPair{}, err
 	case errors.Is(err, ErrKeptConflicting):
 		// Still losing after the bounded reloads: refuse rather than guess.
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: concurrent presentations kept conflicting")
@@ -130,7 +148,7 @@ type signed struct {
 // as evidence rather than a credential).
 func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, clientID string, meta Metadata) <-chan signed {
 	f := h.cache.peek(cl.Family)
-	if f == nil {
+	if f == nil || ctx.Err() != nil {
 		return nil
 	}
 	cur, _ := f.Current()

@@ -60,3 +60,34 @@ func (e *InvalidEventError) Error() string {
 func (e *InvalidEventError) Is(target error) bool { return target == ErrInvalidEvent }
 
 func (e *InvalidEventError) Unwrap() error { return e.Err }
+
+// ErrUnavailable is matched by every *UnavailableError: the ledger cannot
+// be reached or written now (connection lost, timeout, disk full, read-only
+// file or server, lock held too long). Nothing is known to be wrong with the
+// request; the same call may succeed later, so the API answers 503 with
+// Retry-After rather than 500. Adapters classify their engine's errors with
+// Unavailable; a version conflict, an invalid event or a context the caller
+// ended is never an outage.
+var ErrUnavailable = errors.New("eventstore: ledger unavailable")
+
+// UnavailableError wraps the engine error behind an outage.
+type UnavailableError struct {
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "eventstore: ledger unavailable: " + e.Err.Error()
+}
+
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Unavailable marks err as an outage (nil stays nil, an error already
+// marked is returned as is).
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return &UnavailableError{Err: err}
+}

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"authledger/domain/refreshtoken"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -51,6 +54,27 @@ func TestLoadConfig(t *testing.T) {
 				"AUTHLEDGER_KEY_PUBLICATION_LEAD": "1m", // shorter than the JWKS max-age
 			},
 			wantErr: []string{"AUTHLEDGER_LOG_LEVEL", "AUTHLEDGER_REFRESH_GRACE", "AUTHLEDGER_ALLOWED_ORIGINS", "not an origin", "AUTHLEDGER_KEY_*"},
+		},
+		{
+			name: "refresh retries get the same successor for 10 s by default",
+			env:  map[string]string{},
+			check: func(t *testing.T, c Config) {
+				if c.RefreshGrace != 10*time.Second {
+					t.Fatalf("default refresh grace %v, want 10s", c.RefreshGrace)
+				}
+				if c.RefreshGrace != refreshtoken.DefaultGrace {
+					t.Fatalf("default refresh grace %v, want 10s (refreshtoken.DefaultGrace %v)", c.RefreshGrace, refreshtoken.DefaultGrace)
+				}
+			},
+		},
+		{
+			name: "AUTHLEDGER_REFRESH_GRACE=0s still switches the grace off",
+			env:  map[string]string{"AUTHLEDGER_REFRESH_GRACE": "0s"},
+			check: func(t *testing.T, c Config) {
+				if c.RefreshGrace != 0 {
+					t.Fatalf("refresh grace %v, want 0", c.RefreshGrace)
+				}
+			},
 		},
 		{
 			name:    "a malformed embedded setting names its variable",

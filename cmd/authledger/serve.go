@@ -105,6 +105,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
 	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
-	return api.New(api.Config{Logger: a.log, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
+	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }

@@ -27,8 +27,9 @@ type TokensConfig struct {
 	// of POST /v1/session/token and cookie DELETE /v1/sessions/{id}).
 	// Empty: no origin may.
 	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
-	// RefreshGrace is the refresh retry window: 0 (default) to 30s.
-	RefreshGrace time.Duration `env:"REFRESH_GRACE" envDefault:"0s"`
+	// RefreshGrace is the refresh retry window: 0s to 30s, 10s by default
+	// (refreshtoken.DefaultGrace); 0s turns it off.
+	RefreshGrace time.Duration `env:"REFRESH_GRACE" envDefault:"10s"`
 }
 
 // normalize turns each valid allowed origin into its exact
@@ -44,7 +45,7 @@ func (c *TokensConfig) normalize() {
 // validate names every bad token-lifecycle setting.
 func (c TokensConfig) validate() []error {
 	var errs []error
-	if c.RefreshGrace < 0 || c.RefreshGrace > 30*time.Second {
+	if c.RefreshGrace < 0 || c.RefreshGrace > refreshtoken.MaxGrace {
 		errs = append(errs, fmt.Errorf("%sREFRESH_GRACE: must be between 0s and 30s", envPrefix))
 	}
 	for _, o := range c.AllowedOrigins {

@@ -6,6 +6,14 @@ import "time"
 // over a flaky network, short enough that a thief cannot ride on it.
 const MaxGrace = 30 * time.Second
 
+// DefaultGrace is the retry window a deployment gets unless it configures
+// another (AUTHLEDGER_REFRESH_GRACE). A retry of the token spent last, by
+// the family's own client, within this window gets the same successor
+// instead of counting as reuse (RFC 9700 §4.14.2): a client that gave up
+// on a slow commit, or parallel requests of one app, must not log the user
+// out. 0 switches it off.
+const DefaultGrace = 10 * time.Second
+
 // Presented is what an opened token claims about itself.
 type Presented = Claims
 

@@ -206,27 +206,34 @@ func (s *Store) listenOnce(ctx context.Context, cc *pgx.ConnConfig, connected fu
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) ([]eventstore.Record, error) {
-	return s.gc.Append(ctx, appends)
+	recs, err := s.gc.Append(ctx, appends)
+	return recs, classify(err)
 }
 
 const columns = `position, stream, version, id::text, type, recorded_at, data::text, metadata::text, prev_hash, hash`
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string) ([]eventstore.Record, error) {
-	return s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = $1 ORDER BY version`, stream)
+	recs, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = $1 ORDER BY version`, stream)
+	return recs, classify(err)
 }
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.Record, error) {
+	var recs []eventstore.Record
+	var err error
 	if limit <= 0 {
-		return s.query(ctx, `SELECT `+columns+` FROM events WHERE position > $1 ORDER BY position`, int64(after))
+		recs, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position > $1 ORDER BY position`, int64(after))
+	} else {
+		recs, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, int64(after), limit)
 	}
-	return s.query(ctx, `SELECT `+columns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, int64(after), limit)
+	return recs, classify(err)
 }
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Head, error) {
-	return head(ctx, s.pool)
+	h, err := head(ctx, s.pool)
+	return h, classify(err)
 }
 
 type queryRower interface {

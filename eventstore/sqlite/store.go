@@ -152,14 +152,16 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) ([]eventstore.Record, error) {
-	return s.gc.Append(ctx, appends)
+	recs, err := s.gc.Append(ctx, appends)
+	return recs, classify(err)
 }
 
 const columns = `position, stream, version, id, type, recorded_at, data, metadata, prev_hash, hash`
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string) ([]eventstore.Record, error) {
-	return s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? ORDER BY version`, stream)
+	recs, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? ORDER BY version`, stream)
+	return recs, classify(err)
 }
 
 // ReadAll implements eventstore.Store.
@@ -167,12 +169,14 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	return s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(after), limit)
+	recs, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(after), limit)
+	return recs, classify(err)
 }
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Head, error) {
-	return head(ctx, s.r)
+	h, err := head(ctx, s.r)
+	return h, classify(err)
 }
 
 type queryer interface {

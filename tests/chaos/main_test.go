@@ -1,3 +1,7 @@
+// Package chaos holds fault scenarios against the real authledger binary:
+// each test starts its own server (and its own PostgreSQL or Redis when it
+// needs to stop or freeze one), breaks something, and prints requests
+// acknowledged, lost (must be 0), errors by code and the recovery time.
 package chaos
 
 import (
