@@ -47,6 +47,27 @@ func register(t *testing.T, a *app) (string, string) {
 	return string(res.Client.ID), res.ClientSecret
 }
 
+// A client registered a moment ago by another instance or the CLI is in
+// the ledger before this instance's registry folds it: it authenticates at
+// once, not 401 unknown client.
+func TestAClientInTheLedgerNotYetInTheRegistryAuthenticates(t *testing.T) {
+	t.Parallel()
+	a, srv := buildOnly(t, t.TempDir())
+	id, secret := register(t, a)
+	if _, known, _ := a.clients.registry.Client(context.Background(), client.ID(id)); known {
+		t.Fatal("the registry folded the client: the test would not exercise the ledger lookup")
+	}
+	code, body := form(t, srv.URL, "/oauth2/token", id, secret, url.Values{"grant_type": {"client_credentials"}})
+	if code != http.StatusOK {
+		t.Fatalf("token for a client only in the ledger = %d %s, want 200", code, body)
+	}
+	// An id the ledger does not know either is still invalid_client.
+	code, body = form(t, srv.URL, "/oauth2/token", "svc-nobody", secret, url.Values{"grant_type": {"client_credentials"}})
+	if code != http.StatusUnauthorized {
+		t.Fatalf("unknown client = %d %s, want 401", code, body)
+	}
+}
+
 // A start against a ledger with clients has them in the registry before
 // the first request (the build catches it up to the head it saw), so the
 // first request after a restart authenticates.

@@ -33,7 +33,9 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	// head here, before the server listens, so a restart knows every
 	// client from its first request; the runner feeds it from then on
 	// (Apply skips what CatchUp folded), so a change made by any instance
-	// or by the CLI reaches it within the feed delay.
+	// or by the CLI reaches it within the feed delay. Until then a client
+	// it does not know is looked up in its ledger stream (LedgerClients)
+	// before invalid_client is answered.
 	reg := services.New()
 	if err := reg.CatchUp(ctx, in.store); err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
@@ -47,7 +49,7 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
 		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
 	}
-	acfg := cmds.ClientAuthConfig{Directory: reg, Replay: guard, Issuer: in.cfg.Issuer}
+	acfg := cmds.ClientAuthConfig{Directory: cmds.LedgerClients(reg, cmds.Clients(in.store)), Replay: guard, Issuer: in.cfg.Issuer}
 	if in.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
 		acfg.TokenEndpointAudience = strings.TrimRight(in.cfg.Issuer, "/") + "/oauth2/token"
 	}
