@@ -23,6 +23,34 @@ type ClientDirectory interface {
 	Client(ctx context.Context, id client.ID) (client.View, bool, error)
 }
 
+// LedgerClients is the directory authentication reads: dir (the services
+// read model) and, for a client dir does not know yet (registered a moment
+// ago by another instance or the CLI, not yet folded here), the client's
+// own ledger stream, so a known client is never refused as unknown while
+// the read model catches up. A miss costs one read of an empty stream.
+func LedgerClients(dir ClientDirectory, clients *ClientRepository) ClientDirectory {
+	return ledgerClients{dir: dir, clients: clients}
+}
+
+type ledgerClients struct {
+	dir     ClientDirectory
+	clients *ClientRepository
+}
+
+func (l ledgerClients) Client(ctx context.Context, id client.ID) (client.View, bool, error) {
+	if v, ok, err := l.dir.Client(ctx, id); ok || err != nil {
+		return v, ok, err
+	}
+	c, err := l.clients.Load(ctx, id)
+	if err != nil {
+		return client.View{}, false, err
+	}
+	if c.Version() == 0 {
+		return client.View{}, false, nil
+	}
+	return c.View(), true, nil
+}
+
 // AssertionGuard admits each assertion id once within its lifetime, across
 // instances when it is backed by Redis.
 type AssertionGuard interface {
@@ -64,7 +92,8 @@ type AuthenticatedClient struct {
 
 // ClientAuthConfig configures client authentication.
 type ClientAuthConfig struct {
-	// Directory is the services read model (required).
+	// Directory is the services read model, usually behind LedgerClients
+	// (required).
 	Directory ClientDirectory
 	// Pepper keys v2 secret hashes (required; LoadSecretPepper). Secrets
 	// registered before v2 (plain SHA-256) verify without it.

@@ -12,7 +12,8 @@ import (
 func (w *worker) heartbeat(ctx context.Context, rebuildWG *sync.WaitGroup) error {
 	// On SQLite the owner column is the lease: never take it back from an
 	// instance that took it over. On PostgreSQL the advisory lock decides.
-	req, err := w.r.state.heartbeat(ctx, w.name, w.r.cfg.Instance, w.db().Dialect == Postgres)
+	st, msg, pos := w.snapshot()
+	req, err := w.r.state.heartbeat(ctx, w.name, w.r.cfg.Instance, w.db().Dialect == Postgres, liveState{state: st, err: msg, pos: pos})
 	if err != nil {
 		return err
 	}

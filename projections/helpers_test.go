@@ -37,6 +37,8 @@ type counter struct {
 	name string
 	// fail, when set, makes Apply fail for the positions it returns true for.
 	fail atomic.Pointer[func(eventstore.Record) bool]
+	// failWith, when set, makes Apply return the error it returns (nil: apply).
+	failWith atomic.Pointer[func(eventstore.Record) error]
 	// delay slows Apply down so a kill lands mid-projection.
 	delay time.Duration
 }
@@ -67,6 +69,11 @@ type payload struct {
 func (c *counter) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r eventstore.Record) error {
 	if f := c.fail.Load(); f != nil && (*f)(r) {
 		return errors.New("counter: cannot fold this event")
+	}
+	if f := c.failWith.Load(); f != nil {
+		if err := (*f)(r); err != nil {
+			return err
+		}
 	}
 	if c.delay > 0 {
 		time.Sleep(c.delay)

@@ -19,7 +19,7 @@ import (
 // rebuilding what a running server owns.
 func (r *Runner) acquire(ctx context.Context, w *worker) (context.Context, func(), error) {
 	if r.cfg.DB.Dialect == Postgres {
-		return r.acquirePG(ctx, w.name)
+		return r.acquirePG(ctx, w)
 	}
 	return r.acquireLease(ctx, w)
 }
@@ -30,7 +30,8 @@ func lockKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
-func (r *Runner) acquirePG(ctx context.Context, name string) (context.Context, func(), error) {
+func (r *Runner) acquirePG(ctx context.Context, w *worker) (context.Context, func(), error) {
+	name := w.name
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
@@ -44,6 +45,7 @@ func (r *Runner) acquirePG(ctx context.Context, name string) (context.Context, f
 				conn = c
 			} else if ctx.Err() == nil {
 				r.log.Warn("projection lock connection failed", "projection", name, "err", err)
+				w.unreachable(err)
 			}
 		}
 		if conn != nil {
@@ -51,7 +53,10 @@ func (r *Runner) acquirePG(ctx context.Context, name string) (context.Context, f
 			if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&ok); err != nil {
 				_ = conn.Close(context.Background())
 				conn = nil
-			} else if ok {
+				w.unreachable(err)
+			} else if !ok {
+				w.reachable()
+			} else {
 				held := conn
 				conn = nil // owned by the watcher now
 				return r.watchPG(ctx, name, held)
@@ -122,6 +127,9 @@ func (r *Runner) acquireLease(ctx context.Context, w *worker) (context.Context, 
 		}
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("projection lease failed", "projection", name, "err", err)
+			w.unreachable(err)
+		} else if err == nil {
+			w.reachable()
 		}
 		select {
 		case <-ctx.Done():

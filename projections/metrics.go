@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-var allStates = []string{StateWaiting, StateRunning, StateStopped, "rebuilding"}
+var allStates = []string{StateWaiting, StateRunning, StateStopped, StateRetrying, "rebuilding"}
 
 type metrics struct {
 	checkpoint *prometheus.GaugeVec
@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "authledger", Subsystem: "projection", Name: "lag_seconds",
 			Help: "Recorded-time distance between the ledger head and the projection's checkpoint."}, []string{"projection"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "authledger", Subsystem: "projection", Name: "state",
-			Help: "1 for the projection's current state (waiting, running, stopped, rebuilding) on this instance."}, []string{"projection", "state"}),
+			Help: "1 for the projection's current state (waiting, running, stopped, retrying, rebuilding) on this instance."}, []string{"projection", "state"}),
 		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "authledger", Subsystem: "projection", Name: "owned",
 			Help: "1 when this instance runs the projection (holds its lock)."}, []string{"projection"}),
 		rebuild: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "authledger", Subsystem: "projection", Name: "rebuild_progress_ratio",

@@ -47,8 +47,14 @@ type Config struct {
 	// projection stops at that event (default 3).
 	MaxRetries int
 	// RetryInterval is the first backoff between retries (default 50ms,
-	// doubling up to 1s).
+	// doubling up to 1s for a logic error, up to MaxBackoff for a storage
+	// fault).
 	RetryInterval time.Duration
+	// MaxBackoff caps the backoff between the retries of a storage fault
+	// (IsTransient: a lost connection, a full disk, a busy lock), which
+	// never poisons: the projection reports retrying until the fault
+	// passes (default 5s).
+	MaxBackoff time.Duration
 	// LockRetry is how often a standby instance tries to take a
 	// projection's lock (default 1s), which bounds fail-over time.
 	LockRetry time.Duration
@@ -92,6 +98,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = 50 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 5 * time.Second
 	}
 	if c.LockRetry == 0 {
 		c.LockRetry = time.Second
@@ -238,8 +247,8 @@ func (r *Runner) WaitFor(ctx context.Context, name string, position uint64) erro
 }
 
 // Ready reports an error while a projection is stopped at a poisoned event
-// (on this instance or, from projection_state, on the instance that runs
-// it) or a memory projection has not caught up with the ledger head it saw
+// or retrying a storage fault (on this instance or, from projection_state,
+// on the instance that runs it: the state `projections status` shows) or a memory projection has not caught up with the ledger head it saw
 // at start. It is meant for /readyz.
 func (r *Runner) Ready(ctx context.Context) error {
 	r.mu.Lock()
@@ -263,7 +272,7 @@ func (r *Runner) Ready(ctx context.Context) error {
 	}
 	for _, s := range stopped {
 		if w, ok := r.lookup(s.name); ok && !w.owned.Load() && w.kind != kindMemory {
-			errs = append(errs, fmt.Errorf("%s stopped at position %d on another instance: %s", s.name, s.pos, s.err))
+			errs = append(errs, fmt.Errorf("%s %s%s on another instance: %s", s.name, s.state, atPosition(s.pos), s.err))
 		}
 	}
 	return errors.Join(errs...)
@@ -318,9 +327,10 @@ func hasVersionSuffix(name string) bool {
 }
 
 // newRouter builds the worker's Watermill router, once for its lifetime:
-// the feed subscriber, then Poison (outermost: records the stop), Retry
-// (bounded backoff) and Recoverer (a panic is an error, retried then
-// poisoned).
+// the feed subscriber, then Poison (outermost: records the stop), the
+// storage-fault retry (unbounded, capped backoff, state retrying), Retry
+// (bounded backoff for every other error) and Recoverer (a panic is an
+// error, retried then poisoned).
 func (w *worker) newRouter(sub message.Subscriber, onPoison func(msg *message.Message, err error)) (*message.Router, error) {
 	logger := watermill.NewSlogLoggerWithLevelMapping(w.r.log.With("projection", w.name), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug,
@@ -332,6 +342,7 @@ func (w *worker) newRouter(sub message.Subscriber, onPoison func(msg *message.Me
 	h := router.AddConsumerHandler(w.name, w.name, sub, w.handle)
 	h.AddMiddleware(
 		poison(onPoison),
+		w.retryTransient,
 		middleware.Retry{
 			MaxRetries:      w.r.cfg.MaxRetries,
 			InitialInterval: w.r.cfg.RetryInterval,
@@ -339,12 +350,42 @@ func (w *worker) newRouter(sub message.Subscriber, onPoison func(msg *message.Me
 			Multiplier:      2,
 			Logger:          logger,
 			ShouldRetry: func(p middleware.RetryParams) bool {
-				return !errors.Is(p.Err, context.Canceled)
+				// A storage fault goes straight to retryTransient.
+				return !errors.Is(p.Err, context.Canceled) && !IsTransient(p.Err)
 			},
 		}.Middleware,
 		middleware.Recoverer,
 	)
 	return router, nil
+}
+
+// retryTransient retries a storage fault (IsTransient) until it passes or
+// the run ends, backing off from RetryInterval up to MaxBackoff and
+// reporting the projection retrying at the event meanwhile. Any other
+// error goes on to poison.
+func (w *worker) retryTransient(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		wait := w.r.cfg.RetryInterval
+		for {
+			out, err := h(msg)
+			if err == nil || !IsTransient(err) {
+				return out, err
+			}
+			ctx := msg.Context()
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			w.retrying(msg, err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return out, ctx.Err()
+			case <-t.C:
+			}
+			wait = min(2*wait, w.r.cfg.MaxBackoff)
+		}
+	}
 }
 
 // poison replaces Watermill's PoisonQueue, which acks the poisoned message

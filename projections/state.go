@@ -109,8 +109,15 @@ func (s stateStore) advance(ctx context.Context, tx execer, name string, first u
 
 // stop records that the projection stopped at the poisoned record at pos.
 func (s stateStore) stop(ctx context.Context, name, text string, pos uint64) error {
+	return s.setState(ctx, name, StateStopped, text, pos)
+}
+
+// setState writes the owner's view of its state (stopped or retrying at
+// pos with text; running clears them), outside any checkpoint
+// transaction.
+func (s stateStore) setState(ctx context.Context, name, state, text string, pos uint64) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE projection_state SET state = $2, error = $3, error_position = $4, updated_at = $5 WHERE name = $1`,
-		name, StateStopped, text, pos, s.micros())
+		name, state, text, pos, s.micros())
 	return err
 }
 
@@ -119,17 +126,26 @@ type requests struct {
 	rebuild, resume, rebuildGen uint64
 }
 
-// heartbeat refreshes instance's ownership and returns the pending
-// requests. With takeover false (a SQLite lease) it never takes the owner
-// column back from an instance that took the lease over.
-func (s stateStore) heartbeat(ctx context.Context, name, instance string, takeover bool) (requests, error) {
+// liveState is the owner's state as its heartbeat writes it.
+type liveState struct {
+	state, err string
+	pos        uint64
+}
+
+// heartbeat refreshes instance's ownership and its state (so a stop or a
+// retry that could not be written while the database was away is written
+// once it answers: status and /readyz read the same state), and returns
+// the pending requests. With takeover false (a SQLite lease) it never
+// takes the owner column back from an instance that took the lease over.
+func (s stateStore) heartbeat(ctx context.Context, name, instance string, takeover bool, live liveState) (requests, error) {
 	var q requests
 	force := 0
 	if takeover {
 		force = 1
 	}
-	err := s.db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3 WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)
-		RETURNING rebuild_requested, resume_requested, rebuild_generation`, name, instance, s.micros(), force).Scan(&q.rebuild, &q.resume, &q.rebuildGen)
+	err := s.db.QueryRowContext(ctx, `UPDATE projection_state SET owner = $2, heartbeat_at = $3, state = $5, error = $6, error_position = $7
+		WHERE name = $1 AND (owner = $2 OR owner = '' OR $4 = 1)
+		RETURNING rebuild_requested, resume_requested, rebuild_generation`, name, instance, s.micros(), force, live.state, live.err, live.pos).Scan(&q.rebuild, &q.resume, &q.rebuildGen)
 	return q, err
 }
 
@@ -259,15 +275,16 @@ func (s stateStore) rebuildFailed(ctx context.Context, name, text string) error 
 	return err
 }
 
-// stoppedRow is a projection stopped at a poisoned event.
+// stoppedRow is a projection stopped at a poisoned event, or retrying a
+// storage fault at one.
 type stoppedRow struct {
-	name, err string
-	pos       uint64
+	name, state, err string
+	pos              uint64
 }
 
-// stopped lists the projections stopped on any instance.
+// stopped lists the projections stopped or retrying on any instance.
 func (s stateStore) stopped(ctx context.Context) ([]stoppedRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, error, error_position FROM projection_state WHERE state = $1`, StateStopped)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, state, error, error_position FROM projection_state WHERE state IN ($1, $2)`, StateStopped, StateRetrying)
 	if err != nil {
 		return nil, fmt.Errorf("projection state: %w", err)
 	}
@@ -275,7 +292,7 @@ func (s stateStore) stopped(ctx context.Context) ([]stoppedRow, error) {
 	var out []stoppedRow
 	for rows.Next() {
 		var r stoppedRow
-		if err := rows.Scan(&r.name, &r.err, &r.pos); err != nil {
+		if err := rows.Scan(&r.name, &r.state, &r.err, &r.pos); err != nil {
 			return out, err
 		}
 		out = append(out, r)

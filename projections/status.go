@@ -50,6 +50,8 @@ func (s Status) Describe() string {
 	switch {
 	case s.State == StateStopped:
 		return fmt.Sprintf("stopped at position %d: %s", s.ErrorPosition, s.Error)
+	case s.State == StateRetrying:
+		return fmt.Sprintf("retrying%s (a storage fault; resumes by itself): %s", atPosition(s.ErrorPosition), s.Error)
 	case s.Rebuild != nil && s.RebuildError != "":
 		return fmt.Sprintf("%s; rebuild stopped at %d/%d: %s", s.State, s.Rebuild.Done, s.Rebuild.Total, s.RebuildError)
 	case s.Rebuild != nil:

@@ -27,6 +27,9 @@ const (
 	StateWaiting = "waiting" // registered, not (yet) run by any instance
 	StateRunning = "running"
 	StateStopped = "stopped" // at a poisoned event, until resumed
+	// StateRetrying: a storage fault (connection, disk, lock) keeps the
+	// projection at an event; it backs off and resumes by itself.
+	StateRetrying = "retrying"
 )
 
 // worker runs one projection.
@@ -144,6 +147,8 @@ func (w *worker) loop(ctx context.Context) {
 		w.owned.Store(false)
 		release()
 		if err != nil && ctx.Err() == nil {
+			// Retried below: reported retrying, never stopped.
+			w.setState(StateRetrying, truncate(err.Error(), maxErrorText), 0)
 			w.r.log.Error("projection run failed; retrying", "projection", w.name, "err", err)
 			select {
 			case <-ctx.Done():
@@ -173,9 +178,9 @@ func (w *worker) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	if st, _, _ := w.snapshot(); st == StateStopped {
+	if st, _, _ := w.snapshot(); st == StateStopped || st == StateRetrying {
 		w.setState(StateRunning, "", 0)
-		w.r.log.Info("projection resumed", "projection", w.name, "position", rec.Position)
+		w.r.log.Info("projection resumed", "projection", w.name, "position", rec.Position, "was", st)
 	}
 	w.applied(rec)
 	return nil
@@ -203,11 +208,55 @@ func (w *worker) poisoned(msg *message.Message, err error) {
 	}
 }
 
-// ready reports a stopped projection or a memory one still catching up.
+// retrying records that a storage fault keeps the projection at msg's
+// record. The row is written when the read-model database takes it (a
+// busy SQLite, a full disk freeing up); otherwise the heartbeat writes the
+// state once the database answers again.
+func (w *worker) retrying(msg *message.Message, err error) {
+	rec, _, _ := decode(msg)
+	text := truncate(err.Error(), maxErrorText)
+	st, _, _ := w.snapshot()
+	w.setState(StateRetrying, text, rec.Position)
+	if st != StateRetrying {
+		w.r.log.Warn("projection retrying a storage fault", "projection", w.name, "position", rec.Position, "type", rec.Type, "err", err)
+	}
+	if w.kind == kindMemory {
+		return // memory state rows are written by the metrics loop
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = w.r.state.setState(ctx, w.name, StateRetrying, text, rec.Position)
+}
+
+// unreachable reports, while this instance waits for the projection's
+// lock, that a storage fault keeps it from the read-model database: the
+// projection is retrying (at no known event), not waiting for a peer.
+func (w *worker) unreachable(err error) {
+	if !IsTransient(err) {
+		return
+	}
+	if st, _, _ := w.snapshot(); st != StateStopped {
+		w.setState(StateRetrying, truncate("read-model database: "+err.Error(), maxErrorText), 0)
+	}
+}
+
+// reachable undoes unreachable once the database answers again and
+// another instance holds the lock.
+func (w *worker) reachable() {
+	if st, _, _ := w.snapshot(); st == StateRetrying {
+		w.setState(StateWaiting, "", 0)
+	}
+}
+
+// ready reports a stopped or retrying projection, or a memory one still
+// catching up.
 func (w *worker) ready() error {
 	st, msg, pos := w.snapshot()
 	if st == StateStopped {
 		return fmt.Errorf("%s stopped at position %d: %s", w.name, pos, msg)
+	}
+	if st == StateRetrying {
+		return fmt.Errorf("%s retrying%s: %s", w.name, atPosition(pos), msg)
 	}
 	if w.kind == kindMemory {
 		w.smu.Lock()
@@ -240,7 +289,9 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			if err == nil && cp >= pos {
 				return nil
 			}
-			if err != nil && !errors.Is(err, sql.ErrNoRows) && ctx.Err() == nil {
+			// A storage fault (the read-model database restarting) is
+			// polled through, like the owner retries it.
+			if err != nil && !errors.Is(err, sql.ErrNoRows) && !IsTransient(err) && ctx.Err() == nil {
 				return err
 			}
 			t = time.NewTimer(20 * time.Millisecond)
@@ -260,6 +311,15 @@ func (w *worker) waitFor(ctx context.Context, pos uint64) error {
 			return err
 		}
 	}
+}
+
+// atPosition is " at position N", or nothing for a fault at no known
+// event (pos 0).
+func atPosition(pos uint64) string {
+	if pos == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" at position %d", pos)
 }
 
 // maxErrorText bounds the error text kept in projection_state, so a

@@ -29,12 +29,17 @@ type clientParts struct {
 // buildClients adds the service registry, client authentication, the token
 // endpoint with the client_credentials grant and the services admin API.
 func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revocationParts) (clientParts, error) {
-	// The registry is in memory on every instance, fed by the runner from
-	// position 0 (one store notification behind the ledger), so a change
-	// made by any instance or by the CLI reaches it within the feed delay.
-	// /readyz holds until it has reached the head seen at start; until
-	// then an unknown client is refused (fail closed).
+	// The registry is in memory on every instance. It catches up to the
+	// head here, before the server listens, so a restart knows every
+	// client from its first request; the runner feeds it from then on
+	// (Apply skips what CatchUp folded), so a change made by any instance
+	// or by the CLI reaches it within the feed delay. Until then a client
+	// it does not know is looked up in its ledger stream (LedgerClients)
+	// before invalid_client is answered.
 	reg := services.New()
+	if err := reg.CatchUp(ctx, in.store); err != nil {
+		return clientParts{}, fmt.Errorf("services: %w", err)
+	}
 	if err := in.runner.Register(reg); err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
 	}
@@ -48,7 +53,7 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	if err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
 	}
-	acfg := cmds.ClientAuthConfig{Directory: reg, Pepper: pepper, Replay: guard, Issuer: in.cfg.Issuer}
+	acfg := cmds.ClientAuthConfig{Directory: cmds.LedgerClients(reg, cmds.Clients(in.store)), Pepper: pepper, Replay: guard, Issuer: in.cfg.Issuer}
 	if in.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
 		acfg.TokenEndpointAudience = strings.TrimRight(in.cfg.Issuer, "/") + "/oauth2/token"
 	}
