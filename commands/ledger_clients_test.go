@@ -16,7 +16,7 @@ func TestLedgerClientsAnswersForAClientTheRegistryHasNotFolded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, reg, store := svcFixture(t)
-	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: commands.LedgerClients(reg, commands.Clients(store)),
+	a, err := commands.NewClientAuthenticator(commands.ClientAuthConfig{Directory: commands.LedgerClients(reg, commands.Clients(store)), Pepper: testPepper,
 		Replay: replayguard.NewMemory(nil), Issuer: "https://as.test"})
 	if err != nil {
 		t.Fatal(err)

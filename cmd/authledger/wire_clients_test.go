@@ -36,7 +36,11 @@ func buildOnly(t *testing.T, dataDir string) (*app, *httptest.Server) {
 
 func register(t *testing.T, a *app) (string, string) {
 	t.Helper()
-	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store})
+	pepper, err := cmds.LoadSecretPepper(context.Background(), a.keys.secrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: a.store, Pepper: pepper})
 	if err != nil {
 		t.Fatal(err)
 	}
