@@ -1,7 +1,3 @@
-// Package chaos holds fault scenarios against the real authledger binary:
-// each test starts its own server (and its own PostgreSQL or Redis when it
-// needs to stop or freeze one), breaks something, and prints requests
-// acknowledged, lost (must be 0), errors by code and the recovery time.
 package chaos
 
 import (
@@ -12,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -25,22 +20,7 @@ import (
 // bin is the authledger binary built once for the package.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "authledger-chaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = e2eharness.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2eharness.Main(m, &bin) }
 
 type client struct {
 	ID     string `json:"client_id"`

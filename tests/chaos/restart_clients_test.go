@@ -17,29 +17,6 @@ import (
 	e2eharness "authledger/tests/e2e/harness"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// authledgerBinary builds ./cmd/authledger once for the package.
-func authledgerBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authledger-chaos-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath, binErr = e2eharness.Build(dir)
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
 // serveProc is `authledger serve` started by hand on a fixed address, so
 // load can hit the port the moment it opens (the harness waits for
 // /readyz first).
@@ -158,7 +135,6 @@ func (l *loadTally) request(hc *http.Client, base string, c creds) {
 // would not know them for a while.
 func TestRestartUnderClientCredentialsLoadRefusesNoKnownClient(t *testing.T) {
 	t.Parallel()
-	bin := authledgerBinary(t)
 	addr, err := e2eharness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)

@@ -5,39 +5,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	e2eharness "authledger/tests/e2e/harness"
 )
 
-// The attack scenarios on the real binary build it once per test binary,
-// on first use, so the in-process tests of the package pay nothing.
-var realBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// realBinary is ./cmd/authledger built once (e2eharness.Build).
-func realBinary(t *testing.T) string {
-	t.Helper()
-	realBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "authledger-security-")
-		if err != nil {
-			realBin.err = err
-			return
-		}
-		realBin.path, realBin.err = e2eharness.Build(dir)
-	})
-	if realBin.err != nil {
-		t.Fatal(realBin.err)
-	}
-	return realBin.path
-}
+// realBinary is ./cmd/authledger, built once per test process on first
+// use, so the in-process tests of the package pay nothing.
+func realBinary(t *testing.T) string { return e2eharness.Binary(t) }
 
 // binClient is a client registered through the CLI.
 type binClient struct {

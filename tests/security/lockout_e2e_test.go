@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,26 +14,12 @@ import (
 	e2eharness "authledger/tests/e2e/harness"
 )
 
-// realBinary builds cmd/authledger once for the end-to-end tests of this
-// package (issue 10): they attack the real process, wiring included.
-var realBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "authledger-security-")
-	if err != nil {
-		return "", err
-	}
-	return e2eharness.Build(dir)
-})
-
 func startRealServer(t *testing.T, env map[string]string) *e2eharness.Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	bin, err := realBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e2eharness.Start(t, bin, e2eharness.Options{Env: env})
+	return e2eharness.Start(t, e2eharness.Binary(t), e2eharness.Options{Env: env})
 }
 
 type lockoutClient struct {

@@ -295,3 +295,37 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// built is ./cmd/authledger compiled once per test process.
+var built = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "authledger-bin-")
+	if err != nil {
+		return "", err
+	}
+	return Build(dir)
+})
+
+// Binary is ./cmd/authledger, built once per test process (the first
+// caller pays for the build); the test fails when it does not build.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := built()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Main builds the binary into *bin, runs the package's tests and removes
+// the build: the TestMain of a package whose tests all start the binary.
+func Main(m *testing.M, bin *string) {
+	path, err := built()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = path
+	code := m.Run()
+	os.RemoveAll(filepath.Dir(path))
+	os.Exit(code)
+}
