@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"authledger/eventstore"
 )
@@ -99,16 +101,42 @@ type Cache[ID any, A any] interface {
 // Repository loads one kind of aggregate from its stream and appends what
 // it decides. Every use case reads and writes its aggregates through one.
 type Repository[ID any, A Aggregate[E], E typedEvent] struct {
-	store  eventstore.Store
-	decode func(typ string, data []byte) (E, error)
-	load   func(id ID, events []E) A
-	cache  Cache[ID, A]
+	store    eventstore.Store
+	decode   func(typ string, data []byte) (E, error)
+	load     func(id ID, events []E) A
+	cache    Cache[ID, A]
+	attempts int
 }
 
 // NewRepository reads streams of store with decode (the aggregate
 // package's codec) and folds them with load (the aggregate's Load).
 func NewRepository[ID any, A Aggregate[E], E typedEvent](store eventstore.Store, decode func(string, []byte) (E, error), load func(ID, []E) A) *Repository[ID, A, E] {
-	return &Repository[ID, A, E]{store: store, decode: decode, load: load}
+	return &Repository[ID, A, E]{store: store, decode: decode, load: load, attempts: maxConflictAttempts}
+}
+
+// WithAttempts returns a copy of r whose Update decides up to n times
+// before ErrKeptConflicting: for aggregates that several writers change at
+// once on purpose (operators on one client), where each loser must still
+// land.
+func (r *Repository[ID, A, E]) WithAttempts(n int) *Repository[ID, A, E] {
+	cp := *r
+	cp.attempts = max(n, 1)
+	return &cp
+}
+
+// conflictPause is the wait before deciding again after a lost race: a
+// random pause whose bound doubles with each loss (1 ms, 2 ms, … at most
+// 32 ms), so writers that collided spread out instead of colliding again.
+func conflictPause(ctx context.Context, lost int) error {
+	bound := time.Millisecond << min(lost-1, 5)
+	t := time.NewTimer(rand.N(bound))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // WithCache returns a copy of r that consults c before reading a stream in
@@ -176,7 +204,10 @@ func (r *Repository[ID, A, E]) Update(ctx context.Context, id ID, meta Metadata,
 		}
 		pos, err := AppendAll(ctx, r.store, meta, append([]Changed{Changes[E](a)}, also...)...)
 		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
-			if attempt < maxConflictAttempts {
+			if attempt < r.attempts {
+				if perr := conflictPause(ctx, attempt); perr != nil {
+					return Committed[A]{Aggregate: a}, perr
+				}
 				continue
 			}
 			return Committed[A]{Aggregate: a}, ErrKeptConflicting

@@ -66,7 +66,7 @@ func NewServices(cfg ServicesConfig) (*Services, error) {
 	if cfg.RotationWindow < 0 {
 		return nil, errors.New("commands: services: RotationWindow must not be negative")
 	}
-	return &Services{clients: Clients(cfg.Store), pepper: cfg.Pepper, now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow, publish: cfg.Publisher}, nil
+	return &Services{clients: Clients(cfg.Store).WithAttempts(maxOperatorAttempts), pepper: cfg.Pepper, now: cfg.Now, rand: cfg.Rand, window: cfg.RotationWindow, publish: cfg.Publisher}, nil
 }
 
 // ServiceChange is what every service command returns: the client's state
@@ -76,6 +76,11 @@ type ServiceChange struct {
 	Client   client.View
 	Position uint64
 }
+
+// maxOperatorAttempts bounds the decisions of one client change: operators
+// changing one client at once must each land (each loser decides again on
+// the newer state, after a jittered pause), so the bound is generous.
+const maxOperatorAttempts = 16
 
 // updateClient lets fn decide on client id and appends its decision at the
 // loaded version (Repository.Update reloads on a conflict, so the decision
