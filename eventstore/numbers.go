@@ -109,6 +109,30 @@ func (s *jsonScan) lit(want string) bool {
 	return true
 }
 
+// member reads what follows a member of an object or array: a comma (more
+// to come) or the closing byte (done, and the path step is popped);
+// anything else is invalid (ok false).
+func (s *jsonScan) member(closing byte) (done, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.ws()
+		return false, true
+	case closing:
+		s.i++
+		if s.track {
+			s.path = s.path[:len(s.path)-1]
+		}
+		return true, true
+	default:
+		return false, false
+	}
+}
+
 func (s *jsonScan) object(depth int) bool {
 	if depth > maxScanDepth {
 		return false
@@ -139,22 +163,8 @@ func (s *jsonScan) object(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			s.i++
-			if s.track {
-				s.path = s.path[:len(s.path)-1]
-			}
-			return true
-		default:
-			return false
+		if done, ok := s.member('}'); !ok || done {
+			return ok
 		}
 	}
 }
@@ -179,22 +189,8 @@ func (s *jsonScan) array(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case ']':
-			s.i++
-			if s.track {
-				s.path = s.path[:len(s.path)-1]
-			}
-			return true
-		default:
-			return false
+		if done, ok := s.member(']'); !ok || done {
+			return ok
 		}
 	}
 }
