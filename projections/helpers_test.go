@@ -20,6 +20,7 @@ import (
 	"authledger/eventstore"
 	"authledger/internal/pgtest"
 	"authledger/projections"
+	"authledger/projections/projectiontest"
 )
 
 // Event types of the test ledger. typeNoise is handled by no projection,
@@ -140,35 +141,11 @@ func model(recs []eventstore.Record) (streams string, applied string) {
 func dump(t testing.TB, db *projections.DB, name string) (streams string, applied string) {
 	t.Helper()
 	live := projections.Live(name)
-	ctx := context.Background()
 	read := func(q string) string {
-		rows, err := db.QueryContext(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		var out []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			parts := make([]string, len(vals))
-			for i, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				parts[i] = fmt.Sprint(v)
-			}
-			out = append(out, strings.Join(parts, "|"))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
+		_, rows := projectiontest.Rows(t, db, q)
+		out := make([]string, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, strings.Join(r, "|"))
 		}
 		sort.Strings(out)
 		return strings.Join(out, "\n")

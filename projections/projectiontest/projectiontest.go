@@ -163,38 +163,56 @@ func Dump(t testing.TB, db *projections.DB, sp projections.SQLProjection) Tables
 	live := db.Live(sp.Name())
 	out := Tables{}
 	for _, name := range sp.Tables() {
-		rows, err := db.QueryContext(context.Background(), `SELECT * FROM `+live.Name(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			parts := make([]string, len(vals))
-			for i, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				parts[i] = fmt.Sprintf("%s=%v", cols[i], v)
+		cols, rows := Rows(t, db, `SELECT * FROM `+live.Name(name))
+		lines := make([]string, 0, len(rows))
+		for _, r := range rows {
+			parts := make([]string, len(r))
+			for i, v := range r {
+				parts[i] = cols[i] + "=" + v
 			}
 			lines = append(lines, strings.Join(parts, " "))
 		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
 		sort.Strings(lines)
 		out[name] = lines
 	}
 	return out
+}
+
+// Rows runs query on db and returns its column names and every row's
+// values as text (bytes as strings), in the order the database gave them.
+func Rows(t testing.TB, db *projections.DB, query string) (cols []string, rows [][]string) {
+	t.Helper()
+	rs, err := db.QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	cols, err = rs.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(vals))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			row[i] = fmt.Sprint(v)
+		}
+		rows = append(rows, row)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols, rows
 }
 
 func open(t testing.TB, url string) *projections.DB {
