@@ -1,4 +1,4 @@
-module authledger
+module github.com/authledger/authledger
 
 go 1.26.0
 

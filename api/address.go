@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // ClientAddress finds a request's source address: the key of the failure

@@ -10,9 +10,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/internal/strictjson"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/internal/strictjson"
 )
 
 // Principal is the caller of an admin endpoint, from its bearer token.

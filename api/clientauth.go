@@ -11,8 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // AuthenticatedClient is a client that proved its identity on this request.

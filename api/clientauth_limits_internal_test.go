@@ -20,13 +20,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/eventstore/memstore"
-	"authledger/ratelimit"
-	"authledger/ratelimit/ratelimittest"
-	"authledger/readmodels/services"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/ratelimit"
+	"github.com/authledger/authledger/ratelimit/ratelimittest"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // okGrant answers 200 to an authenticated client: these tests are about

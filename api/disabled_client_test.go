@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	"authledger/commands"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
 )
 
 // Issue 10 item 3: once a client is disabled, every unexpired token naming

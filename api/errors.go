@@ -10,8 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // OAuthErrorBody is the RFC 6749 §5.2 error response.

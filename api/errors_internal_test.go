@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 func TestOAuthErrorsMapToTheirHTTPStatus(t *testing.T) {

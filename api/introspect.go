@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/queries"
+	"github.com/authledger/authledger/queries"
 )
 
 // Introspect is POST /oauth2/introspect (RFC 7662); the caller must

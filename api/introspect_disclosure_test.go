@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/commands"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
 )
 
 // RFC 7662 §4: introspection tells a caller about a token only when the

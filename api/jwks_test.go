@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 type fixedJWKS struct {

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"testing"
 
-	"authledger/client/m2m"
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/client"
+	"github.com/authledger/authledger/client/m2m"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
 )
 
 func TestM2MSourceAndVerifierAgainstTheTokenEndpoint(t *testing.T) {

@@ -17,14 +17,14 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"authledger/api"
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/services"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/replayguard"
 )
 
 const svcIssuer = "https://issuer.test"

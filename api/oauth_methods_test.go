@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 type routesFunc func(e *echo.Echo)

@@ -22,8 +22,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
-	"authledger/domain/client"
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 func mustOpenAPI(t *testing.T) *OpenAPI {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // OutageRetryAfter is the Retry-After (seconds) of a 503 caused by a

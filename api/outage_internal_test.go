@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"authledger/domain/session"
-	"authledger/eventstore"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/secrets"
 )
 
 // syncBuffer is a log sink safe for concurrent handlers.

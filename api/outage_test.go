@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"authledger/api"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // brokenLedger serves reads but fails every append, once broken, with the

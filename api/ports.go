@@ -3,10 +3,10 @@ package api
 import (
 	"context"
 
-	"authledger/commands"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/queries"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/queries"
 )
 
 // The use cases the handlers call. Each is one command handler or query of

@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"authledger/api"
-	"authledger/commands"
-	"authledger/domain/client"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // Every scope authledger's own APIs check is a reserved name.

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"net/http"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/domain/session"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // Problem is an RFC 9457 problem details object.

@@ -3,8 +3,8 @@ package api
 import (
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // RefreshGrant is grant_type=refresh_token (RFC 6749 §6) on the token

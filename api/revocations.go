@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 // RevocationFeed is the part of the revocation set resource servers follow.

@@ -5,8 +5,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // Revoke is POST /oauth2/revoke (RFC 7009), client authentication required.

@@ -10,10 +10,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/internal/strictjson"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/internal/strictjson"
 )
 
 // SessionCookie is the session cookie's name. The __Host- prefix makes

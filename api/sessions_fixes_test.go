@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/commands"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
 )
 
 func TestADisabledLoginServiceCannotStartSessionsWithItsLiveToken(t *testing.T) {

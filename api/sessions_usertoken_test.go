@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 // RFC 9068 §5: the user APIs act for the subject of a user access token

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"authledger/api"
-	"authledger/commands"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
 )
 
 // Bodies two JSON parsers can read differently: a filter in front that

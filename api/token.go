@@ -10,8 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // Grant handles one grant_type at POST /oauth2/token for an authenticated

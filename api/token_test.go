@@ -23,11 +23,11 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"authledger/api"
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/eventstore/sqlite"
-	"authledger/ratelimit"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/ratelimit"
 )
 
 func TestClientCredentialsEndToEndWithXOAuth2(t *testing.T) {

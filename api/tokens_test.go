@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/session"
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 func TestSessionStartOverHTTP(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/internal/strictjson"
+	"github.com/authledger/authledger/internal/strictjson"
 )
 
 // InfisicalWebhookPath is always routed (DESIGN.md §5), configured or not.

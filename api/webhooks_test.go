@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 func TestInfisicalWebhook(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // AddServiceKeys registers public Ed25519 JWKs for private_key_jwt.

@@ -13,8 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"authledger/domain/client"
-	"authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/oauth"
 )
 
 // ClientDirectory is where authentication reads a client's current state:

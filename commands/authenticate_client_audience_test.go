@@ -12,10 +12,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/domain/oauth"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // TestAssertionAudienceIsTheIssuerAsASingleString is RFC 7523bis's answer

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"authledger/domain/oauth"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // ClientCredentialsConfig configures the client_credentials grant.

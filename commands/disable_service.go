@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // DisableService stops every credential of a client for good.

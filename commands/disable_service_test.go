@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/eventstore/memstore"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore/memstore"
 )
 
 type publications struct {

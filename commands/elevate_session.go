@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // ElevateSession is a step-up: after re-authenticating the subject, the

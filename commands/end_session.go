@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // EndSession is DELETE /v1/sessions/{id}. Subject is the caller; a session

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 type typedEvent interface{ EventType() string }

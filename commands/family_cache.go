@@ -3,7 +3,7 @@ package commands
 import (
 	"sync"
 
-	"authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/refreshtoken"
 )
 
 // FamilyCache holds refresh families as this instance last committed them,

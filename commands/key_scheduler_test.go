@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/keyring"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
 )
 
 // TestSchedulerRotatesDailyOverSimulatedDays runs the real loop on the

@@ -11,9 +11,9 @@ import (
 	"io"
 	"time"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/secrets"
 )
 
 // KeysConfig configures the key ring commands.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
+	"github.com/authledger/authledger/commands"
 )
 
 // reportPercentiles adds p50/p95/p99 of the sampled durations to the

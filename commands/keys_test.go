@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"authledger/commands"
-	"authledger/domain/keyring"
-	"authledger/eventstore/memstore"
-	"authledger/secrets"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/secrets"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // clock is an injected clock tests move by hand.

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"authledger/commands"
-	"authledger/domain/oauth"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // A client the registry has not folded yet is read from its ledger stream:

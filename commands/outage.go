@@ -3,9 +3,9 @@ package commands
 import (
 	"errors"
 
-	"authledger/domain/session"
-	"authledger/eventstore"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/secrets"
 )
 
 // Dependencies a use case can find out of service, as named in logs and in

@@ -9,8 +9,8 @@ import (
 	"context"
 	"time"
 
-	"authledger/domain/session"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // Signer issues access and M2M JWTs with the active signing key and records

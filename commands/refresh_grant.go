@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"authledger/domain/oauth"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // RefreshGrant is one refresh_token grant request (RFC 6749 §6) from an

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/oauth"
-	"authledger/domain/refreshtoken"
-	"authledger/eventstore"
-	"authledger/queries"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/queries"
 )
 
 var meta = commands.Metadata{Actor: "test"}

@@ -11,8 +11,8 @@ import (
 	"regexp"
 	"strconv"
 
-	"authledger/domain/refreshtoken"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/secrets"
 )
 
 // RefreshSealingSecret is the secret holding the refresh-token sealing key;

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 func openSQLite(t testing.TB) eventstore.Store {

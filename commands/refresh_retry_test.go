@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/refreshtoken"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // hookStore is a ledger whose appends to and reads of family streams can be

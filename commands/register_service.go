@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // RegisterService registers a new service client. A secret is generated

@@ -1,12 +1,12 @@
 package commands
 
 import (
-	"authledger/domain/client"
-	"authledger/domain/keyring"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // The repositories of the aggregates; each is a Repository over the

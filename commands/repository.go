@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Aggregate is what every write model in domain/ exposes: the stream it

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // revocationNotice tells the other instances what a committed decision

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"authledger/domain/keyring"
+	"github.com/authledger/authledger/domain/keyring"
 )
 
 // RevokeKey takes a key out of the JWKS at once after a compromise; every

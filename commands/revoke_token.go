@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"authledger/domain/oauth"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // RevokeToken is an RFC 7009 request from an authenticated client.

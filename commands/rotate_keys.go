@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/domain/keyring"
+	"github.com/authledger/authledger/domain/keyring"
 )
 
 // RotateKeys publishes a new signing key. Ordinarily it activates after the

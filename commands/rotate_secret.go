@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // RotateSecret issues a new secret; older secrets keep working for Window

@@ -9,9 +9,9 @@ import (
 	"io"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // TokenRules is what every token use case shares: the issuer, the lifetime

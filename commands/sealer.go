@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/refreshtoken"
 )
 
 // RefreshSealer seals and opens refresh tokens with the sealing keys of the

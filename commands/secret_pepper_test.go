@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/domain/oauth"
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/services"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 var testPepper = func() client.Pepper {

@@ -10,9 +10,9 @@ import (
 	"io"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/eventstore"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/secrets"
 )
 
 // ServicesConfig configures the service-registry commands.

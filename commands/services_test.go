@@ -15,12 +15,12 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"authledger/commands"
-	"authledger/domain/client"
-	"authledger/domain/oauth"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/services"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/oauth"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/replayguard"
 )
 
 func svcFixture(t testing.TB) (*commands.Services, *services.Registry, *memstore.Store) {

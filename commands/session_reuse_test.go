@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/queries"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/queries"
 )
 
 func TestRefreshReuseEndsTheSession(t *testing.T) {

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/queries"
-	"authledger/sessionstore"
-	"authledger/sessionstore/sessionstoretest"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/queries"
+	"github.com/authledger/authledger/sessionstore"
+	"github.com/authledger/authledger/sessionstore/sessionstoretest"
 )
 
 func TestSessionExpiry(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"authledger/domain/session"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // SessionResolver turns a session cookie value into its live session and

@@ -16,10 +16,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"authledger/domain/keyring"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/secrets"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/secrets"
 )
 
 var (

@@ -13,11 +13,11 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/token"
-	"authledger/eventstore/audit"
-	"authledger/readmodels/jwks"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/readmodels/jwks"
 )
 
 func newSigner(t *testing.T, f *fixture) (*commands.JWTSigner, *jwks.Model) { return newSignerTB(t, f) }

@@ -8,10 +8,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // StartSession is POST /v1/sessions: a login service (ClientID, holding

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 func TestExpectedVersionCheck(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // JCS (RFC 8785) reads every number as an IEEE 754 double, so two integers

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // BenchmarkPrepare is the CPU part of an append that runs outside the

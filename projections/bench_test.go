@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/projections"
 )
 
 func envInt(name string, def int) int {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Advancer is an optional extension of MemoryProjection for a read model

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // advancingCounter is memCounter that also tracks the position of the

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"authledger/internal/migrate"
+	"github.com/authledger/authledger/internal/migrate"
 )
 
 // Dialect names the SQL engine behind a read-model DB; Tables.Dialect

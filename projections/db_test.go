@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"authledger/internal/pgtest"
-	"authledger/projections"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/projections"
 )
 
 func TestOpenMigratesBothEngines(t *testing.T) {

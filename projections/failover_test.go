@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore/memstore"
 )
 
 func TestTwoInstancesOnPostgresRunEachProjectionOnceAndFailOver(t *testing.T) {

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/internal/pgtest"
-	"authledger/projections"
-	"authledger/projections/projectiontest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/projections/projectiontest"
 )
 
 // Event types of the test ledger. typeNoise is handled by no projection,

@@ -26,7 +26,7 @@ func TestProjectionsImportsNothingUnderReadmodels(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if p == "authledger/readmodels" || strings.HasPrefix(p, "authledger/readmodels/") {
+			if p == "github.com/authledger/authledger/readmodels" || strings.HasPrefix(p, "github.com/authledger/authledger/readmodels/") {
 				t.Errorf("%s imports %s: projections must not depend on read models", path, p)
 			}
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore/sqlite"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/projections"
 )
 
 // The child half of the kill tests: a real process that the parent

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
 )
 
 // memCounter is an in-process projection: per-stream sums.

@@ -107,7 +107,7 @@ import (
 	"strconv"
 	"strings"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Projection is what every projection declares. Name carries a version

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // TestRebuiltFromScratchEqualsBuiltIncrementally is the property: for

@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 func TestSQLProjectionFoldsEveryHandledEventOnce(t *testing.T) {

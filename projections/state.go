@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // stateMigration creates projection_state, the one place every instance

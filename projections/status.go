@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Status is one projection as stored in projection_state, with its lag

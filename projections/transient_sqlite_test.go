@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // A real SQLITE_BUSY: another process holds the read-model file's write
@@ -29,7 +29,7 @@ func TestSQLiteBusyReadModelRetriesAndCatchesUp(t *testing.T) {
 	r := startRunner(t, testConfig(store, db), newCounter("counter.v1"))
 	waitFor(t, r, "counter.v1", head)
 
-	other, err := sql.Open("sqlite", "file:"+path)
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

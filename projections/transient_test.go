@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // A storage fault of the read-model database (a dropped connection, a

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 type kind string

@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 func (w *worker) runMemory(ctx context.Context) {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // createTables (re)creates the tables t names from scratch and records

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // leeway tolerates clock skew between instances for nbf only; expiry is

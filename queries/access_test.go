@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/token"
-	"authledger/queries"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/queries"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // IntrospectAnyScope is the registered scope that lets a client learn about

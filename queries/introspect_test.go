@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/token"
-	"authledger/queries"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/queries"
 )
 
 // notRefresh is a refresh opener for which no token is a refresh token.

@@ -7,9 +7,9 @@ package queries
 import (
 	"context"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // AccessVerifier checks an access JWT's signature, typ and issuer, but not

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"authledger/domain/session"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // Sessions lists a subject's live sessions.

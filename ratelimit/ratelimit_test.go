@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
-	"authledger/ratelimit"
-	"authledger/ratelimit/ratelimittest"
+	"github.com/authledger/authledger/ratelimit"
+	"github.com/authledger/authledger/ratelimit/ratelimittest"
 )
 
 // failing charges n failed authentications, 100 at a time, and counts

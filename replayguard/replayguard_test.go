@@ -12,9 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	cmds "authledger/commands"
-	"authledger/internal/redistest"
-	"authledger/replayguard"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/internal/redistest"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // Both guards are the token endpoint's assertion guard.

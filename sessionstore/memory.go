@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // Memory is the embedded profile's in-process session store.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/session"
 )
 
 // Redis is the production session store. Keys (under Prefix):

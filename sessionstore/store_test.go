@@ -11,9 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/commands"
-	"authledger/domain/session"
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 // Both adapters are the commands' session store.

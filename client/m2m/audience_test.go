@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"authledger/client/m2m"
+	"github.com/authledger/authledger/client/m2m"
 )
 
 // TestAssertionsNameTheIssuerAsASingleString: RFC 7523bis wants the

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"authledger/client/m2m"
+	"github.com/authledger/authledger/client/m2m"
 )
 
 func ExampleNew() {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
-	"authledger/client/m2m"
+	"github.com/authledger/authledger/client/m2m"
 )
 
 type fakeClock struct {

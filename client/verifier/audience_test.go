@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 func TestRequireAudienceRejectsAnotherServicesToken(t *testing.T) {

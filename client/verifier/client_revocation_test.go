@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 // revokedClients is a revocation set that knows disabled clients.

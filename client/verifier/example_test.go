@@ -15,7 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 // issuer stands in for authledger in the examples: an Ed25519 key made at

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"authledger/client/verifier"
-	"authledger/client/verifier/keysourcetest"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier/keysourcetest"
 )
 
 func genKeys(t *testing.T, kids ...string) map[string]ed25519.PrivateKey {

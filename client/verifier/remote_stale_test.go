@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 // testClock is safe for the background refresh goroutine to read.

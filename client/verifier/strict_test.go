@@ -7,7 +7,7 @@ import (
 	"errors"
 	"testing"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 // signRaw signs a header and payload exactly as written, so a test can

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 func reportPercentiles(b *testing.B, d []time.Duration) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 var now = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 const auditUsage = `usage:

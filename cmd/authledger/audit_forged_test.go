@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // A checkpoint nobody can vouch for says nothing about the ledger: an

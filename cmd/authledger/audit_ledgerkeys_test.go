@@ -15,9 +15,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore"
-	"authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/sqlite"
 )
 
 // ledgerKey is a signing key whose public half the test ledger publishes.

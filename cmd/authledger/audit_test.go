@@ -15,8 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/eventstore"
-	"authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/sqlite"
 )
 
 // auditLedger makes an SQLite ledger of n events and points the

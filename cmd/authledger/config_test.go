@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/refreshtoken"
 )
 
 func TestLoadConfig(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	cmds "authledger/commands"
-	"authledger/domain/keyring"
-	"authledger/eventstore"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
 )
 
 const keysUsage = `usage:

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore/sqlite"
-	"authledger/readmodels/jwks"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/readmodels/jwks"
 )
 
 // TestKeysCLIAgainstARunningServersStore runs `keys` the way an operator

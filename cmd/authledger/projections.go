@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 const projectionsUsage = `usage: authledger projections status [--json]

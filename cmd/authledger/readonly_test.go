@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"authledger/eventstore/postgres"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // emptyWorkDir runs the test in a fresh, empty working directory with no

@@ -7,8 +7,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/internal/bus"
-	"authledger/internal/redisguard"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/redisguard"
 )
 
 // openRedis returns the process's one Redis client (sessions, the bus

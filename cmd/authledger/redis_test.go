@@ -9,11 +9,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/domain/session"
-	"authledger/internal/redistest"
-	"authledger/ratelimit"
-	"authledger/replayguard"
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/internal/redistest"
+	"github.com/authledger/authledger/ratelimit"
+	"github.com/authledger/authledger/replayguard"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 // reachedRedis counts the commands and pipelines that get past every hook

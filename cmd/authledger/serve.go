@@ -15,7 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -10,11 +10,11 @@ import (
 	"os"
 	"strings"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/domain/client"
-	"authledger/eventstore"
-	"authledger/readmodels/services"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/readmodels/services"
 )
 
 const servicesUsage = `usage:

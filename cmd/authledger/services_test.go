@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/domain/client"
-	"authledger/eventstore/sqlite"
-	"authledger/readmodels/services"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 func writeJWK(t *testing.T, private bool) string {

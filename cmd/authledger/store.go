@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"os"
 
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/projections"
 )
 
 // openStore opens the ledger named by a sqlite:// or postgres:// URL and

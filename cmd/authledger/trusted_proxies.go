@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 // clientAddress is how the server finds a caller's address for rate limits.

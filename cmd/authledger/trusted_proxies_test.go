@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 func TestTrustedProxiesDecideWhichForwardedAddressIsBelieved(t *testing.T) {

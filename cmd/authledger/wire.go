@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
-	"authledger/api"
-	"authledger/eventstore"
-	"authledger/internal/bus"
-	"authledger/projections"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/projections"
 )
 
 // The composition root of `serve`. buildApp calls one build function per

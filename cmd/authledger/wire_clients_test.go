@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"testing"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/domain/client"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/client"
 )
 
 // buildOnly builds the serve wiring on dataDir without running its

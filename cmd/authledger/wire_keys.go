@@ -10,13 +10,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/domain/keyring"
-	"authledger/eventstore"
-	"authledger/readmodels/jwks"
-	"authledger/secrets"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // KeysConfig is the key-rotation part of the configuration (AUTHLEDGER_

@@ -16,7 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"authledger/api"
+	"github.com/authledger/authledger/api"
 )
 
 // servedApp builds the embedded profile the way serve does (every wiring

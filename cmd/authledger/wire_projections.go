@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/api"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // buildProjections adds the projections admin API, guarded by the admin

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	cmds "authledger/commands"
-	"authledger/internal/compose"
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/internal/compose"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 // revocationParts are the in-memory revocation set every bearer check

@@ -16,9 +16,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/internal/bus"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/internal/bus"
 )
 
 // startApp builds the real serve wiring on a fresh SQLite data dir, runs

@@ -7,11 +7,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/api"
-	cmds "authledger/commands"
-	"authledger/ratelimit"
-	"authledger/readmodels/services"
-	"authledger/replayguard"
+	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/ratelimit"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // clientParts are the service registry and client authentication: the

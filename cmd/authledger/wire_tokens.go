@@ -7,16 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	cmds "authledger/commands"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/token"
-	"authledger/internal/compose"
-	"authledger/projections"
-	"authledger/readmodels/families"
-	"authledger/readmodels/sessions"
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/internal/compose"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/readmodels/families"
+	"github.com/authledger/authledger/readmodels/sessions"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 // TokensConfig is the token-lifecycle part of the configuration, read with

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/domain/event"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/event"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -3,8 +3,8 @@ package client
 import (
 	"time"
 
-	"authledger/domain/event"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/event"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // Stored event names. They are part of the ledger's history: never derive

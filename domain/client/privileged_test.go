@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 func TestRegistrationRecordsWhichGrantsArePrivileged(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/client"
+	"github.com/authledger/authledger/domain/client"
 )
 
 func TestNewSecretsAreStoredAsPepperedHashes(t *testing.T) {

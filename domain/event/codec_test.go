@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/event"
+	"github.com/authledger/authledger/domain/event"
 )
 
 type ev interface{ EventType() string }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // Policy times the key life cycle. A verifier may cache the JWKS for

@@ -1,7 +1,7 @@
 package keyring
 
 import (
-	"authledger/domain/event"
+	"github.com/authledger/authledger/domain/event"
 
 	"encoding/base64"
 	"encoding/json"

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/event"
-	"authledger/domain/keyring"
+	"github.com/authledger/authledger/domain/event"
+	"github.com/authledger/authledger/domain/keyring"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)

@@ -3,7 +3,7 @@ package refreshtoken
 import (
 	"time"
 
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/token"
 )
 
 // AbsoluteBound is the latest moment any token of a family started at start

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	rt "authledger/domain/refreshtoken"
+	rt "github.com/authledger/authledger/domain/refreshtoken"
 )
 
 func TestAbsoluteBound(t *testing.T) {

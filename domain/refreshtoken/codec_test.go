@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	rt "authledger/domain/refreshtoken"
+	rt "github.com/authledger/authledger/domain/refreshtoken"
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

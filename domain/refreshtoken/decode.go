@@ -3,8 +3,8 @@ package refreshtoken
 import (
 	"time"
 
-	"authledger/domain/event"
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/event"
+	"github.com/authledger/authledger/domain/token"
 )
 
 var codec = event.NewCodec[Event]("refreshtoken", event.Lenient(),

@@ -3,7 +3,7 @@ package session
 import (
 	"time"
 
-	"authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/refreshtoken"
 )
 
 // A session and its refresh family live and die together

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/domain/event"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/event"
 )
 
 var (

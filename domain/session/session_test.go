@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/session"
+	"github.com/authledger/authledger/domain/session"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)

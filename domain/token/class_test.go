@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/token"
+	"github.com/authledger/authledger/domain/token"
 )
 
 func TestClassBoundsAreDesignTable(t *testing.T) {

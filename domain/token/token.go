@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"authledger/domain/event"
+	"github.com/authledger/authledger/domain/event"
 )
 
 // TypeAccessTokenRevoked is an RFC 7009 revocation of one access JWT,

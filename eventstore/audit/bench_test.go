@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // benchEvents is the ledger length of the verify benchmarks (DESIGN.md §6

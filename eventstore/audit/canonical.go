@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // hasher is eventstore.ComputeHash with a fast canonicalizer for the JSON

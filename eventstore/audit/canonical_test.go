@@ -8,7 +8,7 @@ import (
 
 	"github.com/gowebpki/jcs"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // canonicalCases: fast says whether the fast path handles the document

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 type signingKey struct {

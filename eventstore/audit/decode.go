@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // MaxLineBytes bounds one export line. An event's data plus metadata is at

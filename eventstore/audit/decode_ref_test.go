@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // parseLineReference is the first, encoding/json token-API implementation

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
-	"authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/memstore"
 )
 
 // The worked example of docs/ledger-format.md as an export line.

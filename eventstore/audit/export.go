@@ -9,7 +9,7 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // line is one export envelope (DESIGN.md §5). Field order is the order of

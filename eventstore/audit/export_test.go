@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
-	"authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/memstore"
 )
 
 func TestExportWritesOneEnvelopePerLineAsTheDesignSays(t *testing.T) {

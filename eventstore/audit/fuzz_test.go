@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 // FuzzVerifyExport feeds arbitrary bytes to the export decoder and verifier:

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 // t0 is the ledger's first recorded time; each event is one millisecond and

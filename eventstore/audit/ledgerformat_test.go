@@ -12,9 +12,9 @@ import (
 
 	"github.com/gowebpki/jcs"
 
-	"authledger/domain/refreshtoken"
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 // docBlocks returns the fenced blocks of docs/ledger-format.md keyed by the

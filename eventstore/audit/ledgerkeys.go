@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // ErrCheckpointKeyRevoked is wrapped (with ErrBadCheckpoint) when the key

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"testing"
 
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // Auditors run verify against the live ledger (DESIGN.md §5: every CLI

@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"authledger/domain/keyring"
-	"authledger/eventstore"
-	"authledger/eventstore/audit"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/audit"
 )
 
 // keyedLedger seals n events whose first publishes key's public half on the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // DefaultPageSize is how many records Verify and Export read per ReadAll.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Store is an in-memory eventstore.Store.

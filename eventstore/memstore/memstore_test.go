@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/eventstore/storetest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/eventstore/storetest"
 )
 
 func TestContract(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/storetest"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/storetest"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // go test -run '^$' -bench Append -benchtime 20000x ./eventstore/postgres/

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"authledger/eventstore/postgres"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // tables counts the tables in the database's public schema.

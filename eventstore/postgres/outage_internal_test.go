@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"authledger/eventstore"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // A server that cannot be reached, and a read-only transaction, are

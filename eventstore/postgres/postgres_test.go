@@ -12,10 +12,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/storetest"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/storetest"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 func appendOne(ctx context.Context, s eventstore.Store, stream string, expected eventstore.ExpectedVersion) ([]eventstore.Record, error) {

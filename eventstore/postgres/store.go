@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"authledger/eventstore"
-	"authledger/eventstore/internal/groupcommit"
-	"authledger/internal/migrate"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/internal/groupcommit"
+	"github.com/authledger/authledger/internal/migrate"
 )
 
 // Options tunes the adapter. The zero value is the production default.

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"authledger/eventstore/sqlite"
-	"authledger/eventstore/storetest"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/eventstore/storetest"
 )
 
 // go test -run '^$' -bench Append -benchtime 20000x ./eventstore/sqlite/

@@ -7,7 +7,7 @@ import (
 
 	sqlitedrv "modernc.org/sqlite"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // SQLite primary result codes (https://sqlite.org/rescode.html) that mean

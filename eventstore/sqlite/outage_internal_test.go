@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // A write to a read-only SQLite file fails with the engine's own

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/eventstore/sqlite"
 )
 
 func TestTheLedgerFileIsPrivateEvenUnderAPermissiveUmaskAndDir(t *testing.T) {

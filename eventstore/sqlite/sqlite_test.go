@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/sqlite"
-	"authledger/eventstore/storetest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/eventstore/storetest"
 )
 
 func open(t *testing.T, path string, opt sqlite.Options) *sqlite.Store {

@@ -19,9 +19,9 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	"authledger/eventstore"
-	"authledger/eventstore/internal/groupcommit"
-	"authledger/internal/migrate"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/internal/groupcommit"
+	"github.com/authledger/authledger/internal/migrate"
 )
 
 // Options tunes the adapter. The zero value is the production default.

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/sqlite"
-	"authledger/eventstore/storetest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/eventstore/storetest"
 )
 
 func TestContract(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // BenchAppend measures single-event appends from writers concurrent

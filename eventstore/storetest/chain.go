@@ -3,7 +3,7 @@ package storetest
 import (
 	"fmt"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // CheckChain verifies records read from position 1 in order: gapless

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Features says which optional behaviours an adapter has.

@@ -11,8 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
-	"authledger/internal/bus"
-	"authledger/internal/redistest"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/redistest"
 )
 
 // redisClient is a client on the real Redis the tests run against.

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/queries"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/queries"
 )
 
 // AccessVerifierFunc adapts a function to the commands' and queries'

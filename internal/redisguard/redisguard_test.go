@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/internal/redistest"
+	"github.com/authledger/authledger/internal/redistest"
 )
 
 func TestHealthyAnswersAreNotFailures(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/internal/strictjson"
+	"github.com/authledger/authledger/internal/strictjson"
 )
 
 type inner struct {

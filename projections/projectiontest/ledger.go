@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // A Ledger writes a ledger through the real domain events, a few steps

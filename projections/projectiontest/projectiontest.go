@@ -28,10 +28,10 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/internal/pgtest"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/projections"
 )
 
 // Case is one SQL projection under the contract.

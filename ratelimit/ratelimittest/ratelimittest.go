@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/internal/redistest"
-	"authledger/ratelimit"
+	"github.com/authledger/authledger/internal/redistest"
+	"github.com/authledger/authledger/ratelimit"
 )
 
 // Redis is a client of the test Redis, closed when t ends.

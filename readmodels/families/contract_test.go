@@ -3,9 +3,9 @@ package families_test
 import (
 	"testing"
 
-	"authledger/projections"
-	"authledger/projections/projectiontest"
-	"authledger/readmodels/families"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/projections/projectiontest"
+	"github.com/authledger/authledger/readmodels/families"
 )
 
 func TestFamiliesPassTheSQLProjectionContract(t *testing.T) {

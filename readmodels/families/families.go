@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // Name is the projection name; a new suffix rebuilds from position 1.

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/refreshtoken"
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
-	"authledger/projections"
-	"authledger/readmodels/families"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/readmodels/families"
 )
 
 func open(t *testing.T, dialect string) (eventstore.Store, *projections.DB) {

@@ -15,10 +15,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"authledger/client/verifier"
-	"authledger/domain/keyring"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // Name is the projection name; a new suffix rebuilds it.

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
-	"authledger/readmodels/jwks"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // The runner feeds the model as an in-process projection.

@@ -5,12 +5,12 @@ import (
 	"crypto/ed25519"
 	"testing"
 
-	"authledger/client/verifier/keysourcetest"
-	"authledger/commands"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/jwks"
-	"authledger/secrets"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/client/verifier/keysourcetest"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // TestTheModelIsAKeySource runs the client's KeySource contract on the

@@ -8,8 +8,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"authledger/eventstore"
-	"authledger/internal/bus"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/bus"
 )
 
 // PublishInvalidation announces on bus.TopicJWKSInvalidations that the ring

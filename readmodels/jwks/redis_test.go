@@ -8,11 +8,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/commands"
-	"authledger/eventstore/memstore"
-	"authledger/internal/bus"
-	"authledger/readmodels/jwks"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // TestBusInvalidationReloadsAnotherInstance: instance B does not follow the

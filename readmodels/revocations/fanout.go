@@ -11,7 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"authledger/internal/bus"
+	"github.com/authledger/authledger/internal/bus"
 )
 
 // MaxHintID bounds the id of a revocation received over the bus: every id

@@ -11,10 +11,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
-	"authledger/internal/bus"
-	"authledger/internal/redistest"
-	"authledger/readmodels/revocations"
-	"authledger/readmodels/revocations/revocationstest"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/redistest"
+	"github.com/authledger/authledger/readmodels/revocations"
+	"github.com/authledger/authledger/readmodels/revocations/revocationstest"
 )
 
 func TestTheInProcessSetIsARevocationPublisher(t *testing.T) {

@@ -16,12 +16,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // Kind names what an entry revokes.

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/domain/refreshtoken"
-	"authledger/domain/session"
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/internal/pgtest"
-	"authledger/readmodels/services"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/readmodels/services"
 )
 
 // Two instances share a PostgreSQL ledger: a client disabled through one

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 
-	"authledger/domain/client"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // Name is the projection name; a new suffix rebuilds from position 1.

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/client"
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
-	"authledger/readmodels/services"
+	"github.com/authledger/authledger/domain/client"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/readmodels/services"
 )
 
 func appendClient(t *testing.T, store eventstore.Store, id client.ID, expected eventstore.ExpectedVersion, es ...client.Event) uint64 {

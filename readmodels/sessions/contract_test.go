@@ -3,9 +3,9 @@ package sessions_test
 import (
 	"testing"
 
-	"authledger/projections"
-	"authledger/projections/projectiontest"
-	"authledger/readmodels/sessions"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/projections/projectiontest"
+	"github.com/authledger/authledger/readmodels/sessions"
 )
 
 func TestActiveSessionsPassTheSQLProjectionContract(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"authledger/domain/session"
-	"authledger/eventstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // ActiveName is the active-sessions projection; a new suffix rebuilds.

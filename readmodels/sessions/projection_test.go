@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"authledger/domain/session"
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
-	"authledger/projections"
-	"authledger/readmodels/sessions"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/projections"
+	"github.com/authledger/authledger/readmodels/sessions"
 )
 
 func openLedgerAndDB(t *testing.T, dialect string) (eventstore.Store, *projections.DB) {

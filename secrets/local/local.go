@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"authledger/secrets"
+	"github.com/authledger/authledger/secrets"
 )
 
 // EnvMasterKey names the environment variable holding the base64 master key.
@@ -255,7 +255,7 @@ func (p *Provider) read() (*document, error) {
 
 // aad binds each ciphertext to its name and version, so entries cannot be
 // swapped inside the file without failing authentication.
-func aad(name string) []byte { return []byte("authledger/secrets/v1\n" + name) }
+func aad(name string) []byte { return []byte("github.com/authledger/authledger/secrets/v1\n" + name) }
 
 func (p *Provider) seal(plain []byte, binding string) (sealed, error) {
 	nonce := make([]byte, p.aead.NonceSize())

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"authledger/secrets"
-	"authledger/secrets/local"
-	"authledger/secrets/secretstest"
+	"github.com/authledger/authledger/secrets"
+	"github.com/authledger/authledger/secrets/local"
+	"github.com/authledger/authledger/secrets/secretstest"
 )
 
 func TestContract(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"authledger/secrets"
+	"github.com/authledger/authledger/secrets"
 )
 
 // Run runs the contract against fresh providers from newProvider.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 // Down is the Redis session store of an instance whose Redis is gone: a

@@ -15,7 +15,7 @@ import (
 	"testing"
 )
 
-const module = "authledger"
+const module = "github.com/authledger/authledger"
 
 // node is one package pattern of the graph: a path ("commands"), or a
 // path with "/..." for it and everything below.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // bin is the authledger binary built once for the package.

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/memstore"
-	"authledger/projections"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/projections"
 )
 
 // rows is an SQL projection with one row per handled event: a lost or

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore/sqlite"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // codeTally counts answers by code ("200", "503 temporarily_unavailable", …)

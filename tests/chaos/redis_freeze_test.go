@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/internal/redistest"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/internal/redistest"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // sessionCall is GET /v1/sessions with the session cookie: the status and

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // refused reports an error of a request that never reached the server

@@ -16,8 +16,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"authledger/internal/pgtest"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/internal/pgtest"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // Two binaries share a PostgreSQL ledger, a secret directory and Redis, as

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"authledger/client/m2m"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/client/m2m"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 type registered struct {

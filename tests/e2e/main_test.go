@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // bin is the authledger binary built once for every test in the package.

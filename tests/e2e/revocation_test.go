@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/internal/pgtest"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/internal/pgtest"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 func postForm(t *testing.T, base, path string, cl registered, v url.Values) (int, map[string]any) {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"authledger/eventstore/audit"
-	e2eharness "authledger/tests/e2e/harness"
+	"github.com/authledger/authledger/eventstore/audit"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 func TestServeStartsOnAFreshDataDirAndStopsCleanlyOnSIGTERM(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/eventstore/sqlite"
-	"authledger/internal/pgtest"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/eventstore/sqlite"
+	"github.com/authledger/authledger/internal/pgtest"
 )
 
 // benchLedger is one durable ledger the grant benchmarks run on.

@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/commands"
-	"authledger/eventstore"
-	"authledger/readmodels/jwks"
-	"authledger/readmodels/services"
-	"authledger/replayguard"
-	"authledger/secrets/local"
-	"authledger/sessionstore"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/readmodels/services"
+	"github.com/authledger/authledger/replayguard"
+	"github.com/authledger/authledger/secrets/local"
+	"github.com/authledger/authledger/sessionstore"
 )
 
 // refreshStack is the real refresh_token grant over HTTP: client

@@ -9,12 +9,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"authledger/domain/token"
-	"authledger/eventstore"
-	"authledger/eventstore/postgres"
-	"authledger/internal/bus"
-	"authledger/internal/pgtest"
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 // BenchmarkRevocationFanout measures how long a revocation appended by one

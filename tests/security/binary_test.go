@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // realBinary is ./cmd/authledger, built once per test process on first

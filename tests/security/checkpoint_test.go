@@ -10,12 +10,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/token"
-	"authledger/eventstore/audit"
-	"authledger/internal/compose"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore/audit"
+	"github.com/authledger/authledger/internal/compose"
 )
 
 func TestAuditCheckpointNeedsAuditRead(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // Issue 10 item 3 on the real binary: once a client is disabled (here by

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 func startRealServer(t *testing.T, env map[string]string) *e2eharness.Server {

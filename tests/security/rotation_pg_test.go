@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/domain/keyring"
-	"authledger/eventstore/postgres"
-	"authledger/internal/pgtest"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
+	"github.com/authledger/authledger/eventstore/postgres"
+	"github.com/authledger/authledger/internal/pgtest"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 // TestRotationRaceOnPostgreSQL: four instances, each with its own

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/keyring"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/keyring"
 )
 
 func TestRotation(t *testing.T) {

@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"authledger/api"
-	"authledger/client/verifier"
-	"authledger/commands"
-	"authledger/domain/token"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/jwks"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/domain/token"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 const issuer = "https://auth.test"

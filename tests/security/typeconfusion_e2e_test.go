@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	e2eharness "authledger/tests/e2e/harness"
+	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
 
 // Issue 10 item 4 on the real binary: an M2M token whose client id equals

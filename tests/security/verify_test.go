@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
-	"authledger/commands"
+	"github.com/authledger/authledger/client/verifier"
+	"github.com/authledger/authledger/commands"
 )
 
 func TestForgedTokensFailWithThePreciseError(t *testing.T) {

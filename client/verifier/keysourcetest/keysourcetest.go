@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"authledger/client/verifier"
+	"github.com/authledger/authledger/client/verifier"
 )
 
 // Wait bounds how long a source may take to serve a key added at the

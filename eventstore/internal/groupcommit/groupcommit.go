@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"authledger/eventstore"
+	"github.com/authledger/authledger/eventstore"
 )
 
 // Backend opens one write transaction per flush.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"authledger/commands"
-	"authledger/readmodels/revocations"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/readmodels/revocations"
 )
 
 // Wait bounds how long a revocation may take to reach another instance.

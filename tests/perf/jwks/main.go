@@ -30,11 +30,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authledger/api"
-	"authledger/commands"
-	"authledger/eventstore/memstore"
-	"authledger/readmodels/jwks"
-	"authledger/secrets/local"
+	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/eventstore/memstore"
+	"github.com/authledger/authledger/readmodels/jwks"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 func main() {
