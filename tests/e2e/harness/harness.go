@@ -48,7 +48,7 @@ func ModuleRoot() (string, error) {
 	}
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(string(b), "module authledger\n") {
+		if err == nil && strings.HasPrefix(string(b), "module github.com/authledger/authledger\n") {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
