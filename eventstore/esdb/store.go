@@ -103,6 +103,12 @@ func Open(ctx context.Context, connection string, opt Options) (*Store, error) {
 		// included: name the setting, not the value.
 		return nil, errors.New("esdb: cannot parse the connection string (see docs/esdb.md)")
 	}
+	// The client prints to stdout by default; its chatter goes to slog at
+	// debug (its errors are returned to us and logged where they matter).
+	log := opt.Logger
+	cfg.Logger = func(level esdb.LogLevel, format string, args ...any) {
+		log.Debug("esdb client: "+fmt.Sprintf(format, args...), "level", level)
+	}
 	c, err := esdb.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("esdb: client: %w", err)
@@ -186,11 +192,11 @@ func isCode(err error, code esdb.ErrorCode) bool {
 
 // readLedger reads ledger events with position > after, up to limit.
 func (s *Store) readLedger(ctx context.Context, after uint64, limit int) ([]eventstore.Record, error) {
-	ctx, cancel := s.call(ctx)
+	cctx, cancel := s.call(ctx)
 	defer cancel()
-	rs, err := s.c.ReadStream(ctx, s.opt.LedgerStream, esdb.ReadStreamOptions{From: esdb.Revision(after)}, uint64(limit))
+	rs, err := s.c.ReadStream(cctx, s.opt.LedgerStream, esdb.ReadStreamOptions{From: esdb.Revision(after)}, uint64(limit))
 	if err != nil {
-		return nil, s.wrap("read", err)
+		return nil, s.wrap(ctx, "read", err)
 	}
 	defer rs.Close()
 	var out []eventstore.Record
@@ -203,7 +209,7 @@ func (s *Store) readLedger(ctx context.Context, after uint64, limit int) ([]even
 			return out, nil // no ledger stream yet: an empty ledger
 		}
 		if err != nil {
-			return nil, s.wrap("read", err)
+			return nil, s.wrap(ctx, "read", err)
 		}
 		r, err := fromRecorded(ev.Event)
 		if err != nil {
@@ -213,9 +219,12 @@ func (s *Store) readLedger(ctx context.Context, after uint64, limit int) ([]even
 	}
 }
 
-func (s *Store) wrap(op string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("esdb: %s: %w", op, err)
+// wrap classifies a failed call: the caller's own context ending is its
+// error (the client reports it as a gRPC status, not as ctx.Err()); any
+// other failure, our call deadline included, is an outage.
+func (s *Store) wrap(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
 	}
 	return eventstore.Unavailable(fmt.Errorf("esdb: %s: %w", op, err))
 }
@@ -388,7 +397,7 @@ func (t tx) Commit(ctx context.Context, recs []eventstore.Record) error {
 	case isCode(err, esdb.ErrorCodeWrongExpectedVersion):
 		return errHeadMoved
 	case err != nil:
-		return t.s.wrap("append", err)
+		return t.s.wrap(ctx, "append", err)
 	}
 	if err := t.s.apply(recs); err != nil {
 		return err
@@ -442,9 +451,16 @@ func (s *Store) Head(ctx context.Context) (eventstore.Head, error) {
 	return s.head, nil
 }
 
+// Subscribe reads the ledger stream after the checkpoint, then waits for
+// the signal that this instance's commits and the ledger subscription
+// raise. The safety wake-up bounds the delay if a subscription stalls
+// without dropping (a half-open connection after a node restart).
 func (s *Store) Subscribe(ctx context.Context, after uint64, h eventstore.Handler) error {
-	return eventstore.Follow(ctx, s.ReadAll, s.sig, 0, after, h)
+	return eventstore.Follow(ctx, s.ReadAll, s.sig, feedSafety, after, h)
 }
+
+// feedSafety is the feed's longest wait without looking at the server.
+const feedSafety = time.Second
 
 // Streams lists the aggregate streams in the index, for diagnostics.
 func (s *Store) Streams() []string {
