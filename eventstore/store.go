@@ -70,3 +70,11 @@ type Store interface {
 	// Close drains pending appends and releases resources.
 	Close() error
 }
+
+// Importer is implemented by the durable adapters: Import stores records
+// exactly as another ledger holds them, positions, times and hashes
+// included, so a copy verifies against the same checkpoints. The records
+// must continue the target's chain.
+type Importer interface {
+	Import(ctx context.Context, recs []Record) error
+}

@@ -28,7 +28,8 @@ type Config struct {
 	Issuer string `env:"ISSUER" envDefault:"http://localhost:8080"`
 	// DataDir holds the embedded profile's files (ledger, read models, secrets).
 	DataDir string `env:"DATA_DIR" envDefault:"./data"`
-	// Store is the ledger: sqlite:///path or postgres://… (default: sqlite in DataDir).
+	// Store is the ledger: sqlite:///path, postgres://… or esdb://…
+	// (EventStoreDB/KurrentDB, docs/esdb.md); default: sqlite in DataDir.
 	Store string `env:"STORE"`
 	// ReadModels is the read-model database; default: the ledger's database
 	// for PostgreSQL, a separate SQLite file in DataDir for SQLite.
@@ -153,8 +154,8 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("ISSUER", "must be an http(s) URL without query or fragment, got %q", c.Issuer)
 	}
-	if !hasScheme(c.Store, "sqlite", "postgres", "postgresql") {
-		bad("STORE", "must be sqlite:///path or postgres://…, got scheme of %q", redactURL(c.Store))
+	if !hasScheme(c.Store, "sqlite", "postgres", "postgresql", "esdb", "esdb+discover") {
+		bad("STORE", "must be sqlite:///path, postgres://… or esdb://…, got scheme of %q", redactURL(c.Store))
 	}
 	if !hasScheme(c.ReadModels, "sqlite", "postgres", "postgresql") {
 		bad("READMODELS", "must be sqlite:///path or postgres://…, got %q", redactURL(c.ReadModels))

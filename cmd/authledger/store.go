@@ -9,13 +9,14 @@ import (
 	"os"
 
 	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/eventstore/esdb"
 	"github.com/authledger/authledger/eventstore/postgres"
 	"github.com/authledger/authledger/eventstore/sqlite"
 	"github.com/authledger/authledger/projections"
 )
 
-// openStore opens the ledger named by a sqlite:// or postgres:// URL and
-// applies its schema migrations.
+// openStore opens the ledger named by a sqlite://, postgres:// or esdb://
+// URL and applies its schema migrations.
 func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 	return openLedger(ctx, raw, false)
 }
@@ -43,6 +44,12 @@ func openLedger(ctx context.Context, raw string, mustExist bool) (eventstore.Sto
 			return nil, err
 		}
 		return s, nil
+	case "esdb", "esdb+discover":
+		s, err := esdb.Open(ctx, raw, esdb.Options{MustExist: mustExist})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("ledger URL: unsupported scheme %q", u.Scheme)
 	}
@@ -65,6 +72,8 @@ func openExistingStore(ctx context.Context, cfg Config) (eventstore.Store, error
 	}
 	store, err := openLedger(ctx, cfg.Store, true)
 	switch {
+	case errors.Is(err, esdb.ErrNoLedger):
+		return nil, fmt.Errorf("no ledger at %s (set %sSTORE to where it is): %w", redactURL(cfg.Store), envPrefix, err)
 	case errors.Is(err, postgres.ErrNoLedger):
 		return nil, fmt.Errorf("no ledger in PostgreSQL database %s (set %sSTORE to where it is): %w", redactURL(cfg.Store), envPrefix, err)
 	case err != nil:

@@ -43,7 +43,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives subscription drops and reconnects (default slog.Default()).
 	Logger *slog.Logger
+	// MustExist refuses an empty ledger stream (ErrNoLedger), for
+	// read-only commands that must not report on a ledger that is not there.
+	MustExist bool
 }
+
+// ErrNoLedger: MustExist was set and the ledger stream holds no event.
+var ErrNoLedger = errors.New("esdb: no ledger in that stream")
 
 func (o Options) withDefaults() Options {
 	if o.LedgerStream == "" {
@@ -118,6 +124,10 @@ func Open(ctx context.Context, connection string, opt Options) (*Store, error) {
 	if err := s.catchUp(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
+	}
+	if opt.MustExist && s.head.Position == 0 {
+		_ = c.Close()
+		return nil, fmt.Errorf("%w %q", ErrNoLedger, opt.LedgerStream)
 	}
 	s.gc = groupcommit.New(backend{s: s}, groupcommit.Options{MaxBatch: opt.MaxBatch, Now: opt.Now})
 	fctx, cancel := context.WithCancel(context.Background())
@@ -485,4 +495,9 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// Import implements eventstore.Importer for ledger copies.
+func (s *Store) Import(ctx context.Context, recs []eventstore.Record) error {
+	return groupcommit.Import(ctx, backend{s: s}, recs)
 }

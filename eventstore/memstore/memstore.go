@@ -5,6 +5,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -108,4 +109,29 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	return nil
+}
+
+// Import implements eventstore.Importer, for tests of ledger copies.
+func (s *Store) Import(ctx context.Context, recs []eventstore.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head, versions := s.headLocked(), map[string]uint64{}
+	for _, r := range recs {
+		v, ok := versions[r.Stream]
+		if !ok {
+			v = s.versions[r.Stream]
+		}
+		if r.Position != head.Position+1 || r.PrevHash != head.Hash || r.Version != v+1 {
+			return fmt.Errorf("memstore: position %d does not continue the ledger at %d", r.Position, head.Position)
+		}
+		versions[r.Stream] = r.Version
+		head = eventstore.Head{Position: r.Position, Hash: r.Hash, RecordedAt: r.RecordedAt}
+	}
+	for _, r := range recs {
+		s.byStream[r.Stream] = append(s.byStream[r.Stream], len(s.records))
+		s.records = append(s.records, r)
+		s.versions[r.Stream] = r.Version
+	}
+	s.sig.Notify()
+	return ctx.Err()
 }

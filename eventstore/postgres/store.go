@@ -424,3 +424,14 @@ func (t *pgTx) release() {
 	t.conn.Release()
 	t.conn = nil
 }
+
+// Import implements eventstore.Importer for ledger copies.
+func (s *Store) Import(ctx context.Context, recs []eventstore.Record) error {
+	if err := groupcommit.Import(ctx, s.backend(), recs); err != nil {
+		return err
+	}
+	s.sig.Notify()
+	return nil
+}
+
+func (s *Store) backend() backend { return backend{pool: s.pool} }

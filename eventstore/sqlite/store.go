@@ -324,3 +324,14 @@ func createPrivate(path string) error {
 	}
 	return f.Close()
 }
+
+// Import implements eventstore.Importer for ledger copies.
+func (s *Store) Import(ctx context.Context, recs []eventstore.Record) error {
+	if err := groupcommit.Import(ctx, s.backend(), recs); err != nil {
+		return err
+	}
+	s.sig.Notify()
+	return nil
+}
+
+func (s *Store) backend() backend { return backend{db: s.w} }

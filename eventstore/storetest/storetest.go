@@ -58,6 +58,7 @@ func Run(t *testing.T, f Features, factory Factory) {
 		{"the feed catches up, then follows live appends", s.feedFollows},
 		{"a handler error stops the feed and is returned", s.feedHandlerError},
 		{"bad input is rejected as an invalid event and writes nothing", s.badInput},
+		{"an import keeps positions, times and hashes and refuses a gap", s.importKeepsRecords},
 		{"an integer beyond ±2^53 is refused by its path and writes nothing", s.unsafeInteger},
 		{"append after close is refused", s.appendAfterClose},
 		{"recorded_at has microsecond precision in UTC", s.recordedAt},
@@ -921,5 +922,62 @@ func (s suite) workedExample(t *testing.T) {
 	stored := checkChain(t, st)
 	if stored[0].Hash != ex.Hash || eventstore.FormatTime(stored[0].RecordedAt) != ex.RecordedAt {
 		t.Fatalf("stored %s at %s, want %s at %s", stored[0].Hash, eventstore.FormatTime(stored[0].RecordedAt), ex.Hash, ex.RecordedAt)
+	}
+}
+
+// importKeepsRecords copies a ledger into an empty one of the same adapter
+// through eventstore.Importer: the copy holds the same records, byte for
+// byte, appends continue its chain, and records that do not continue it
+// are refused whole.
+func (s suite) importKeepsRecords(t *testing.T, src eventstore.Store) {
+	ctx := context.Background()
+	dst, ok := s.factory.Open(t, "import-target-"+uuid.NewString()[:8]).(eventstore.Importer)
+	if !ok {
+		t.Skip("the adapter does not import")
+	}
+	for i := range 5 {
+		if _, err := src.Append(ctx, eventstore.StreamAppend{Stream: fmt.Sprintf("s-%d", i%2), Expected: eventstore.Any(), Events: []eventstore.Event{
+			{Type: "t.v1", Data: json.RawMessage(fmt.Sprintf(`{"i": %d}`, i)), Metadata: json.RawMessage(`{"k":  "v"}`)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := src.ReadAll(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Import(ctx, recs[1:]); err == nil {
+		t.Fatal("an import that skips position 1 was accepted")
+	}
+	if err := dst.Import(ctx, recs[:2]); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if err := dst.Import(ctx, recs[3:]); err == nil {
+		t.Fatal("an import with a gap was accepted")
+	}
+	if err := dst.Import(ctx, recs[2:]); err != nil {
+		t.Fatalf("import of the rest: %v", err)
+	}
+	st := dst.(eventstore.Store)
+	got, err := st.ReadAll(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("copy holds %d records, want %d", len(got), len(recs))
+	}
+	for i := range recs {
+		a, b := recs[i], got[i]
+		if a.Position != b.Position || a.ID != b.ID || a.Hash != b.Hash || a.PrevHash != b.PrevHash || !a.RecordedAt.Equal(b.RecordedAt) ||
+			string(a.Data) != string(b.Data) || string(a.Metadata) != string(b.Metadata) || a.Stream != b.Stream || a.Version != b.Version {
+			t.Fatalf("record %d differs after the copy:\n%+v\n%+v", i, a, b)
+		}
+	}
+	out, err := st.Append(ctx, eventstore.StreamAppend{Stream: "s-0", Expected: eventstore.Exact(recs[len(recs)-1].Version), Events: []eventstore.Event{{Type: "t.v1", Data: json.RawMessage(`{}`)}}})
+	if err != nil {
+		t.Fatalf("append after import at the imported version: %v", err)
+	}
+	if out[0].PrevHash != recs[len(recs)-1].Hash || out[0].Position != recs[len(recs)-1].Position+1 {
+		t.Fatal("an append after the import does not continue the imported chain")
 	}
 }

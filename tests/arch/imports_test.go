@@ -56,6 +56,11 @@ var graph = []node{
 	{pkg: "eventstore/memstore", may: []string{"eventstore", "eventstore/internal/..."}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
+	// The EventStoreDB adapter: the v4 client only (linking KurrentDB's
+	// client too panics at start on duplicate protobuf registrations).
+	{pkg: "eventstore/esdb", may: []string{"eventstore", "eventstore/internal/..."}, ext: []string{"github.com/EventStore/EventStore-Client-Go/v4", "github.com/google/uuid"},
+		testMay: []string{"eventstore/storetest", "eventstore/audit", "eventstore/esdb/esdbtest"}},
+	{pkg: "eventstore/esdb/esdbtest", ext: []string{"github.com/EventStore/EventStore-Client-Go/v4", "github.com/google/uuid", "google.golang.org/grpc"}},
 	{pkg: "eventstore/storetest", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/google/uuid"}},
 	{pkg: "eventstore/audit", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid"},
 		testMay: []string{"eventstore/...", "commands", "secrets/...", "readmodels/jwks", "internal/pgtest"}, testExt: []string{"github.com/gowebpki/jcs"}},

@@ -12,6 +12,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -281,3 +282,42 @@ func (w *Writer) commit(reqs []*request) (results []result, err error) {
 	}
 	return results, nil
 }
+
+// Import stores records exactly as they are (positions, times and hashes
+// included), for copying a ledger between adapters: each must continue the
+// chain at the target's head, with each stream's next version, or nothing
+// is written. It takes the same head lock as a flush, so it is safe beside
+// a running writer, which then appends after the imported records.
+func Import(ctx context.Context, be Backend, recs []eventstore.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var streams []string
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if !seen[r.Stream] {
+			seen[r.Stream] = true
+			streams = append(streams, r.Stream)
+		}
+	}
+	tx, head, versions, err := be.Begin(ctx, streams)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Position != head.Position+1 || r.PrevHash != head.Hash {
+			_ = tx.Rollback(ctx)
+			return fmt.Errorf("%w: position %d does not continue the target's head %d", ErrImportGap, r.Position, head.Position)
+		}
+		if r.Version != versions[r.Stream]+1 {
+			_ = tx.Rollback(ctx)
+			return fmt.Errorf("%w: position %d is version %d of %s, the target is at %d", ErrImportGap, r.Position, r.Version, r.Stream, versions[r.Stream])
+		}
+		versions[r.Stream] = r.Version
+		head = eventstore.Head{Position: r.Position, Hash: r.Hash, RecordedAt: r.RecordedAt}
+	}
+	return tx.Commit(ctx, recs)
+}
+
+// ErrImportGap: imported records do not continue the target ledger.
+var ErrImportGap = errors.New("groupcommit: imported records do not continue the ledger")
