@@ -28,6 +28,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 func commands() map[string]command {
 	return map[string]command{
 		"serve":       {"run the HTTP service", runServe},
+		"config":      {"print the effective configuration, secrets redacted, with each value's source", runConfig},
 		"audit":       {"export or verify the ledger (audit export|verify)", runAudit},
 		"projections": {"inspect or rebuild read models (projections status|rebuild NAME)", runProjections},
 		"keys":        {"list, rotate or revoke signing keys (keys list|rotate|revoke KID)", runKeys},

@@ -30,10 +30,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return exitError{2}
 	}
-	cfg, err := LoadConfig()
+	loaded, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	cfg := loaded.Config
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -41,6 +42,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Adapters that log through slog.Default (the PostgreSQL listener, the
 	// projection runner's fallbacks) then write the same JSON at the same level.
 	slog.SetDefault(log)
+	for _, w := range loaded.warnings {
+		log.Warn("configuration: " + w)
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
