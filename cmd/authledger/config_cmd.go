@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,17 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/authledger/authledger/secrets/local"
 )
-
-const configUsage = `usage: authledger config [--json]
-
-Prints the effective configuration: every AUTHLEDGER_* setting, its value
-and where the value came from (env, file, derived, default). Secrets and
-URL passwords are redacted. Warnings (unknown variables, a derived issuer)
-follow on stderr. Exit 1 when the configuration is invalid, after naming
-every bad setting.
-`
 
 // configEntry is one line of `authledger config`.
 type configEntry struct {
@@ -30,21 +20,30 @@ type configEntry struct {
 	Source string `json:"source"`
 }
 
-func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, configUsage) }
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "print the effective configuration, secrets redacted, with each value's source",
+		Long: `config prints every AUTHLEDGER_* setting, its value and where the value came
+from (env, file, derived, default). Secrets and URL passwords are redacted.
+Warnings (unknown variables, a derived issuer) follow on stderr. It exits 1
+when the configuration is invalid, after naming every bad setting.`,
+		Example: `  authledger config
+  authledger config -o json | jq -r '.[] | select(.source != "default") | .name'`,
+		Args: exactArgs(),
+	}
+	out := addOutputFlags(cmd, "table")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.resolve()
+		if err != nil {
+			return err
 		}
-		return exitError{2}
+		return runConfig(format, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, configUsage)
-		return exitError{2}
-	}
+	return cmd
+}
+
+func runConfig(format string, stdout, stderr io.Writer) error {
 	l, err := loadConfig()
 	for _, w := range l.warnings {
 		fmt.Fprintln(stderr, "warning:", w)
@@ -53,10 +52,8 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	entries := configEntries(l)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+	if format == "json" {
+		return writeJSON(stdout, entries)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tSOURCE")
