@@ -13,8 +13,10 @@ FUZZTIME ?= 10000x
 run: build
 	./$(BIN) serve
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/authledger
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/authledger
 
 ## test: the whole suite — services, lint, race tests, short fuzzing
 test: services lint unit fuzz

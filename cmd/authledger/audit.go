@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,65 +11,44 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/spf13/cobra"
 
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/eventstore/audit"
 )
 
-const auditUsage = `usage:
-  authledger audit export [--out FILE]
-  authledger audit verify [--file EXPORT] [--checkpoint FILE [--jwks FILE]]
-
-export writes the ledger as JSON lines (docs/ledger-format.md), to standard
-output unless --out is given. verify checks positions, versions, links and
-hashes of the configured ledger (or of an export with --file; - reads
-standard input), prints the head position and hash and exits 0, or prints
-"position N: what is wrong" for the first bad event and exits 1.
-
-With --checkpoint (a signed checkpoint: the compact JWS or the JSON answer
-of GET /v1/audit/checkpoint), it also proves the ledger still holds exactly
-the prefix that checkpoint signed. The checkpoint's signature is verified
-before its position and hash are compared with the ledger: one that does
-not verify (another key, a key the ledger never published or revoked at or
-before its iat) is refused with "checkpoint signature not valid: ..." on
-standard error and exit 1, and is never reported as a rewritten or
-truncated ledger. An empty export (zero bytes) is an error too. The signing key is taken from the ledger
-itself (the public JWK of its keyring key_published events, published at or
-before the checkpoint's position), so a checkpoint signed by a key since
-retired or dropped from the JWKS still verifies. A key revoked at or before
-the checkpoint's iat is refused; a key revoked later verifies the checkpoint
-as of its iat only, and verify says so. Keys from the ledger cannot tell the
-issuer from someone who replaced both the ledger and the checkpoint: to pin
-the issuer's keys, pass --jwks FILE (a JWK Set or a JWK kept elsewhere),
-which is then used instead of the ledger's keys.
-`
-
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, auditUsage)
-		return exitError{2}
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "export or verify the ledger",
+		Args:  noArgs,
+		RunE:  needSubcommand,
 	}
-	switch args[0] {
-	case "export":
-		return runAuditExport(ctx, args[1:], stdout, stderr)
-	case "verify":
-		return runAuditVerify(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, auditUsage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "authledger audit: unknown subcommand %q\n%s", args[0], auditUsage)
-		return exitError{2}
-	}
+	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd())
+	return cmd
 }
 
-func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "write the export to `FILE` instead of standard output")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return exitError{2}
+func newAuditExportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "write the ledger as JSON lines, one envelope per line",
+		Long: `export writes the ledger as JSON lines (docs/ledger-format.md), to standard
+output unless --out is given. With --out the file is written beside the
+target and renamed into place, owner-readable only, so a failed export never
+leaves a truncated file. On a terminal, progress is shown on stderr.`,
+		Example: `  authledger audit export --out ledger.jsonl
+  authledger audit export | gzip > ledger.jsonl.gz`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAuditExport(cmd.Context(), out, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", "write the export to `FILE` instead of standard output")
+	return cmd
+}
+
+func runAuditExport(ctx context.Context, out string, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig()
 	if err != nil {
 		return err
@@ -80,13 +58,15 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer store.Close()
-	if *out == "" {
-		_, err := audit.Export(ctx, stdout, store)
+	src, bar := withProgress(ctx, store, stderr, "export")
+	defer bar.done()
+	if out == "" {
+		_, err := audit.Export(ctx, stdout, src)
 		return err
 	}
 	// Write beside the target and rename, so a failed export never leaves a
 	// truncated file that looks like a (shorter) valid ledger.
-	f, err := os.CreateTemp(filepath.Dir(*out), ".authledger-export-*")
+	f, err := os.CreateTemp(filepath.Dir(out), ".authledger-export-*")
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -96,7 +76,7 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		_ = f.Close()
 		return fmt.Errorf("export: %w", err)
 	}
-	head, err := audit.Export(ctx, f, store)
+	head, err := audit.Export(ctx, f, src)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -104,27 +84,69 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), *out)
+		err = os.Rename(f.Name(), out)
 	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(stderr, "exported %d events to %s; head hash %s\n", head.Position, *out, head.Hash)
+	bar.done()
+	fmt.Fprintf(stderr, "exported %d events to %s; head hash %s\n", head.Position, out, head.Hash)
 	return nil
 }
 
 // stdin is where `audit verify --file -` reads; tests replace it.
 var stdin io.Reader = os.Stdin
 
-func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("file", "", "verify the export in `EXPORT` (- for standard input) instead of the configured ledger")
-	cpFile := fs.String("checkpoint", "", "signed checkpoint `FILE` the ledger must still hold")
-	jwksFile := fs.String("jwks", "", "verify the checkpoint with the JWK Set in `FILE` instead of the keys the ledger published")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return exitError{2}
+const auditVerifyLong = `verify checks positions, versions, links and hashes of the configured
+ledger (or of an export with --file; - reads standard input), prints the
+head position and hash and exits 0, or prints "position N: what is wrong"
+for the first bad event and exits 1.
+
+With --checkpoint (a signed checkpoint: the compact JWS or the JSON answer
+of GET /v1/audit/checkpoint), it also proves the ledger still holds exactly
+the prefix that checkpoint signed. The checkpoint's signature is verified
+before its position and hash are compared with the ledger: one that does
+not verify (another key, a key the ledger never published or revoked at or
+before its iat) is refused with "checkpoint signature not valid: ..." on
+standard error and exit 1, and is never reported as a rewritten or
+truncated ledger. An empty export (zero bytes) is an error too. The signing
+key is taken from the ledger itself (the public JWK of its keyring
+key_published events, published at or before the checkpoint's position),
+so a checkpoint signed by a key since retired or dropped from the JWKS
+still verifies. A key revoked at or before the checkpoint's iat is refused;
+a key revoked later verifies the checkpoint as of its iat only, and verify
+says so. Keys from the ledger cannot tell the issuer from someone who
+replaced both the ledger and the checkpoint: to pin the issuer's keys, pass
+--jwks FILE (a JWK Set or a JWK kept elsewhere), which is then used instead
+of the ledger's keys. On a terminal, progress is shown on stderr.`
+
+// auditVerifyFlags are the options of audit verify.
+type auditVerifyFlags struct {
+	file, checkpoint, jwks string
+}
+
+func newAuditVerifyCmd() *cobra.Command {
+	var f auditVerifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "check the ledger's hash chain, optionally against a signed checkpoint",
+		Long:  auditVerifyLong,
+		Example: `  authledger audit verify
+  authledger audit verify --file ledger.jsonl --checkpoint checkpoint.jws
+  curl -s -H "Authorization: Bearer $AUDIT_TOKEN" $AL/v1/audit/checkpoint > cp.json && authledger audit verify --checkpoint cp.json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAuditVerify(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
+	cmd.Flags().StringVar(&f.file, "file", "", "verify the export in `EXPORT` (- for standard input) instead of the configured ledger")
+	cmd.Flags().StringVar(&f.checkpoint, "checkpoint", "", "signed checkpoint `FILE` the ledger must still hold")
+	cmd.Flags().StringVar(&f.jwks, "jwks", "", "verify the checkpoint with the JWK Set in `FILE` instead of the keys the ledger published")
+	return cmd
+}
+
+func runAuditVerify(ctx context.Context, f auditVerifyFlags, stdout, stderr io.Writer) error {
+	file, cpFile, jwksFile := &f.file, &f.checkpoint, &f.jwks
 	var (
 		opt       audit.Options
 		keySource string // where the checkpoint's key came from, for the ok line
@@ -158,8 +180,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		opt.Checkpoint = &cp
 		keySource = "JWKS " + *jwksFile
 	case *jwksFile != "":
-		fmt.Fprintln(stderr, "authledger audit verify: --jwks is only used with --checkpoint")
-		return exitError{2}
+		return usagef("--jwks is only used with --checkpoint")
 	}
 
 	var (
@@ -179,14 +200,22 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 			return serr
 		}
 		defer store.Close()
-		head, err = audit.Verify(ctx, store, opt)
+		src, bar := withProgress(ctx, store, stderr, "verify")
+		head, err = audit.Verify(ctx, src, opt)
+		bar.done()
 	default:
 		f, ferr := os.Open(*file)
 		if ferr != nil {
 			return fmt.Errorf("verify: %w", ferr)
 		}
 		defer f.Close()
-		head, err = audit.VerifyExport(f, opt)
+		var size int64
+		if st, serr := f.Stat(); serr == nil {
+			size = st.Size()
+		}
+		bar := newProgress(stderr, size, "verify", "bytes")
+		head, err = audit.VerifyExport(&countingReader{r: f, p: bar}, opt)
+		bar.done()
 	}
 	var broken *audit.Error
 	switch {

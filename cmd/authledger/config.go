@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -68,17 +69,51 @@ const envPrefix = "AUTHLEDGER_"
 // LoadConfig reads the optional YAML file, then the environment, fills the
 // defaults derived from DataDir and validates.
 func LoadConfig() (Config, error) {
+	l, err := loadConfig()
+	return l.Config, err
+}
+
+// loadedConfig is a Config with where each value came from and what the
+// loader warns about; serve logs the warnings and `authledger config` shows
+// both.
+type loadedConfig struct {
+	Config
+	sources  sources
+	warnings []string
+}
+
+func loadConfig() (loadedConfig, error) {
+	l := loadedConfig{sources: environSources(), warnings: unknownVariables(os.Environ())}
 	if path := os.Getenv(envPrefix + "CONFIG"); path != "" {
-		if err := applyYAML(path); err != nil {
-			return Config{}, err
+		applied, err := applyYAML(path)
+		if err != nil {
+			return l, err
+		}
+		for _, k := range applied {
+			l.sources[k] = "file " + path
 		}
 	}
-	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix}); err != nil {
-		return Config{}, namedParseErrors(err)
+	if err := env.ParseWithOptions(&l.Config, env.Options{Prefix: envPrefix}); err != nil {
+		return l, namedParseErrors(err)
 	}
-	c.fillDefaults()
-	return c, c.Validate()
+	if l.sources.of("ISSUER") == "default" && l.sources.of("LISTEN") != "default" {
+		if iss, ok := derivedIssuer(l.Listen); ok && iss != l.Issuer {
+			l.Issuer = iss
+			l.sources["ISSUER"] = "derived from " + envPrefix + "LISTEN"
+			l.warnings = append(l.warnings, fmt.Sprintf("%sISSUER is not set: using %s, derived from %sLISTEN; set %sISSUER to the URL clients reach", envPrefix, iss, envPrefix, envPrefix))
+		}
+	}
+	readModelsFrom := "DATA_DIR"
+	if strings.HasPrefix(l.Store, "postgres") {
+		readModelsFrom = "STORE"
+	}
+	for name, from := range map[string]string{"STORE": "DATA_DIR", "READMODELS": readModelsFrom, "SECRETS": "DATA_DIR"} {
+		if l.sources.of(name) == "default" {
+			l.sources[name] = "derived from " + envPrefix + from
+		}
+	}
+	l.fillDefaults()
+	return l, l.Validate()
 }
 
 // namedParseErrors rewrites the env library's errors, which name Go fields,
@@ -104,25 +139,42 @@ func namedParseErrors(err error) error {
 }
 
 // applyYAML exports the file's keys as AUTHLEDGER_* variables unless the
-// environment already sets them.
-func applyYAML(path string) error {
+// environment already sets them, and returns the names it exported. A key
+// that is not a setting refuses the file: a typo in a file is never meant.
+func applyYAML(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return nil, fmt.Errorf("config file: %w", err)
 	}
 	var m map[string]string
 	if err := yaml.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("config file %s: %w", path, err)
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	for k, v := range m {
-		name := envPrefix + strings.ToUpper(k)
-		if _, set := os.LookupEnv(name); !set {
-			if err := os.Setenv(name, v); err != nil {
-				return err
-			}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var bad []error
+	for _, k := range keys {
+		if err := unknownFileKey(k); err != nil {
+			bad = append(bad, fmt.Errorf("config file %s: %w", path, err))
 		}
 	}
-	return nil
+	if len(bad) > 0 {
+		return nil, errors.Join(bad...)
+	}
+	var applied []string
+	for _, k := range keys {
+		name := strings.ToUpper(k)
+		if _, set := os.LookupEnv(envPrefix + name); !set {
+			if err := os.Setenv(envPrefix+name, m[k]); err != nil {
+				return nil, err
+			}
+			applied = append(applied, name)
+		}
+	}
+	return applied, nil
 }
 
 func (c *Config) fillDefaults() {

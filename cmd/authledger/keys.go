@@ -2,38 +2,142 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/spf13/cobra"
 
 	cmds "github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/domain/keyring"
 	"github.com/authledger/authledger/eventstore"
 )
 
-const keysUsage = `usage:
-  authledger keys list [--json]
-  authledger keys rotate [--immediately]
-  authledger keys revoke KID [--reason TEXT]
-
-rotate publishes a new next key at once; it starts signing after the
-publication lead (AUTHLEDGER_KEY_PUBLICATION_LEAD), or at once with
---immediately (an emergency after a compromise). revoke removes a key from
-the JWKS at once; every token it signed fails verification, and a revoked
-signing key is replaced by a fresh one in the same step. Every command works
-against the configured ledger while the server runs; the server serves the
-new set within a second.`
-
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, keysUsage)
-		return exitError{2}
+func newKeysCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "list, rotate or revoke the signing keys",
+		Long: `Signing keys rotate by themselves (AUTHLEDGER_KEY_ROTATION_INTERVAL). These
+commands work against the configured ledger while servers run; the servers
+serve the new key set within a second.`,
+		Args: noArgs,
+		RunE: needSubcommand,
 	}
+	cmd.AddCommand(newKeysListCmd(), newKeysRotateCmd(), newKeysRevokeCmd())
+	return cmd
+}
+
+func newKeysListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "the signing keys with their states and times",
+		Example: "  authledger keys list\n  authledger keys list -o json",
+		Args:    exactArgs(),
+	}
+	out := addOutputFlags(cmd, "table")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.resolve()
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		// Read-only: never creates a ledger where none is.
+		store, err := openExistingStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		return keysList(ctx, store, format == "json", cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func newKeysRotateCmd() *cobra.Command {
+	var now bool
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "publish a new signing key",
+		Long: `rotate publishes a new next key at once; it starts signing after the
+publication lead (AUTHLEDGER_KEY_PUBLICATION_LEAD), or at once with
+--immediately, an emergency after a compromise: resource servers that have
+not refreshed their JWKS cache yet refuse its tokens until they do.
+--immediately also drops a published key that has not signed yet, and says
+so. Without --immediately, a pending key refuses a second one.`,
+		Example: "  authledger keys rotate\n  authledger keys rotate --immediately",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withKeys(cmd.Context(), func(keys *cmds.Keys, meta cmds.Metadata) error {
+				stdout := cmd.OutOrStdout()
+				var pending keyring.Key
+				hadPending := false
+				if ring, err := keys.Load(cmd.Context()); err == nil {
+					pending, hadPending = ring.Next()
+				}
+				k, err := keys.Rotate(cmd.Context(), cmds.RotateKeys{Immediately: now}, meta)
+				if err != nil {
+					return err
+				}
+				if k.State == keyring.StateActive {
+					fmt.Fprintf(stdout, "%s active now\n", k.KID)
+				} else {
+					fmt.Fprintf(stdout, "%s published; signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
+				}
+				if now && hadPending && pending.KID != k.KID {
+					fmt.Fprintf(stdout, "%s dropped: it was published to sign from %s and never signed\n", pending.KID, pending.ActivateAt.UTC().Format(time.RFC3339))
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&now, "immediately", false, "activate the new key at once (after a compromise)")
+	return cmd
+}
+
+func newKeysRevokeCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "revoke KID",
+		Short: "take a key out of the JWKS at once; its tokens fail verification",
+		Long: `revoke removes a key from the JWKS at once; every token it signed fails
+verification. A revoked signing key is replaced by a fresh one in the same
+step. Revoking a key that is already revoked changes nothing and says so.`,
+		Example: `  authledger keys revoke k-2026-12-01 --reason "private key exposed in a backup"`,
+		Args:    exactArgs("KID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kid := args[0]
+			return withKeys(cmd.Context(), func(keys *cmds.Keys, meta cmds.Metadata) error {
+				stdout := cmd.OutOrStdout()
+				res, err := keys.Revoke(cmd.Context(), cmds.RevokeKey{KID: kid, Reason: reason}, meta)
+				if errors.Is(err, keyring.ErrKeyRevoked) {
+					fmt.Fprintf(stdout, "%s already revoked; nothing changed\n", kid)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s revoked\n", kid)
+				if res.Replacement != "" {
+					fmt.Fprintf(stdout, "%s active now (replaces the revoked signing key)\n", res.Replacement)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded in the ledger)")
+	return cmd
+}
+
+// withKeys opens what a key change needs: the ledger, the secret provider
+// and, when configured, Redis, over which the change reaches running
+// servers at once (without it they learn it from the ledger feed).
+func withKeys(ctx context.Context, fn func(*cmds.Keys, cmds.Metadata) error) error {
 	cfg, err := LoadConfig()
 	if err != nil {
 		return err
@@ -41,15 +145,6 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	policy, err := cfg.KeysConfig.policy()
 	if err != nil {
 		return err
-	}
-	if args[0] == "list" {
-		// Read-only: never creates a ledger where none is.
-		store, err := openExistingStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		return keysList(ctx, store, args[1:], stdout, stderr)
 	}
 	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
@@ -67,8 +162,6 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	// A ring change made here reaches running servers at once over Redis;
-	// without Redis they learn it from the ledger feed.
 	var pub message.Publisher
 	if rdb != nil {
 		b, err := openBus(rdb, nil)
@@ -82,56 +175,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	meta := cmds.Metadata{Actor: "cli"}
-	switch args[0] {
-	case "rotate":
-		fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		now := fs.Bool("immediately", false, "activate the new key at once")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-			return exitError{2}
-		}
-		k, err := keys.Rotate(ctx, cmds.RotateKeys{Immediately: *now}, meta)
-		if err != nil {
-			return err
-		}
-		if k.State == keyring.StateActive {
-			fmt.Fprintf(stdout, "%s active now\n", k.KID)
-		} else {
-			fmt.Fprintf(stdout, "%s published; signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
-		}
-		return nil
-	case "revoke":
-		fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		reason := fs.String("reason", "", "why (recorded in the ledger)")
-		kid, rest := "", args[1:]
-		if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
-			kid, rest = rest[0], rest[1:]
-		}
-		if err := fs.Parse(rest); err != nil {
-			return exitError{2}
-		}
-		if kid == "" && fs.NArg() == 1 {
-			kid = fs.Arg(0)
-		}
-		if kid == "" {
-			fmt.Fprintln(stderr, "keys revoke: KID is required")
-			return exitError{2}
-		}
-		res, err := keys.Revoke(ctx, cmds.RevokeKey{KID: kid, Reason: *reason}, meta)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s revoked\n", kid)
-		if res.Replacement != "" {
-			fmt.Fprintf(stdout, "%s active now (replaces the revoked signing key)\n", res.Replacement)
-		}
-		return nil
-	default:
-		fmt.Fprintf(stderr, "keys: unknown subcommand %q\n%s\n", args[0], keysUsage)
-		return exitError{2}
-	}
+	return fn(keys, cmds.Metadata{Actor: "cli"})
 }
 
 type keyView struct {
@@ -145,13 +189,7 @@ type keyView struct {
 	Secret      string     `json:"secret_ref"`
 }
 
-func keysList(ctx context.Context, store eventstore.Store, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitError{2}
-	}
+func keysList(ctx context.Context, store eventstore.Store, asJSON bool, stdout io.Writer) error {
 	ring, err := cmds.LoadRing(ctx, store)
 	if err != nil {
 		return err
@@ -167,10 +205,8 @@ func keysList(ctx context.Context, store eventstore.Store, args []string, stdout
 		views = append(views, keyView{KID: k.KID, State: string(k.State), PublishedAt: k.PublishedAt, ActivateAt: k.ActivateAt,
 			RetiredAt: opt(k.RetiredAt), DropAt: opt(k.DropAt), EndedAt: opt(k.EndedAt), Secret: k.Secret.Name + "@" + k.Secret.Version})
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+	if asJSON {
+		return writeJSON(stdout, views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tSTATE\tPUBLISHED\tSIGNS FROM\tLEAVES JWKS")

@@ -92,7 +92,27 @@ func TestKeysCLIAgainstARunningServersStore(t *testing.T) {
 	if strings.Contains(string(body), first) {
 		t.Fatal("the revoked key is still served")
 	}
-	if _, err := keys("revoke"); !errors.As(err, new(exitError)) {
-		t.Fatalf("revoke without KID: %v", err)
+	if _, err := keys("revoke"); exitCode(err) != 2 {
+		t.Fatalf("revoke without KID: %v, want a usage error (exit 2)", err)
+	}
+	// A repeated revoke changes nothing and says so, rather than reading
+	// like a second success.
+	head, _ := server.Head(ctx)
+	out, err = keys("revoke", first)
+	if err != nil || !strings.Contains(out, first+" already revoked; nothing changed") {
+		t.Fatalf("second revoke: %v %q", err, out)
+	}
+	if after, _ := server.Head(ctx); after.Position != head.Position {
+		t.Fatalf("a repeated revoke appended %d events", after.Position-head.Position)
+	}
+	// --immediately over a pending key says that key is dropped.
+	out, err = keys("rotate")
+	if err != nil || !strings.Contains(out, "published; signs from") {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	pending := strings.Fields(out)[0]
+	out, err = keys("rotate", "--immediately")
+	if err != nil || !strings.Contains(out, pending+" dropped: it was published to sign from") {
+		t.Fatalf("rotate --immediately over pending %s: %v %q", pending, err, out)
 	}
 }

@@ -1,5 +1,9 @@
 // Command authledger is the event-sourced token service: `serve` and the
 // operator subcommands of DESIGN.md §5.
+//
+// Exit codes: 0 ok (help included); 1 a failed check or operation; 2 a
+// usage error (an unknown command or flag, a missing or extra argument,
+// contradicting flags).
 package main
 
 import (
@@ -9,31 +13,25 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"strings"
 	"syscall"
-)
 
-// command is one subcommand. run returns an exitError to choose the exit
-// code; any other error exits 1 after printing it.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
+	"github.com/spf13/cobra"
+)
 
 // exitError carries a specific exit code; its message (if any) is already printed.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-func commands() map[string]command {
-	return map[string]command{
-		"serve":       {"run the HTTP service", runServe},
-		"audit":       {"export or verify the ledger (audit export|verify)", runAudit},
-		"projections": {"inspect or rebuild read models (projections status|rebuild NAME)", runProjections},
-		"keys":        {"list, rotate or revoke signing keys (keys list|rotate|revoke KID)", runKeys},
-		"services":    {"manage service clients (services register|list|show|rotate-secret|add-key|disable)", runServices},
-	}
-}
+// usageError is a mistake in the command line rather than in what the
+// command did: exit 2, with a pointer to the command's help.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,43 +40,105 @@ func main() {
 	os.Exit(code)
 }
 
+// run executes one command line and returns its exit code; tests call it
+// as the binary would be called.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd == nil {
+		cmd = root
 	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "authledger: unknown command %q\n", args[0])
-		usage(stderr, cmds)
-		return 2
-	}
-	err := c.run(ctx, args[1:], stdout, stderr)
+	code := exitCode(err)
 	var ee exitError
+	switch {
+	case err == nil || errors.As(err, &ee):
+		// exitError's message, if any, is already printed.
+	case code == 2:
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	}
+	return code
+}
+
+// exitCode is the documented exit code for what a command returned.
+func exitCode(err error) int {
+	var ee exitError
+	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ue) || isCobraUsageError(err):
+		return 2
 	default:
-		fmt.Fprintf(stderr, "authledger %s: %v\n", args[0], err)
 		return 1
 	}
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: authledger COMMAND [ARGS]\n\ncommands:")
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
+// isCobraUsageError recognises the errors cobra itself returns for a bad
+// command line, which it does not type.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.HasPrefix(msg, "invalid argument ")
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "authledger",
+		Short: "the event-sourced token service and its operator commands",
+		Long: `authledger serves the token endpoints (authledger serve) and operates on
+the ledger, its read models, the signing keys and the service clients. Every
+command works against the configured store (AUTHLEDGER_* environment
+variables, see authledger config) while servers run on it.
+
+Exit codes: 0 ok; 1 a failed check or operation; 2 a usage error.`,
+		Version:           buildVersion(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		Args:              noArgs,
+		RunE:              needSubcommand,
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
+	root.SetVersionTemplate("authledger {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newServeCmd(), newConfigCmd(), newAuditCmd(), newProjectionsCmd(), newKeysCmd(), newServicesCmd())
+	return root
+}
+
+// needSubcommand is the RunE of a command that only groups others: called
+// bare or with an unknown subcommand, it is a usage error (cobra would
+// otherwise print the help and exit 0).
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 	}
-	fmt.Fprintln(w, "\nconfiguration: AUTHLEDGER_* environment variables (see README.md)")
+	cmd.SetOut(cmd.ErrOrStderr())
+	_ = cmd.Help()
+	return usagef("a subcommand is required")
+}
+
+// The argument checks return usage errors, so a wrong count exits 2.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 && !cmd.HasSubCommands() {
+		return usagef("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < len(names) {
+			return usagef("%s is required", strings.Join(names[len(args):], " "))
+		}
+		if len(args) > len(names) {
+			return usagef("unexpected argument %q", args[len(names)])
+		}
+		return nil
+	}
 }

@@ -4,47 +4,57 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/projections"
 )
 
-const projectionsUsage = `usage: authledger projections status [--json]
-       authledger projections rebuild NAME [--wait-lock DURATION]
-       authledger projections resume NAME
-
-status   checkpoint, ledger head, lag (events, seconds) and state of every
-         projection, read from the read-model database (works while servers run)
-rebuild  builds a shadow copy from position 1 while the live one serves, then
-         swaps it in; prints progress. When a running instance owns the
-         projection, the request is recorded and that instance performs it
-         (this command follows its progress); otherwise this process takes the
-         projection's lock and rebuilds it itself. Interrupted rebuilds
-         continue where they stopped.
-resume   retries the event a stopped projection stopped at`
-
-func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, projectionsUsage)
-		return exitError{2}
+func newProjectionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "projections",
+		Short: "inspect, rebuild or resume the read models",
+		Long: `Projections build the read models from the ledger. NAME is a projection's
+name as status lists it (families.v1); the version suffix may be left out
+when one version exists (families).`,
+		Args: noArgs,
+		RunE: needSubcommand,
 	}
-	cfg, err := LoadConfig()
-	if err != nil {
-		return err
+	cmd.AddCommand(newProjectionsStatusCmd(), newProjectionsRebuildCmd(), newProjectionsResumeCmd())
+	return cmd
+}
+
+func newProjectionsStatusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "checkpoint, ledger head, lag and state of every projection",
+		Long: `status prints the checkpoint, the ledger head, the lag (events, seconds),
+the owning instance and the state of every projection, read from the
+read-model database; it works while servers run and never creates a
+database.`,
+		Example: `  authledger projections status
+  authledger projections status -o json | jq '.projections[] | select(.state != "running")'`,
+		Args: exactArgs(),
 	}
-	switch args[0] {
-	case "status":
-		fs := flag.NewFlagSet("projections status", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		asJSON := fs.Bool("json", false, "print JSON")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-			return exitError{2}
+	out := addOutputFlags(cmd, "table")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.resolve()
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
 		}
 		// Read-only: never creates a ledger or read-model database.
 		store, err := openExistingStore(ctx, cfg)
@@ -57,48 +67,104 @@ func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		defer db.Close()
-		return projectionsStatus(ctx, store, db, *asJSON, stdout)
-	case "rebuild":
-		fs := flag.NewFlagSet("projections rebuild", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		wait := fs.Duration("wait-lock", 10*time.Second, "how long to wait for the projection's lock when no live instance owns it")
-		name, rest := splitName(args[1:])
-		if err := fs.Parse(rest); err != nil || name == "" || fs.NArg() != 0 {
-			fmt.Fprintln(stderr, projectionsUsage)
-			return exitError{2}
-		}
-		return projectionsRebuild(ctx, cfg, name, *wait, stdout, stderr)
-	case "resume":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, projectionsUsage)
-			return exitError{2}
-		}
-		store, db, err := openProjectionStores(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		defer db.Close()
-		if err := projections.RequestResume(ctx, db, args[1], time.Now()); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: resume requested; the owning instance retries the event within a heartbeat\n", args[1])
-		return nil
-	default:
-		fmt.Fprintln(stderr, projectionsUsage)
-		return exitError{2}
+		return projectionsStatus(ctx, store, db, format == "json", cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func newProjectionsRebuildCmd() *cobra.Command {
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME",
+		Short: "rebuild a read model from position 1 while the live one serves",
+		Long: `rebuild builds a shadow copy from position 1 while the live one serves, then
+swaps it in. When a running instance owns the projection, the request is
+recorded and that instance performs it (this command follows its progress);
+otherwise this process takes the projection's lock and rebuilds it itself.
+Interrupted rebuilds continue where they stopped. Memory read models (JWKS,
+services, revocations) rebuild at every start and cannot be rebuilt here.
+On a terminal, progress (rate and ETA) is shown on stderr.`,
+		Example: `  authledger projections rebuild families
+  authledger projections rebuild sessions.v1 --wait-lock 30s`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := LoadConfig()
+			if err != nil {
+				return err
+			}
+			return projectionsRebuild(cmd.Context(), cfg, args[0], wait, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait-lock", 10*time.Second, "how long to wait for the projection's lock when no live instance owns it")
+	return cmd
+}
+
+func newProjectionsResumeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "resume NAME",
+		Short:   "retry the event a stopped projection stopped at",
+		Long:    "resume asks the owning instance to retry the event a stopped projection stopped at, within a heartbeat.",
+		Example: "  authledger projections resume families",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := LoadConfig()
+			if err != nil {
+				return err
+			}
+			store, db, err := openProjectionStores(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			defer db.Close()
+			name, err := resolveProjection(ctx, db, store, args[0], nil)
+			if err != nil {
+				return err
+			}
+			if err := projections.RequestResume(ctx, db, name, time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: resume requested; the owning instance retries the event within a heartbeat\n", name)
+			return nil
+		},
 	}
 }
 
-// splitName takes NAME from before or after the flags.
-func splitName(args []string) (string, []string) {
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return args[0], args[1:]
+// resolveProjection maps what an operator typed to a projection name: the
+// exact name, or the name without its version suffix when one version
+// exists. Unknown names get the list of valid ones, since guessing
+// "active_sessions" vs "sessions.v1" is what trips people.
+func resolveProjection(ctx context.Context, db *projections.DB, store eventstore.Store, typed string, more []string) (string, error) {
+	names := append([]string(nil), more...)
+	if ss, err := projections.ReadStatus(ctx, db, store, time.Now()); err == nil {
+		for _, s := range ss {
+			names = append(names, s.Name)
+		}
 	}
-	if n := len(args); n > 0 && len(args[n-1]) > 0 && args[n-1][0] != '-' {
-		return args[n-1], args[:n-1]
+	if len(names) == 0 {
+		return typed, nil // nothing to compare with yet: the runner decides
 	}
-	return "", args
+	return matchProjection(typed, names)
+}
+
+func matchProjection(typed string, names []string) (string, error) {
+	names = slices.Clone(names)
+	sort.Strings(names)
+	names = slices.Compact(names)
+	if slices.Contains(names, typed) {
+		return typed, nil
+	}
+	var match []string
+	for _, n := range names {
+		if base, _, ok := strings.Cut(n, "."); ok && base == typed {
+			match = append(match, n)
+		}
+	}
+	if len(match) == 1 {
+		return match[0], nil
+	}
+	return "", fmt.Errorf("unknown projection %q; known: %s (the version suffix may be left out)", typed, strings.Join(names, ", "))
 }
 
 func openProjectionStores(ctx context.Context, cfg Config) (eventstore.Store, *projections.DB, error) {
@@ -140,22 +206,18 @@ func projectionsStatus(ctx context.Context, store eventstore.Store, db *projecti
 	return tw.Flush()
 }
 
-func progressLine(name string, p projections.Progress) string {
-	pct := 100.0
-	if p.Total > 0 {
-		pct = 100 * float64(p.Done) / float64(p.Total)
-	}
-	return fmt.Sprintf("%s: %d/%d events (%.1f%%), %.0f events/s, ETA %s", name, p.Done, p.Total, pct, p.Rate, p.ETA.Round(time.Second))
-}
-
-func projectionsRebuild(ctx context.Context, cfg Config, name string, wait time.Duration, stdout, stderr io.Writer) error {
+func projectionsRebuild(ctx context.Context, cfg Config, typed string, wait time.Duration, stdout, stderr io.Writer) error {
 	store, db, err := openProjectionStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	name, err := resolveProjection(ctx, db, store, typed, nil)
+	if err != nil {
+		return errors.Join(err, db.Close(), store.Close())
+	}
 	st, found, err := findStatus(ctx, db, store, name)
 	if err == nil && found && st.Kind == "memory" {
-		err = fmt.Errorf("%w: %s", projections.ErrNotRebuildable, name)
+		err = fmt.Errorf("%s is a memory read model: it is rebuilt from the ledger at every start, never here", name)
 	}
 	if err != nil {
 		return errors.Join(err, db.Close(), store.Close())
@@ -163,7 +225,7 @@ func projectionsRebuild(ctx context.Context, cfg Config, name string, wait time.
 	if found && st.Alive {
 		defer store.Close()
 		defer db.Close()
-		return followRebuild(ctx, db, store, st, stdout)
+		return followRebuild(ctx, db, store, st, stdout, stderr)
 	}
 	if err := errors.Join(db.Close(), store.Close()); err != nil {
 		return err
@@ -179,16 +241,22 @@ func projectionsRebuild(ctx context.Context, cfg Config, name string, wait time.
 		return err
 	}
 	defer a.close()
-	last := time.Time{}
+	if name, err = matchProjection(name, a.runner.Names()); err != nil {
+		return err
+	}
+	var bar *progress
 	err = a.runner.Rebuild(ctx, name, wait, func(p projections.Progress) {
 		if p.Swapped {
+			if bar != nil {
+				bar.done()
+			}
 			fmt.Fprintf(stdout, "%s: rebuilt to position %d and swapped in (%.0f events/s)\n", name, p.Done, p.Rate)
 			return
 		}
-		if time.Since(last) >= 500*time.Millisecond {
-			last = time.Now()
-			fmt.Fprintln(stdout, progressLine(name, p))
+		if bar == nil {
+			bar = newProgress(stderr, int64(p.Total), "rebuild "+name, "events")
 		}
+		bar.set(int64(p.Done))
 	})
 	if errors.Is(err, projections.ErrBusy) {
 		// An instance took it meanwhile: leave the request to it.
@@ -216,12 +284,18 @@ func findStatus(ctx context.Context, db *projections.DB, store eventstore.Store,
 
 // followRebuild records the request and prints the owner's progress until
 // the new generation is live.
-func followRebuild(ctx context.Context, db *projections.DB, store eventstore.Store, before projections.Status, stdout io.Writer) error {
+func followRebuild(ctx context.Context, db *projections.DB, store eventstore.Store, before projections.Status, stdout, stderr io.Writer) error {
 	if err := projections.RequestRebuild(ctx, db, before.Name, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: rebuild requested from %s\n", before.Name, before.Owner)
 	started := false
+	var bar *progress
+	defer func() {
+		if bar != nil {
+			bar.done()
+		}
+	}()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -240,7 +314,10 @@ func followRebuild(ctx context.Context, db *projections.DB, store eventstore.Sto
 			return fmt.Errorf("rebuild of %s stopped at %d: %s (fix, then `authledger projections resume %s`)", s.Name, s.Rebuild.Done, s.RebuildError, s.Name)
 		case s.Rebuild != nil:
 			started = true
-			fmt.Fprintln(stdout, progressLine(s.Name, *s.Rebuild))
+			if bar == nil {
+				bar = newProgress(stderr, int64(s.Rebuild.Total), "rebuild "+s.Name, "events")
+			}
+			bar.set(int64(s.Rebuild.Done))
 		case !s.RebuildRequested && (started || s.Generation > before.Generation || s.Kind == "external"):
 			fmt.Fprintf(stdout, "%s: rebuilt and swapped in (generation %d, checkpoint %d)\n", s.Name, s.Generation, s.Checkpoint)
 			return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/spf13/cobra"
 
 	"github.com/authledger/authledger/api"
 )
@@ -24,16 +24,29 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+func newServeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "run the HTTP service",
+		Long: `serve runs the token service on the configured store until SIGINT or
+SIGTERM, then drains: it stops accepting, answers parked long polls, finishes
+in-flight requests and commits pending appends before it exits (0 when
+everything acknowledged committed).`,
+		Example: `  authledger serve
+  AUTHLEDGER_LISTEN=0.0.0.0:9090 AUTHLEDGER_ISSUER=https://auth.example authledger serve`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	cfg, err := LoadConfig()
+}
+
+func runServe(ctx context.Context, stdout, stderr io.Writer) error {
+	loaded, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	cfg := loaded.Config
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -41,6 +54,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Adapters that log through slog.Default (the PostgreSQL listener, the
 	// projection runner's fallbacks) then write the same JSON at the same level.
 	slog.SetDefault(log)
+	for _, w := range loaded.warnings {
+		log.Warn("configuration: " + w)
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
@@ -17,213 +19,365 @@ import (
 	"github.com/authledger/authledger/readmodels/services"
 )
 
-const servicesUsage = `usage:
-  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE]
-  authledger services list
-  authledger services show ID
-  authledger services rotate-secret ID [--window 24h | --immediately]
-  authledger services add-key ID --jwk FILE
-  authledger services disable ID [--reason TEXT]
-
-register prints the client_id and, unless only --jwk was given, the
-client_secret, once: it is stored only as a hash. Its "privileged" field,
-and a note on stderr for each, name the granted scopes and audiences that
-are authledger's own powers (docs/services.md "Reserved names"). --jwk FILE holds one
-public Ed25519 JWK or a JWK Set; private keys are refused. Every command
-works against the configured ledger (AUTHLEDGER_STORE) while the server
-runs; the server sees the change within a second.`
-
-func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, servicesUsage)
-		return exitError{2}
-	}
-	cfg, err := LoadConfig()
-	if err != nil {
-		return err
-	}
-	var store eventstore.Store
-	if args[0] == "list" || args[0] == "show" {
-		// Read-only: never creates a ledger where none is.
-		store, err = openExistingStore(ctx, cfg)
-	} else if store, err = openStore(ctx, cfg.Store); err != nil {
-		err = fmt.Errorf("open ledger: %w", err)
-	}
-	if err != nil {
-		return err
-	}
-	pepper := func(ctx context.Context) (client.Pepper, error) {
-		sp, err := openSecrets(cfg.Secrets)
-		if err != nil {
-			return client.Pepper{}, err
-		}
-		return cmds.LoadSecretPepper(ctx, sp, nil)
-	}
-	runErr := servicesCLI(ctx, store, pepper, args, stdout, stderr)
-	return errors.Join(runErr, store.Close())
+// servicesEnv opens what a services command works on. Tests inject their
+// own store; the binary opens the configured one.
+type servicesEnv struct {
+	// open returns the ledger; readOnly commands never create one.
+	open func(ctx context.Context, readOnly bool) (eventstore.Store, func() error, error)
+	// pepper reads the secret pepper (which keys v2 secret hashes); list
+	// and show never touch the secret provider.
+	pepper func(ctx context.Context) (client.Pepper, error)
 }
 
-// stringList is a repeatable flag.
-type stringList []string
+func configuredServicesEnv() servicesEnv {
+	return servicesEnv{
+		open: func(ctx context.Context, readOnly bool) (eventstore.Store, func() error, error) {
+			cfg, err := LoadConfig()
+			if err != nil {
+				return nil, nil, err
+			}
+			var store eventstore.Store
+			if readOnly {
+				store, err = openExistingStore(ctx, cfg)
+			} else if store, err = openStore(ctx, cfg.Store); err != nil {
+				err = fmt.Errorf("open ledger: %w", err)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			return store, store.Close, nil
+		},
+		pepper: func(ctx context.Context) (client.Pepper, error) {
+			cfg, err := LoadConfig()
+			if err != nil {
+				return client.Pepper{}, err
+			}
+			sp, err := openSecrets(cfg.Secrets)
+			if err != nil {
+				return client.Pepper{}, err
+			}
+			return cmds.LoadSecretPepper(ctx, sp, nil)
+		},
+	}
+}
 
-func (s *stringList) String() string     { return strings.Join(*s, " ") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+func newServicesCmd() *cobra.Command { return newServicesCmdWith(configuredServicesEnv()) }
 
-// servicesCLI runs one services subcommand against store. Commands that
-// change a client read the secret pepper (which keys v2 secret hashes)
-// through pepper; list and show never touch the secret provider.
+// servicesCLI runs one services command line against store, for tests.
 func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(context.Context) (client.Pepper, error), args []string, stdout, stderr io.Writer) error {
-	newServices := func() (*cmds.Services, error) {
-		p, err := pepper(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return cmds.NewServices(cmds.ServicesConfig{Store: store, Pepper: p})
+	env := servicesEnv{
+		open: func(context.Context, bool) (eventstore.Store, func() error, error) {
+			return store, func() error { return nil }, nil
+		},
+		pepper: pepper,
 	}
-	var err error
-	meta := cmds.Metadata{Actor: "cli:" + cliActor()}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("services "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, servicesUsage) }
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	// idArg parses flags that may follow the positional ID.
-	idArg := func() (client.ID, error) {
-		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			fs.Usage()
-			return "", exitError{2}
-		}
-		id := rest[0]
-		if err := fs.Parse(rest[1:]); err != nil || fs.NArg() != 0 {
-			return "", exitError{2}
-		}
-		return client.ID(id), nil
+	return executeSub(ctx, newServicesCmdWith(env), args, stdout, stderr)
+}
+
+// runServices runs a services command line against the configured store.
+func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return executeSub(ctx, newServicesCmd(), args, stdout, stderr)
+}
+
+func newServicesCmdWith(env servicesEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "services",
+		Short: "register and manage service (M2M) clients",
+		Long: `Every command works against the configured ledger (AUTHLEDGER_STORE) while
+servers run; they see the change within a second. Commands that change a
+client print it as JSON; register and rotate-secret include the new
+client_secret, once: it is stored only as a hash.`,
+		Args: noArgs,
+		RunE: needSubcommand,
 	}
+	cmd.AddCommand(
+		servicesRegisterCmd(env), servicesListCmd(env), servicesShowCmd(env),
+		servicesRotateSecretCmd(env), servicesAddKeyCmd(env), servicesRemoveKeyCmd(env), servicesDisableCmd(env),
+	)
+	return cmd
+}
 
-	switch sub {
-	case "register":
-		name := fs.String("name", "", "service name (required)")
-		scopes := fs.String("scopes", "", "space-separated scopes the service may request")
-		var auds stringList
-		fs.Var(&auds, "audience", "an audience the service may request (repeatable)")
-		jwkFile := fs.String("jwk", "", "file with a public Ed25519 JWK or JWK Set for private_key_jwt")
-		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
-			return exitError{2}
-		}
-		if *name == "" {
-			fmt.Fprintln(stderr, "services register: --name is required")
-			return exitError{2}
-		}
-		var keys []client.PublicKey
-		if *jwkFile != "" {
-			if keys, err = readJWKFile(*jwkFile); err != nil {
-				return err
+// change runs fn with a Services bound to the ledger and prints the client
+// it returns as JSON.
+func (env servicesEnv) change(cmd *cobra.Command, fn func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error)) error {
+	ctx := cmd.Context()
+	store, closeStore, err := env.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	p, err := env.pepper(ctx)
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	svc, err := cmds.NewServices(cmds.ServicesConfig{Store: store, Pepper: p})
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	out, err := fn(ctx, svc, cmds.Metadata{Actor: "cli:" + cliActor()})
+	if err == nil {
+		err = writeJSON(cmd.OutOrStdout(), out)
+	}
+	return errors.Join(err, closeStore())
+}
+
+func servicesRegisterCmd(env servicesEnv) *cobra.Command {
+	var (
+		name, scopes, jwkFile string
+		noScopes              bool
+		auds                  []string
+	)
+	cmd := &cobra.Command{
+		Use:   "register --name N --scopes \"a b\" [--audience A ...] [--jwk FILE]",
+		Short: "register a service client; prints its client_id and client_secret once",
+		Long: `register prints JSON with the client_id and, unless only --jwk was given,
+the client_secret, once: it is stored only as a hash. Scopes are required
+(--no-scopes registers a client that may ask for none, on purpose). Its
+"privileged" field, and a note on stderr for each, name the granted scopes
+and audiences that are authledger's own powers (docs/services.md "Reserved
+names"). --jwk FILE holds one public Ed25519 JWK or a JWK Set for
+private_key_jwt; private keys are refused.`,
+		Example: `  authledger services register --name billing --scopes "invoices:read invoices:write" --audience https://api.example
+  authledger services register --name batch --scopes reports:read --jwk batch.pub.jwk`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return usagef("--name is required")
 			}
-		}
-		svc, err := newServices()
+			switch {
+			case noScopes && strings.TrimSpace(scopes) != "":
+				return usagef("--no-scopes contradicts --scopes")
+			case !noScopes && len(strings.Fields(scopes)) == 0:
+				return usagef(`--scopes is required ("a b"); pass --no-scopes to register a client with none`)
+			}
+			var keys []client.PublicKey
+			if jwkFile != "" {
+				var err error
+				if keys, err = readJWKFile(jwkFile); err != nil {
+					return err
+				}
+			}
+			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
+				res, err := svc.Register(ctx, cmds.RegisterService{Name: name, Scopes: strings.Fields(scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
+				if err != nil {
+					return api.ServiceResponse{}, err
+				}
+				out := api.ToServiceResponse(res.Client)
+				out.ClientSecret = res.ClientSecret
+				notePrivileged(cmd.ErrOrStderr(), out.Privileged)
+				return out, nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "service name (required)")
+	cmd.Flags().StringVar(&scopes, "scopes", "", "space-separated scopes the service may request (required unless --no-scopes)")
+	cmd.Flags().BoolVar(&noScopes, "no-scopes", false, "register the client with no scopes, on purpose")
+	cmd.Flags().StringArrayVar(&auds, "audience", nil, "an audience the service may request (repeatable)")
+	cmd.Flags().StringVar(&jwkFile, "jwk", "", "`FILE` with a public Ed25519 JWK or JWK Set for private_key_jwt")
+	return cmd
+}
+
+// readRegistry replays the services registry from the ledger, read-only.
+func (env servicesEnv) readRegistry(ctx context.Context) (*services.Registry, func() error, error) {
+	store, closeStore, err := env.open(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := services.New()
+	if err := reg.CatchUp(ctx, store); err != nil {
+		return nil, nil, errors.Join(err, closeStore())
+	}
+	return reg, closeStore, nil
+}
+
+func servicesListCmd(env servicesEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "every registered service client",
+		Example: "  authledger services list\n  authledger services list -o json | jq -r '.services[].client_id'",
+		Args:    exactArgs(),
+	}
+	out := addOutputFlags(cmd, "table")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.resolve()
 		if err != nil {
 			return err
 		}
-		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
+		reg, closeStore, err := env.readRegistry(cmd.Context())
 		if err != nil {
 			return err
 		}
-		out := api.ToServiceResponse(res.Client)
-		out.ClientSecret = res.ClientSecret
-		notePrivileged(stderr, out.Privileged)
-		return enc.Encode(out)
-
-	case "list", "show":
-		var id client.ID
-		if sub == "show" {
-			if id, err = idArg(); err != nil {
-				return err
-			}
-		} else if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
-			return exitError{2}
-		}
-		reg := services.New()
-		if err := reg.CatchUp(ctx, store); err != nil {
-			return err
-		}
-		if sub == "show" {
-			v, ok, _ := reg.Client(ctx, id)
-			if !ok {
-				return fmt.Errorf("%w: %s", client.ErrNotRegistered, id)
-			}
-			return enc.Encode(api.ToServiceResponse(v))
-		}
-		vs, _ := reg.List(ctx)
-		out := make([]api.ServiceResponse, 0, len(vs))
+		defer closeStore()
+		vs, _ := reg.List(cmd.Context())
+		list := make([]api.ServiceResponse, 0, len(vs))
 		for _, v := range vs {
-			out = append(out, api.ToServiceResponse(v))
+			list = append(list, api.ToServiceResponse(v))
 		}
-		return enc.Encode(map[string]any{"services": out})
-
-	case "rotate-secret":
-		window := fs.Duration("window", 0, "how long older secrets keep working (default 24h)")
-		now := fs.Bool("immediately", false, "end older secrets now (after a leak)")
-		id, err := idArg()
-		if err != nil {
-			return err
+		if format == "json" {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"services": list})
 		}
-		svc, err := newServices()
-		if err != nil {
-			return err
+		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSCOPES\tAUDIENCES\tSECRETS\tKEYS\tSTATE")
+		for _, s := range list {
+			state := "enabled"
+			if s.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.ClientID, s.Name, dash(strings.Join(s.Scopes, " ")), dash(strings.Join(s.Audiences, " ")), liveSecrets(s.Secrets), len(s.Keys), state)
 		}
-		res, err := svc.RotateSecret(ctx, cmds.RotateSecret{ClientID: id, Window: *window, Immediately: *now}, meta)
-		if err != nil {
-			return err
-		}
-		out := api.ToServiceResponse(res.Client)
-		out.ClientSecret = res.ClientSecret
-		return enc.Encode(out)
-
-	case "add-key":
-		jwkFile := fs.String("jwk", "", "file with a public Ed25519 JWK or JWK Set (required)")
-		id, err := idArg()
-		if err != nil {
-			return err
-		}
-		if *jwkFile == "" {
-			fmt.Fprintln(stderr, "services add-key: --jwk is required")
-			return exitError{2}
-		}
-		keys, err := readJWKFile(*jwkFile)
-		if err != nil {
-			return err
-		}
-		svc, err := newServices()
-		if err != nil {
-			return err
-		}
-		res, err := svc.AddKeys(ctx, cmds.AddServiceKeys{ClientID: id, Keys: keys}, meta)
-		if err != nil {
-			return err
-		}
-		return enc.Encode(api.ToServiceResponse(res.Client))
-
-	case "disable":
-		reason := fs.String("reason", "", "why (recorded in the ledger)")
-		id, err := idArg()
-		if err != nil {
-			return err
-		}
-		svc, err := newServices()
-		if err != nil {
-			return err
-		}
-		res, err := svc.Disable(ctx, cmds.DisableService{ClientID: id, Reason: *reason}, meta)
-		if err != nil {
-			return err
-		}
-		return enc.Encode(api.ToServiceResponse(res.Client))
-
-	default:
-		fmt.Fprintf(stderr, "services: unknown subcommand %q\n%s\n", sub, servicesUsage)
-		return exitError{2}
+		return tw.Flush()
 	}
+	return cmd
+}
+
+// liveSecrets counts the secrets not revoked (those in a rotation window
+// included).
+func liveSecrets(ss []client.Secret) int {
+	n := 0
+	for _, s := range ss {
+		if !s.Revoked {
+			n++
+		}
+	}
+	return n
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func servicesShowCmd(env servicesEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Short:   "one service client (never its secret)",
+		Example: "  authledger services show svc-0193a0b14c1d",
+		Args:    exactArgs("ID"),
+	}
+	out := addOutputFlags(cmd, "json")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		format, err := out.resolve()
+		if err != nil {
+			return err
+		}
+		reg, closeStore, err := env.readRegistry(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		v, ok, _ := reg.Client(cmd.Context(), client.ID(args[0]))
+		if !ok {
+			return fmt.Errorf("%w: %s", client.ErrNotRegistered, args[0])
+		}
+		s := api.ToServiceResponse(v)
+		if format == "json" {
+			return writeJSON(cmd.OutOrStdout(), s)
+		}
+		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "client_id\t%s\nname\t%s\nscopes\t%s\naudiences\t%s\nsecrets\t%d live\nkeys\t%d\ndisabled\t%v\nregistered\t%s\n",
+			s.ClientID, s.Name, dash(strings.Join(s.Scopes, " ")), dash(strings.Join(s.Audiences, " ")), liveSecrets(s.Secrets), len(s.Keys), s.Disabled, s.RegisteredAt.UTC().Format(time.RFC3339))
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func servicesRotateSecretCmd(env servicesEnv) *cobra.Command {
+	var (
+		window time.Duration
+		now    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate-secret ID [--window 24h | --immediately]",
+		Short: "issue a new client secret; older ones keep working for the window",
+		Long: `rotate-secret prints the new client_secret once. Older secrets keep working
+for --window (default 24h) so the service can roll over, or end at once with
+--immediately (after a leak). The two contradict each other.`,
+		Example: "  authledger services rotate-secret svc-0193a0b14c1d --window 2h\n  authledger services rotate-secret svc-0193a0b14c1d --immediately",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if now && cmd.Flags().Changed("window") {
+				return usagef("--window contradicts --immediately: --immediately ends older secrets now")
+			}
+			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
+				res, err := svc.RotateSecret(ctx, cmds.RotateSecret{ClientID: client.ID(args[0]), Window: window, Immediately: now}, meta)
+				if err != nil {
+					return api.ServiceResponse{}, err
+				}
+				out := api.ToServiceResponse(res.Client)
+				out.ClientSecret = res.ClientSecret
+				return out, nil
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&window, "window", 0, "how long older secrets keep working (default 24h)")
+	cmd.Flags().BoolVar(&now, "immediately", false, "end older secrets now (after a leak)")
+	return cmd
+}
+
+func servicesAddKeyCmd(env servicesEnv) *cobra.Command {
+	var jwkFile string
+	cmd := &cobra.Command{
+		Use:     "add-key ID --jwk FILE",
+		Short:   "add public keys for private_key_jwt",
+		Example: "  authledger services add-key svc-0193a0b14c1d --jwk next.pub.jwk",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if jwkFile == "" {
+				return usagef("--jwk is required")
+			}
+			keys, err := readJWKFile(jwkFile)
+			if err != nil {
+				return err
+			}
+			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
+				res, err := svc.AddKeys(ctx, cmds.AddServiceKeys{ClientID: client.ID(args[0]), Keys: keys}, meta)
+				return api.ToServiceResponse(res.Client), err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&jwkFile, "jwk", "", "`FILE` with a public Ed25519 JWK or JWK Set (required)")
+	return cmd
+}
+
+func servicesRemoveKeyCmd(env servicesEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-key ID KID",
+		Short: "remove a private_key_jwt public key",
+		Long: `remove-key removes one public key (by its kid) from a client; assertions
+signed with it are refused from then on. Tokens already issued stay valid
+until they expire.`,
+		Example: "  authledger services remove-key svc-0193a0b14c1d old-key-1",
+		Args:    exactArgs("ID", "KID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
+				res, err := svc.RemoveKey(ctx, cmds.RemoveServiceKey{ClientID: client.ID(args[0]), KeyID: args[1]}, meta)
+				return api.ToServiceResponse(res.Client), err
+			})
+		},
+	}
+}
+
+func servicesDisableCmd(env servicesEnv) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "disable ID [--reason TEXT]",
+		Short: "stop a client for good and revoke its tokens",
+		Long: `disable stops the client for good: its credentials fail from now on and
+every token naming it is revoked until the last one has expired. Disabling
+twice changes nothing. There is no enable: register a new client instead,
+so that no token of the disabled one can become valid again.`,
+		Example: `  authledger services disable svc-0193a0b14c1d --reason "decommissioned"`,
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
+				res, err := svc.Disable(ctx, cmds.DisableService{ClientID: client.ID(args[0]), Reason: reason}, meta)
+				return api.ToServiceResponse(res.Client), err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded in the ledger)")
+	return cmd
 }
 
 // notePrivileged tells the operator, on stderr, which grants are

@@ -105,21 +105,24 @@ func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
 	}
 	t.Logf("server saw the CLI registration after %v", time.Since(start))
 
-	keyOnly, err := run("register", "--name", "keyed", "--jwk", writeJWK(t, false))
+	keyOnly, err := run("register", "--name", "keyed", "--no-scopes", "--jwk", writeJWK(t, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(keyOnly, "client_secret") {
 		t.Fatalf("a key-only registration printed a secret: %s", keyOnly)
 	}
-	if _, err := run("register", "--name", "bad", "--jwk", writeJWK(t, true)); !errors.Is(err, client.ErrPrivateJWK) || !strings.Contains(err.Error(), "private key") {
+	if _, err := run("register", "--name", "bad", "--scopes", "a", "--jwk", writeJWK(t, true)); !errors.Is(err, client.ErrPrivateJWK) || !strings.Contains(err.Error(), "private key") {
 		t.Fatalf("private JWK: %v", err)
 	}
 	if out, err := run("show", reg1.ClientID); err != nil || strings.Contains(out, "client_secret") || !strings.Contains(out, "billing") {
 		t.Fatalf("show: %v %s", err, out)
 	}
-	if out, err := run("list"); err != nil || strings.Count(out, `"client_id"`) != 2 {
-		t.Fatalf("list: %v %s", err, out)
+	if out, err := run("list", "--json"); err != nil || strings.Count(out, `"client_id"`) != 2 {
+		t.Fatalf("list --json: %v %s", err, out)
+	}
+	if out, err := run("list"); err != nil || !strings.HasPrefix(out, "CLIENT_ID") || !strings.Contains(out, reg1.ClientID) {
+		t.Fatalf("list (table): %v %s", err, out)
 	}
 	if out, err := run("rotate-secret", reg1.ClientID, "--immediately"); err != nil || !strings.Contains(out, "client_secret") {
 		t.Fatalf("rotate: %v %s", err, out)
@@ -133,9 +136,17 @@ func TestServicesCLIAgainstARunningServersStore(t *testing.T) {
 	if _, err := run("show", "svc-nope"); !errors.Is(err, client.ErrNotRegistered) {
 		t.Fatalf("show unknown: %v", err)
 	}
-	var ee exitError
-	if _, err := run("register", "--scopes", "a"); !errors.As(err, &ee) || ee.code != 2 {
-		t.Fatalf("register without name: %v", err)
+	for _, args := range [][]string{
+		{"register", "--scopes", "a"},                                        // no name
+		{"register", "--name", "n"},                                          // no scopes, no --no-scopes
+		{"register", "--name", "n", "--scopes", "a", "--no-scopes"},          // contradiction
+		{"rotate-secret", reg1.ClientID, "--window", "48h", "--immediately"}, // contradiction
+		{"remove-key", reg1.ClientID},                                        // no KID
+		{"list", "-o", "yaml"},
+	} {
+		if _, err := run(args...); exitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error (exit 2)", args, err)
+		}
 	}
 	// The ledger holds hashes, never the printed secret.
 	recs, err := cli.ReadAll(ctx, 0, 1000)

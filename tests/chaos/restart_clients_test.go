@@ -90,7 +90,7 @@ type creds struct {
 
 func registerClient(t *testing.T, bin string, env []string, name string) creds {
 	t.Helper()
-	res := e2eharness.Run(t, bin, env, "services", "register", "--name", name)
+	res := e2eharness.Run(t, bin, env, "services", "register", "--name", name, "--scopes", "things:read")
 	var c creds
 	if res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &c) != nil || c.ClientID == "" {
 		t.Fatalf("services register: exit %d: %s %s", res.Code, res.Stdout, res.Stderr)

@@ -110,7 +110,7 @@ func TestClientCredentialsAgainstTheBinary(t *testing.T) {
 	// A private JWK is refused by the CLI with a clear message.
 	privFile := filepath.Join(t.TempDir(), "private.jwk")
 	_ = os.WriteFile(privFile, []byte(`{"kty":"OKP","crv":"Ed25519","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`","d":"`+base64.RawURLEncoding.EncodeToString(priv.Seed())+`"}`), 0o600)
-	if res := srv.CLI("services", "register", "--name", "x", "--jwk", privFile); res.Code == 0 || !strings.Contains(res.Stderr, "private") {
+	if res := srv.CLI("services", "register", "--name", "x", "--scopes", "read", "--jwk", privFile); res.Code == 0 || !strings.Contains(res.Stderr, "private") {
 		t.Fatalf("private JWK: exit %d %s", res.Code, res.Stderr)
 	}
 
