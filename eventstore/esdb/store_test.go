@@ -17,7 +17,7 @@ import (
 
 // server is the in-process EventStoreDB, or a real one when
 // AUTHLEDGER_TEST_ESDB_URL names it (docs/esdb.md).
-func server(t *testing.T) (connection string, fake *esdbtest.Server) {
+func server(t testing.TB) (connection string, fake *esdbtest.Server) {
 	t.Helper()
 	if u := os.Getenv("AUTHLEDGER_TEST_ESDB_URL"); u != "" {
 		return u, nil

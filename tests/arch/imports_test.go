@@ -59,7 +59,7 @@ var graph = []node{
 	// The EventStoreDB adapter: the v4 client only (linking KurrentDB's
 	// client too panics at start on duplicate protobuf registrations).
 	{pkg: "eventstore/esdb", may: []string{"eventstore", "eventstore/internal/..."}, ext: []string{"github.com/EventStore/EventStore-Client-Go/v4", "github.com/google/uuid"},
-		testMay: []string{"eventstore/storetest", "eventstore/audit", "eventstore/esdb/esdbtest"}},
+		testMay: []string{"eventstore/storetest", "eventstore/audit", "eventstore/esdb/esdbtest", "eventstore/postgres", "internal/pgtest"}},
 	{pkg: "eventstore/esdb/esdbtest", ext: []string{"github.com/EventStore/EventStore-Client-Go/v4", "github.com/google/uuid", "google.golang.org/grpc"}},
 	{pkg: "eventstore/storetest", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/google/uuid"}},
 	{pkg: "eventstore/audit", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid"},

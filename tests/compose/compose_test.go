@@ -203,3 +203,45 @@ func TestTheDockerfileBuildsAStaticBinaryForANonRootUser(t *testing.T) {
 		t.Errorf("no .dockerignore: local ledgers and secrets in data/ would enter the build context")
 	}
 }
+
+// The kurrentdb profile with its override file puts the ledger in KurrentDB
+// and keeps the read models in PostgreSQL; without the profile, KurrentDB
+// does not start.
+func TestComposeKurrentDBProfile(t *testing.T) {
+	t.Parallel()
+	base, err := load(t, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := base.Services["kurrentdb"]; ok {
+		t.Fatal("kurrentdb starts without its profile")
+	}
+	var kv []string
+	for k, v := range secrets {
+		kv = append(kv, k+"="+v)
+	}
+	o, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml"), filepath.Join(root, "docker-compose.kurrentdb.yml")},
+		cli.WithWorkingDirectory(root), cli.WithEnv(kv), cli.WithProfiles([]string{"kurrentdb"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("the kurrentdb override does not load: %v", err)
+	}
+	k, ok := p.Services["kurrentdb"]
+	if !ok || k.HealthCheck == nil {
+		t.Fatalf("no healthy kurrentdb service under the profile")
+	}
+	app := p.Services["authledger"]
+	store, err := url.Parse(env(app, "AUTHLEDGER_STORE"))
+	if err != nil || store.Scheme != "esdb" || store.Hostname() != "kurrentdb" || store.Port() != "2113" {
+		t.Fatalf("AUTHLEDGER_STORE %q is not the kurrentdb service", env(app, "AUTHLEDGER_STORE"))
+	}
+	if rm, _ := url.Parse(env(app, "AUTHLEDGER_READMODELS")); rm == nil || rm.Scheme != "postgres" || rm.Hostname() != "postgres" {
+		t.Fatalf("AUTHLEDGER_READMODELS %q should stay in the postgres service", env(app, "AUTHLEDGER_READMODELS"))
+	}
+	if d, ok := app.DependsOn["kurrentdb"]; !ok || d.Condition != "service_healthy" {
+		t.Fatalf("authledger does not wait for kurrentdb: %+v", app.DependsOn)
+	}
+}
