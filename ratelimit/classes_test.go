@@ -25,12 +25,15 @@ func admitted(r *ratelimit.Limiter, id, class string, n int, now time.Time) int 
 func TestRequestBudgetsPerClassAndPerClient(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(5000, 0)
+	// Rates stay at 10/s or below: with the clock pinned, a Redis key
+	// lives as long as its bucket takes to refill in real time (the PX of
+	// the script), which must outlast the test's requests.
 	limits := func() ratelimit.Limits {
-		return ratelimit.Limits{PerClient: 10, PerClientBurst: 3,
-			Classes: map[string]ratelimit.Rate{ratelimit.ClassIntrospection: {PerSecond: 1000, Burst: 7}},
+		return ratelimit.Limits{PerClient: 5, PerClientBurst: 3,
+			Classes: map[string]ratelimit.Rate{ratelimit.ClassIntrospection: {PerSecond: 10, Burst: 7}},
 			ClientRate: func(id string) (ratelimit.Rate, bool) {
 				if id == "svc-busy" {
-					return ratelimit.Rate{PerSecond: 5000, Burst: 11}, true
+					return ratelimit.Rate{PerSecond: 9, Burst: 11}, true
 				}
 				return ratelimit.Rate{}, false
 			}}

@@ -59,6 +59,7 @@ type Config struct {
 	// Validate names every bad setting before anything starts.
 	KeysConfig
 	TokensConfig
+	RateLimitConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -181,6 +182,8 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.TokensConfig.validate()...)
+	_, rlErrs := c.RateLimitConfig.limits()
+	errs = append(errs, rlErrs...)
 	return errors.Join(errs...)
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 const servicesUsage = `usage:
-  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE]
+  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE] [--rate-limit N [--rate-burst M]]
   authledger services list
   authledger services show ID
   authledger services rotate-secret ID [--window 24h | --immediately]
@@ -31,7 +31,10 @@ and a note on stderr for each, name the granted scopes and audiences that
 are authledger's own powers (docs/services.md "Reserved names"). --jwk FILE holds one
 public Ed25519 JWK or a JWK Set; private keys are refused. Every command
 works against the configured ledger (AUTHLEDGER_STORE) while the server
-runs; the server sees the change within a second.`
+runs; the server sees the change within a second. --rate-limit gives the
+client its own request budget (requests per second; --rate-burst defaults to
+twice it), recorded in its registration, in place of the
+AUTHLEDGER_RATE_LIMIT_* defaults (docs/api.md "Rate limits").`
 
 func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -108,8 +111,21 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		var auds stringList
 		fs.Var(&auds, "audience", "an audience the service may request (repeatable)")
 		jwkFile := fs.String("jwk", "", "file with a public Ed25519 JWK or JWK Set for private_key_jwt")
+		rateLimit := fs.Int("rate-limit", 0, "the client's own request budget per second (0: the service defaults)")
+		rateBurst := fs.Int("rate-burst", 0, "the burst of --rate-limit (default twice the rate)")
 		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
 			return exitError{2}
+		}
+		var rl *client.RateLimit
+		if *rateLimit != 0 || *rateBurst != 0 {
+			rl = &client.RateLimit{PerSecond: *rateLimit, Burst: *rateBurst}
+			if rl.Burst == 0 {
+				rl.Burst = 2 * rl.PerSecond
+			}
+			if err := rl.Validate(); err != nil {
+				fmt.Fprintf(stderr, "services register: --rate-limit must be 1..%d and --rate-burst 1..%d\n", client.MaxRatePerSecond, client.MaxRateBurst)
+				return exitError{2}
+			}
 		}
 		if *name == "" {
 			fmt.Fprintln(stderr, "services register: --name is required")
@@ -125,7 +141,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		if err != nil {
 			return err
 		}
-		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
+		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, RateLimit: rl}, meta)
 		if err != nil {
 			return err
 		}
