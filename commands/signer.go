@@ -217,18 +217,25 @@ func newCompactSigner(priv ed25519.PrivateKey, kid, typ string) (*compactSigner,
 	return &compactSigner{priv: priv, header: base64.RawURLEncoding.EncodeToString(h)}, nil
 }
 
-// sign returns header.payload.signature, built in one buffer.
+// signBufs are the scratch buffers of the signing input (public bytes
+// only: header, payload, signature), reused so a token costs one
+// allocation for its string.
+var signBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sign returns header.payload.signature.
 func (c *compactSigner) sign(payload []byte) string {
 	enc := base64.RawURLEncoding
-	n := len(c.header) + 1 + enc.EncodedLen(len(payload))
-	buf := make([]byte, n, n+1+enc.EncodedLen(ed25519.SignatureSize))
-	copy(buf, c.header)
-	buf[len(c.header)] = '.'
-	enc.Encode(buf[len(c.header)+1:], payload)
+	bp := signBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], c.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
 	sig := ed25519.Sign(c.priv, buf)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
-	return string(buf)
+	token := string(buf)
+	*bp = buf
+	signBufs.Put(bp)
+	return token
 }
 
 // signer returns the cached signer for key and typ, loading the private

@@ -32,7 +32,7 @@ var ErrNotCanonicalizable = errors.New("eventstore: value has no direct canonica
 // so an Event whose Data and Metadata it produced can be marked Canonical
 // and the append hashes the bytes instead of parsing and re-encoding them.
 func MarshalCanonical(v any) ([]byte, error) {
-	e := canonEncoder{buf: make([]byte, 0, 256)}
+	e := canonEncoder{buf: make([]byte, 0, 512)} // a token event is ~400 bytes
 	if err := e.value(reflect.ValueOf(v)); err != nil {
 		return nil, err
 	}
