@@ -163,6 +163,7 @@ type ServiceResponse struct {
 	Disabled     bool               `json:"disabled"`
 	RegisteredAt time.Time          `json:"registered_at"`
 	Version      uint64             `json:"version"`
+	RateLimit    *client.RateLimit  `json:"rate_limit,omitempty"`
 }
 
 // PrivilegedGrants names which granted scopes and audiences are
@@ -179,7 +180,7 @@ func ToServiceResponse(v client.View) ServiceResponse {
 	p := v.Privileged()
 	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
 		Privileged: PrivilegedGrants{Scopes: nonNil(p.Scopes), Audiences: nonNil(p.Audiences)},
-		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version}
+		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version, RateLimit: v.RateLimit}
 }
 
 func nonNil[T any](s []T) []T {
@@ -213,6 +214,8 @@ type registerServiceRequest struct {
 	Scopes    []string        `json:"scopes"`
 	Audiences []string        `json:"audiences"`
 	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
+	// RateLimit is the client's own request budget (docs/api.md "Rate limits").
+	RateLimit *client.RateLimit `json:"rate_limit,omitempty"`
 }
 
 func bindJSON(c echo.Context, v any) error {
@@ -242,7 +245,7 @@ func (a *AdminServices) register(c echo.Context) error {
 		}
 	}
 	res, err := a.cmds.Register(c.Request().Context(), commands.RegisterService{
-		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0,
+		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0, RateLimit: req.RateLimit,
 	}, a.meta(c))
 	if err != nil {
 		return err

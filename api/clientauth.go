@@ -94,7 +94,7 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		return AuthenticatedClient{}, err
 	}
 	if a.limits != nil {
-		if wait, ok := a.limits.SpendRequest(req.Context(), string(ac.ID), a.now()); !ok {
+		if wait, ok := a.limits.SpendClass(req.Context(), string(ac.ID), limitClass(req.URL.Path), a.now()); !ok {
 			a.count(cred.Method, "rate_limited")
 			return AuthenticatedClient{}, slowDown(c, wait)
 		}

@@ -21,9 +21,30 @@ type RateLimiter interface {
 	// credentials were checked and found wrong, so failures slow further
 	// failures and never a correct authentication.
 	ChargeFailure(ctx context.Context, clientID, addr string, now time.Time) (wait time.Duration, ok bool)
-	// SpendRequest spends one request of an authenticated client id, or
-	// says how long until one is free.
-	SpendRequest(ctx context.Context, clientID string, now time.Time) (wait time.Duration, ok bool)
+	// SpendClass spends one request of an authenticated client id at an
+	// endpoint of class (LimitToken, …), or says how long until one is
+	// free. Which budget a class spends is the limiter's configuration.
+	SpendClass(ctx context.Context, clientID, class string, now time.Time) (wait time.Duration, ok bool)
+}
+
+// Endpoint classes of the request budgets (ratelimit.ClassToken, … spell
+// them the same; AUTHLEDGER_RATE_LIMIT_<CLASS> sets each).
+const (
+	LimitToken         = "token"
+	LimitIntrospection = "introspection"
+	LimitRevocation    = "revocation"
+	LimitV1            = "v1"
+)
+
+// limitClass is the endpoint class of an /oauth2 request path.
+func limitClass(path string) string {
+	switch path {
+	case "/oauth2/introspect":
+		return LimitIntrospection
+	case "/oauth2/revoke":
+		return LimitRevocation
+	}
+	return LimitToken
 }
 
 // BearerRequestLimit spends the per-client request budget of the client a
@@ -55,7 +76,7 @@ func BearerRequestLimit(r RateLimiter, v BearerVerifier) echo.MiddlewareFunc {
 			if p.ClientID == "" {
 				return next(c)
 			}
-			if wait, ok := r.SpendRequest(req.Context(), p.ClientID, time.Now()); !ok {
+			if wait, ok := r.SpendClass(req.Context(), p.ClientID, LimitV1, time.Now()); !ok {
 				c.Response().Header().Set("Retry-After", retryAfter(wait))
 				return NewProblem(http.StatusTooManyRequests, "rate-limited", "Too Many Requests", "the client's request rate limit is exhausted; retry later")
 			}

@@ -52,6 +52,7 @@ var problemRules = []ProblemRule{
 	{client.ErrNotRegistered, http.StatusNotFound, "service-not-found", "Service Not Found"},
 	{client.ErrDisabled, http.StatusConflict, "service-disabled", "Service Disabled"},
 	{client.ErrInvalidName, http.StatusBadRequest, "invalid-service", "Invalid Service"},
+	{client.ErrInvalidRateLimit, http.StatusBadRequest, "invalid-service", "Invalid Service"},
 	{client.ErrInvalidScope, http.StatusBadRequest, "invalid-service", "Invalid Service"},
 	{client.ErrInvalidAudience, http.StatusBadRequest, "invalid-service", "Invalid Service"},
 	{client.ErrNoCredential, http.StatusBadRequest, "invalid-service", "Invalid Service"},

@@ -14,19 +14,31 @@ type typedEvent interface{ EventType() string }
 // each under its stored type name and with the command's metadata. Every
 // command appends through it.
 func encodeTyped[E typedEvent](es []E, meta Metadata) ([]eventstore.Event, error) {
-	md, err := json.Marshal(meta)
+	md, mdCanonical, err := encodeEvent(meta)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]eventstore.Event, 0, len(es))
 	for _, e := range es {
-		b, err := json.Marshal(e)
+		b, canonical, err := encodeEvent(e)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
 		}
-		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md})
+		out = append(out, eventstore.Event{Type: e.EventType(), Data: b, Metadata: md, Canonical: canonical && mdCanonical})
 	}
 	return out, nil
+}
+
+// encodeEvent writes v in its canonical form directly, so the append
+// hashes it without parsing it again; a value that has none (a float, an
+// integer beyond ±2^53) goes through encoding/json and the store's JCS
+// library, which refuses or canonicalizes it as it always did.
+func encodeEvent(v any) ([]byte, bool, error) {
+	if b, err := eventstore.MarshalCanonical(v); err == nil {
+		return b, true, nil
+	}
+	b, err := json.Marshal(v)
+	return b, false, err
 }
 
 // readEvents loads a stream and decodes every record with decode: the

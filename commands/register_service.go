@@ -17,6 +17,8 @@ type RegisterService struct {
 	Keys      []client.PublicKey
 	// NoSecret skips the secret; it needs at least one key.
 	NoSecret bool
+	// RateLimit is the client's own request budget (nil: the defaults).
+	RateLimit *client.RateLimit
 }
 
 // RegisteredService is the result. ClientSecret is shown once and never
@@ -38,7 +40,7 @@ func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metad
 		return RegisteredService{}, err
 	}
 	id := client.ID(client.IDPrefix + rid)
-	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys}
+	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, RateLimit: cmd.RateLimit}
 	var secret string
 	if !cmd.NoSecret {
 		var ns client.NewSecret

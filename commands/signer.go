@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/authledger/authledger/domain/keyring"
 	"github.com/authledger/authledger/domain/token"
@@ -61,7 +60,7 @@ type JWTSigner struct {
 	now     func() time.Time
 
 	mu    sync.RWMutex
-	cache map[string]jose.Signer // kid → signer over the private key, loaded once per key
+	cache map[string]*compactSigner // kid+typ → signer over the private key, loaded once per key
 }
 
 var _ Signer = (*JWTSigner)(nil)
@@ -78,7 +77,7 @@ func NewJWTSigner(cfg JWTSignerConfig) (*JWTSigner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &JWTSigner{issuer: cfg.Issuer, store: cfg.Store, secrets: cfg.Secrets, keys: cfg.Keys, now: cfg.Now, cache: map[string]jose.Signer{}}
+	s := &JWTSigner{issuer: cfg.Issuer, store: cfg.Store, secrets: cfg.Secrets, keys: cfg.Keys, now: cfg.Now, cache: map[string]*compactSigner{}}
 	if cfg.Tokens != nil {
 		s.tokens = *cfg.Tokens
 	} else {
@@ -90,21 +89,35 @@ func NewJWTSigner(cfg JWTSignerConfig) (*JWTSigner, error) {
 	return s, nil
 }
 
-// jwtClaims is the RFC 9068 payload. NumericDate makes iat/exp/nbf seconds.
+// jwtClaims is the RFC 9068 payload, marshalled once and signed as is
+// (no builder normalising it through a map and back). Times are Unix
+// seconds; Audience is a string for one audience and an array for more,
+// as go-jose's jwt.Audience writes it. A new claim is a new field.
 type jwtClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.Audience     `json:"aud"`
-	Expiry    *jwt.NumericDate `json:"exp"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	NotBefore *jwt.NumericDate `json:"nbf"`
-	ID        string           `json:"jti"`
-	ClientID  string           `json:"client_id"`
-	Scope     string           `json:"scope,omitempty"`
-	SessionID string           `json:"sid,omitempty"`
-	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
-	ACR       string           `json:"acr,omitempty"`
-	AMR       []string         `json:"amr,omitempty"`
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  audience `json:"aud"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	ID        string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+}
+
+// audience marshals one audience as a string (RFC 7519 §4.1.3 allows
+// both; the single string is what tokens carried before).
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
 }
 
 // Sign issues a token for c with the active key and records the issuance.
@@ -130,17 +143,18 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	}
 	scope := strings.Join(c.Scope, " ")
 	cl := jwtClaims{
-		Issuer: s.issuer, Subject: c.Subject, Audience: jwt.Audience(c.Audience),
-		Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+		Issuer: s.issuer, Subject: c.Subject, Audience: audience(c.Audience),
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
 		ID: jti, ClientID: c.ClientID, Scope: scope, SessionID: c.SessionID, ACR: c.ACR, AMR: c.AMR,
 	}
 	if !c.AuthTime.IsZero() {
-		cl.AuthTime = jwt.NewNumericDate(c.AuthTime)
+		cl.AuthTime = c.AuthTime.Unix()
 	}
-	raw, err := jwt.Signed(signer).Claims(cl).Serialize()
+	payload, err := json.Marshal(cl)
 	if err != nil {
 		return token.Issued{}, fmt.Errorf("sign: %w", err)
 	}
+	raw := signer.sign(payload)
 	ev := token.IssuedEvent{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
 		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
 	t := token.Load(jti, nil)
@@ -182,9 +196,51 @@ func (s *JWTSigner) check(c token.Claims) (token.Class, time.Duration, error) {
 	return class, lifetime, nil
 }
 
-// signer returns the cached go-jose signer for key, loading the private key
-// from the provider the first time the key signs.
-func (s *JWTSigner) signer(ctx context.Context, key keyring.Key, typ string) (jose.Signer, error) {
+// compactSigner signs compact JWS (RFC 7515 §7.1) with one Ed25519 key
+// and one protected header, encoded once: a token costs one payload
+// encoding and one signature. The header is the one go-jose writes for
+// these options (sorted keys), so tokens look as they did.
+type compactSigner struct {
+	priv   ed25519.PrivateKey
+	header string // base64url of {"alg":"EdDSA","kid":…,"typ":…}
+}
+
+func newCompactSigner(priv ed25519.PrivateKey, kid, typ string) (*compactSigner, error) {
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{string(jose.EdDSA), kid, typ})
+	if err != nil {
+		return nil, err
+	}
+	return &compactSigner{priv: priv, header: base64.RawURLEncoding.EncodeToString(h)}, nil
+}
+
+// signBufs are the scratch buffers of the signing input (public bytes
+// only: header, payload, signature), reused so a token costs one
+// allocation for its string.
+var signBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sign returns header.payload.signature.
+func (c *compactSigner) sign(payload []byte) string {
+	enc := base64.RawURLEncoding
+	bp := signBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], c.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig := ed25519.Sign(c.priv, buf)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	token := string(buf)
+	*bp = buf
+	signBufs.Put(bp)
+	return token
+}
+
+// signer returns the cached signer for key and typ, loading the private
+// key from the provider the first time the key signs.
+func (s *JWTSigner) signer(ctx context.Context, key keyring.Key, typ string) (*compactSigner, error) {
 	cacheKey := key.KID + "\n" + typ
 	s.mu.RLock()
 	sg, ok := s.cache[cacheKey]
@@ -209,8 +265,7 @@ func (s *JWTSigner) signer(ctx context.Context, key keyring.Key, typ string) (jo
 	if err != nil || subtle.ConstantTimeCompare(want, priv.Public().(ed25519.PublicKey)) != 1 {
 		return nil, fmt.Errorf("%w: %s", ErrKeyMismatch, key.KID)
 	}
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader(jose.HeaderKey("kid"), key.KID)
-	sg, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv}, opts)
+	sg, err = newCompactSigner(priv, key.KID, typ)
 	if err != nil {
 		return nil, fmt.Errorf("signer for %s: %w", key.KID, err)
 	}
@@ -262,9 +317,5 @@ func (s *JWTSigner) SignCheckpoint(ctx context.Context, head eventstore.Head) (s
 	if err != nil {
 		return "", err
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("sign checkpoint: %w", err)
-	}
-	return jws.CompactSerialize()
+	return signer.sign(payload), nil
 }

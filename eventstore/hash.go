@@ -61,23 +61,38 @@ func HashInput(r Record) (string, error) {
 }
 
 func hashInput(r Record, dataDigest, metaDigest string) string {
-	return strings.Join([]string{
-		FormatVersion,
-		r.PrevHash,
-		strconv.FormatUint(r.Position, 10),
-		r.Stream,
-		strconv.FormatUint(r.Version, 10),
-		r.ID,
-		r.Type,
-		FormatTime(r.RecordedAt),
-		dataDigest,
-		metaDigest,
-	}, "\n")
+	return string(appendHashInput(nil, r, dataDigest, metaDigest))
 }
 
-// hashWithDigests is ComputeHash with the JCS digests already known.
+// appendHashInput appends the ten lines of r's hash input to b.
+func appendHashInput(b []byte, r Record, dataDigest, metaDigest string) []byte {
+	b = append(b, FormatVersion...)
+	b = append(b, '\n')
+	b = append(b, r.PrevHash...)
+	b = append(b, '\n')
+	b = strconv.AppendUint(b, r.Position, 10)
+	b = append(b, '\n')
+	b = append(b, r.Stream...)
+	b = append(b, '\n')
+	b = strconv.AppendUint(b, r.Version, 10)
+	b = append(b, '\n')
+	b = append(b, r.ID...)
+	b = append(b, '\n')
+	b = append(b, r.Type...)
+	b = append(b, '\n')
+	b = r.RecordedAt.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, '\n')
+	b = append(b, dataDigest...)
+	b = append(b, '\n')
+	return append(b, metaDigest...)
+}
+
+// hashWithDigests is ComputeHash with the JCS digests already known. The
+// input is built in a stack buffer: sealing runs under the chain-head
+// lock, once per appended event.
 func hashWithDigests(r Record, dataDigest, metaDigest string) string {
-	sum := sha256.Sum256([]byte(hashInput(r, dataDigest, metaDigest)))
+	var scratch [1024]byte
+	sum := sha256.Sum256(appendHashInput(scratch[:0], r, dataDigest, metaDigest))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -14,6 +14,13 @@ type Event struct {
 	Type     string
 	Data     json.RawMessage // a JSON object
 	Metadata json.RawMessage // a JSON object; nil means {}
+	// Canonical says Data and Metadata are already in JCS form, as
+	// MarshalCanonical writes them: the append hashes them as they are
+	// instead of validating and canonicalizing them (the lean append of
+	// events the service encodes itself). Set it only on MarshalCanonical
+	// output: audit verify canonicalizes with the JCS library, so bytes
+	// that are not canonical would show as a broken chain.
+	Canonical bool
 }
 
 // Record is one stored event with its envelope (DESIGN.md §3).

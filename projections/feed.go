@@ -83,9 +83,32 @@ func skipMessage(pos uint64, at time.Time) *message.Message {
 	return m
 }
 
+// delivered is what a feed's message carries in its context: the record
+// itself, so the handler in the same process reads it without parsing the
+// message's metadata back (decode's fast path).
+type delivered struct {
+	rec  eventstore.Record
+	skip bool
+}
+
+type deliveredKey struct{}
+
+// localMessage is r as a message for a handler in this process: the
+// payload and the two metadata keys that name it in Watermill's logs; the
+// rest of the envelope travels in the context deliver gives it.
+func localMessage(r eventstore.Record) *message.Message {
+	m := message.NewMessage(r.ID, message.Payload(r.Data))
+	m.Metadata.Set(MetaPosition, strconv.FormatUint(r.Position, 10))
+	m.Metadata.Set(MetaType, r.Type)
+	return m
+}
+
 // decode returns the record of a message, or skip=true with only the
 // position and recorded time for a checkpoint-only message.
 func decode(m *message.Message) (r eventstore.Record, skip bool, err error) {
+	if d, ok := m.Context().Value(deliveredKey{}).(*delivered); ok {
+		return d.rec, d.skip, nil
+	}
 	r, err = MessageRecord(m)
 	if err != nil {
 		return r, false, err
@@ -115,7 +138,7 @@ const closeWait = 10 * time.Second
 // (as a new message for the same record) only after resume fires, so a
 // poisoned record is never skipped.
 type feed struct {
-	store   eventstore.Store
+	store   ledgerFeed
 	handles map[string]bool
 	resume  func() <-chan struct{}
 
@@ -127,7 +150,13 @@ type feed struct {
 
 var _ message.Subscriber = (*feed)(nil)
 
-func newFeed(store eventstore.Store, handles map[string]bool, resume func() <-chan struct{}) *feed {
+// ledgerFeed is where a feed reads the ledger: the runner's hub (one
+// shared subscription), or a store itself.
+type ledgerFeed interface {
+	Subscribe(ctx context.Context, after uint64, h eventstore.Handler) error
+}
+
+func newFeed(store ledgerFeed, handles map[string]bool, resume func() <-chan struct{}) *feed {
 	return &feed{store: store, handles: handles, resume: resume, in: make(chan *message.Message), closed: make(chan struct{})}
 }
 
@@ -200,7 +229,7 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record) {
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	flush := func() bool {
-		ok := f.deliver(ctx, skipMessage(skipped, skippedAt))
+		ok := f.deliver(ctx, skipMessage(skipped, skippedAt), &delivered{rec: eventstore.Record{Position: skipped, RecordedAt: skippedAt}, skip: true})
 		pending = 0
 		return ok
 	}
@@ -225,7 +254,7 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record) {
 				continue
 			}
 			pending = 0
-			if !f.deliver(ctx, RecordMessage(r)) {
+			if !f.deliver(ctx, localMessage(r), &delivered{rec: r}) {
 				return
 			}
 		}
@@ -236,10 +265,11 @@ func (f *feed) pump(ctx context.Context, recs <-chan eventstore.Record) {
 // and sends a copy, forever, so the record is never skipped. When ctx
 // ends with the message in flight it still waits (bounded) for the
 // handler, so two runs never apply at once.
-func (f *feed) deliver(ctx context.Context, msg *message.Message) bool {
+func (f *feed) deliver(ctx context.Context, msg *message.Message, d *delivered) bool {
+	mctx := context.WithValue(ctx, deliveredKey{}, d)
 	for {
 		m := msg.Copy()
-		m.SetContext(ctx)
+		m.SetContext(mctx)
 		// Taken before the handler runs, so a resume that comes between
 		// the poison report and the nack is not missed.
 		resumed := f.resume()

@@ -66,6 +66,10 @@ type Config struct {
 	RebuildBatch int
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// FeedWindow is how many recent ledger records the shared feed keeps
+	// for projections a little behind it (default 8192); one further
+	// behind reads the ledger on its own until it is back in the window.
+	FeedWindow int
 }
 
 // Validate names every problem at once.
@@ -123,6 +127,7 @@ type Runner struct {
 	log     *slog.Logger
 	metrics *metrics
 	state   stateStore
+	hub     *hub // the one ledger subscription every projection's feed shares
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -139,7 +144,9 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, metrics: m, state: stateStore{db: cfg.DB, now: cfg.Now}, workers: map[string]*worker{}}, nil
+	r := &Runner{cfg: cfg, log: cfg.Logger, metrics: m, state: stateStore{db: cfg.DB, now: cfg.Now}, workers: map[string]*worker{}}
+	r.hub = newHub(cfg.Store, cfg.FeedWindow, cfg.LockRetry, func(msg string, args ...any) { cfg.Logger.Warn(msg, args...) })
+	return r, nil
 }
 
 // Register adds a projection: an SQLProjection or a MemoryProjection. It
@@ -218,7 +225,16 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
+	fromStart := false
+	for _, w := range ws {
+		fromStart = fromStart || w.kind == kindMemory
+	}
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.hub.run(ctx, fromStart)
+	}()
 	for _, w := range ws {
 		wg.Add(1)
 		go func() {

@@ -67,7 +67,7 @@ func newWorker(r *Runner, p Projection, k kind) *worker {
 	}
 	w := &worker{r: r, p: p, kind: k, name: p.Name(), handles: h, prefix: tablePrefix(p.Name()),
 		advanced: eventstore.NewSignal(), resume: eventstore.NewSignal(), state: StateWaiting}
-	w.feed = newFeed(r.cfg.Store, h, w.resume.Wait)
+	w.feed = newFeed(r.hub, h, w.resume.Wait)
 	return w
 }
 

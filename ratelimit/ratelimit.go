@@ -48,7 +48,43 @@ type Limits struct {
 	// MaxKeys bounds each limit's in-process table (least recently used
 	// keys are evicted); default 100 000.
 	MaxKeys int
+	// Classes gives an endpoint class (ClassToken, ClassIntrospection,
+	// ClassRevocation, ClassV1) a request budget of its own per client. A
+	// class not set here spends the client's one PerClient budget, as
+	// every class does by default.
+	Classes map[string]Rate
+	// ClientRate, when set, returns a client's own request rate (from its
+	// registration): it replaces PerClient and every class's rate for
+	// that client, each class keeping its own bucket as above.
+	ClientRate func(clientID string) (Rate, bool)
+	// SyncEvery makes a Redis limiter's request budgets local-first
+	// (NewRedis only; 0 keeps one Redis round trip per request): each
+	// instance spends its own in-process buckets and, at most every
+	// SyncEvery, tells Redis in one pipelined round trip how much it spent
+	// and charges its buckets with what the other instances spent. See
+	// docs/api.md "Rate limits" for the bound on the error. Failure budgets
+	// stay exact (one script per failure) whatever this says.
+	SyncEvery time.Duration
 }
+
+// Rate is one request budget: a sustained rate and a burst.
+type Rate struct {
+	PerSecond rate.Limit
+	Burst     int
+}
+
+func (r Rate) valid() bool { return r.PerSecond > 0 && r.Burst > 0 }
+
+// Endpoint classes whose request budgets Limits.Classes may set apart.
+const (
+	ClassToken         = "token"
+	ClassIntrospection = "introspection"
+	ClassRevocation    = "revocation"
+	ClassV1            = "v1"
+)
+
+// Classes lists the endpoint classes.
+var Classes = []string{ClassToken, ClassIntrospection, ClassRevocation, ClassV1}
 
 // DefaultLimits returns the documented defaults.
 func DefaultLimits() Limits {
@@ -71,6 +107,13 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = d.MaxKeys
 	}
+	classes := map[string]Rate{}
+	for c, r := range l.Classes {
+		if r.valid() {
+			classes[c] = r
+		}
+	}
+	l.Classes = classes
 	return l
 }
 
@@ -117,6 +160,47 @@ type backend interface {
 type Limiter struct {
 	perClient, failClientAddr, failAddr *bucketSpec
 	store                               backend
+	// requests is the backend of request budgets: store, or the
+	// local-first one (Limits.SyncEvery).
+	requests   backend
+	classes    map[string]Rate
+	clientRate func(string) (Rate, bool)
+	specs      sync.Map // specKey → *bucketSpec, so each budget keeps one table
+}
+
+type specKey struct {
+	name string
+	rate Rate
+}
+
+// requestSpec is the bucket a request of clientID in class spends.
+func (r *Limiter) requestSpec(clientID, class string) *bucketSpec {
+	name, rt, set := "client", Rate{}, false
+	if c, ok := r.classes[class]; ok {
+		name, rt, set = "client-"+class, c, true
+	}
+	if r.clientRate != nil {
+		if o, ok := r.clientRate(clientID); ok && o.valid() {
+			rt, set = o, true
+		}
+	}
+	if !set {
+		return r.perClient
+	}
+	k := specKey{name, rt}
+	if s, ok := r.specs.Load(k); ok {
+		return s.(*bucketSpec)
+	}
+	s, _ := r.specs.LoadOrStore(k, newSpec(name, rt.PerSecond, rt.Burst))
+	return s.(*bucketSpec)
+}
+
+func (r *Limiter) init(l Limits) {
+	r.perClient, r.failClientAddr, r.failAddr = newSpecs(l)
+	r.classes, r.clientRate = l.Classes, l.ClientRate
+	if r.requests == nil {
+		r.requests = r.store
+	}
 }
 
 func newSpecs(l Limits) (perClient, failClientAddr, failAddr *bucketSpec) {
@@ -129,7 +213,7 @@ func newSpecs(l Limits) (perClient, failClientAddr, failAddr *bucketSpec) {
 func New(l Limits) *Limiter {
 	l = l.withDefaults()
 	r := &Limiter{store: newMemBackend(l.MaxKeys)}
-	r.perClient, r.failClientAddr, r.failAddr = newSpecs(l)
+	r.init(l)
 	return r
 }
 
@@ -147,8 +231,12 @@ func New(l Limits) *Limiter {
 // fallback answers alike and tests pin time).
 func NewRedis(l Limits, rdb redis.UniversalClient, prefix string) *Limiter {
 	l = l.withDefaults()
-	r := &Limiter{store: &redisBackend{rdb: rdb, prefix: prefix, fallback: newMemBackend(l.MaxKeys)}}
-	r.perClient, r.failClientAddr, r.failAddr = newSpecs(l)
+	rb := &redisBackend{rdb: rdb, prefix: prefix, fallback: newMemBackend(l.MaxKeys)}
+	r := &Limiter{store: rb}
+	if l.SyncEvery > 0 {
+		r.requests = newLocalFirst(rb, l.MaxKeys, l.SyncEvery)
+	}
+	r.init(l)
 	return r
 }
 
@@ -166,10 +254,18 @@ func (r *Limiter) ChargeFailure(ctx context.Context, clientID, addr string, now 
 	return r.store.spend(ctx, []bucketKey{{r.failAddr, tag}, {r.failClientAddr, tag + idKey(clientID)}}, now)
 }
 
-// SpendRequest spends one request of an authenticated client id, or says
-// how long until one is free.
+// SpendRequest spends one request of an authenticated client id from its
+// PerClient budget (or its registration's), or says how long until one is
+// free.
 func (r *Limiter) SpendRequest(ctx context.Context, clientID string, now time.Time) (wait time.Duration, ok bool) {
-	return r.store.spend(ctx, []bucketKey{{r.perClient, idKey(clientID)}}, now)
+	return r.SpendClass(ctx, clientID, "", now)
+}
+
+// SpendClass spends one request of clientID at an endpoint of class: from
+// the class's own budget when Limits.Classes sets one, else from the
+// client's PerClient budget; a client's registered rate replaces either.
+func (r *Limiter) SpendClass(ctx context.Context, clientID, class string, now time.Time) (wait time.Duration, ok bool) {
+	return r.requests.spend(ctx, []bucketKey{{r.requestSpec(clientID, class), idKey(clientID)}}, now)
 }
 
 // addrKey is the budget key of a source address. An IPv6 end site usually

@@ -61,6 +61,7 @@ type Config struct {
 	// Validate names every bad setting before anything starts.
 	KeysConfig
 	TokensConfig
+	RateLimitConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -234,6 +235,8 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.TokensConfig.validate()...)
+	_, rlErrs := c.RateLimitConfig.limits()
+	errs = append(errs, rlErrs...)
 	return errors.Join(errs...)
 }
 

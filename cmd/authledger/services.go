@@ -125,6 +125,7 @@ func servicesRegisterCmd(env servicesEnv) *cobra.Command {
 		name, scopes, jwkFile string
 		noScopes              bool
 		auds                  []string
+		rateLimit, rateBurst  int
 	)
 	cmd := &cobra.Command{
 		Use:   "register --name N --scopes \"a b\" [--audience A ...] [--jwk FILE]",
@@ -135,7 +136,10 @@ the client_secret, once: it is stored only as a hash. Scopes are required
 "privileged" field, and a note on stderr for each, name the granted scopes
 and audiences that are authledger's own powers (docs/services.md "Reserved
 names"). --jwk FILE holds one public Ed25519 JWK or a JWK Set for
-private_key_jwt; private keys are refused.`,
+private_key_jwt; private keys are refused. --rate-limit gives the client
+its own request budget (requests per second; --rate-burst defaults to twice
+it), recorded in its registration, in place of the AUTHLEDGER_RATE_LIMIT_*
+defaults (docs/api.md "Rate limits").`,
 		Example: `  authledger services register --name billing --scopes "invoices:read invoices:write" --audience https://api.example
   authledger services register --name batch --scopes reports:read --jwk batch.pub.jwk`,
 		Args: exactArgs(),
@@ -149,6 +153,16 @@ private_key_jwt; private keys are refused.`,
 			case !noScopes && len(strings.Fields(scopes)) == 0:
 				return usagef(`--scopes is required ("a b"); pass --no-scopes to register a client with none`)
 			}
+			var rl *client.RateLimit
+			if rateLimit != 0 || rateBurst != 0 {
+				rl = &client.RateLimit{PerSecond: rateLimit, Burst: rateBurst}
+				if rl.Burst == 0 {
+					rl.Burst = 2 * rl.PerSecond
+				}
+				if err := rl.Validate(); err != nil {
+					return usagef("--rate-limit must be 1..%d and --rate-burst 1..%d", client.MaxRatePerSecond, client.MaxRateBurst)
+				}
+			}
 			var keys []client.PublicKey
 			if jwkFile != "" {
 				var err error
@@ -157,7 +171,7 @@ private_key_jwt; private keys are refused.`,
 				}
 			}
 			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
-				res, err := svc.Register(ctx, cmds.RegisterService{Name: name, Scopes: strings.Fields(scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
+				res, err := svc.Register(ctx, cmds.RegisterService{Name: name, Scopes: strings.Fields(scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, RateLimit: rl}, meta)
 				if err != nil {
 					return api.ServiceResponse{}, err
 				}
@@ -173,6 +187,8 @@ private_key_jwt; private keys are refused.`,
 	cmd.Flags().BoolVar(&noScopes, "no-scopes", false, "register the client with no scopes, on purpose")
 	cmd.Flags().StringArrayVar(&auds, "audience", nil, "an audience the service may request (repeatable)")
 	cmd.Flags().StringVar(&jwkFile, "jwk", "", "`FILE` with a public Ed25519 JWK or JWK Set for private_key_jwt")
+	cmd.Flags().IntVar(&rateLimit, "rate-limit", 0, "the client's own request budget per second (0: the service defaults)")
+	cmd.Flags().IntVar(&rateBurst, "rate-burst", 0, "the burst of --rate-limit (default twice the rate)")
 	return cmd
 }
 

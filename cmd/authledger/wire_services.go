@@ -9,7 +9,6 @@ import (
 
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
-	"github.com/authledger/authledger/ratelimit"
 	"github.com/authledger/authledger/readmodels/services"
 	"github.com/authledger/authledger/replayguard"
 )
@@ -44,10 +43,12 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 		return clientParts{}, fmt.Errorf("services: %w", err)
 	}
 	var guard cmds.AssertionGuard = replayguard.NewMemory(nil)
-	var limiter api.RateLimiter = ratelimit.New(ratelimit.DefaultLimits())
 	if rdb := in.redis; rdb != nil {
 		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
-		limiter = ratelimit.NewRedis(ratelimit.DefaultLimits(), rdb, "authledger:rl:")
+	}
+	limiter, err := newLimiter(in.cfg.RateLimitConfig, reg, in.redis) // wire_ratelimits.go
+	if err != nil {
+		return clientParts{}, fmt.Errorf("services: %w", err)
 	}
 	pepper, err := cmds.LoadSecretPepper(ctx, keys.secrets, nil) // keys v2 secret hashes
 	if err != nil {

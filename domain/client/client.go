@@ -74,6 +74,8 @@ type View struct {
 	Keys         []PublicKey `json:"keys"`
 	Disabled     bool        `json:"disabled"`
 	RegisteredAt time.Time   `json:"registered_at"`
+	// RateLimit is the registered request budget (nil: the defaults).
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	// Version is the stream version this view reflects.
 	Version uint64 `json:"version"`
 }
@@ -85,6 +87,10 @@ func (v View) Clone() View {
 	v.Audiences = slices.Clone(v.Audiences)
 	v.Secrets = slices.Clone(v.Secrets)
 	v.Keys = slices.Clone(v.Keys)
+	if v.RateLimit != nil {
+		rl := *v.RateLimit
+		v.RateLimit = &rl
+	}
 	return v
 }
 
@@ -213,6 +219,7 @@ func (v *View) apply(e Event) {
 	case Registered:
 		v.ID, v.Name, v.RegisteredAt = e.Client, e.Name, e.At
 		v.Scopes, v.Audiences = slices.Clone(e.Scopes), slices.Clone(e.Audiences)
+		v.RateLimit = e.RateLimit
 	case SecretAdded:
 		v.Secrets = append(v.Secrets, Secret{ID: e.SecretID, Hash: e.Hash, AddedAt: e.At})
 	case SecretRotated:
@@ -265,6 +272,9 @@ type Registration struct {
 	Audiences []string
 	Secret    *NewSecret
 	Keys      []PublicKey
+	// RateLimit is the client's own request budget; nil keeps the
+	// service's defaults.
+	RateLimit *RateLimit
 }
 
 func checkScopes(scopes []string) error {
@@ -315,6 +325,11 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	if r.Secret == nil && len(r.Keys) == 0 {
 		return ErrNoCredential
 	}
+	if r.RateLimit != nil {
+		if err := r.RateLimit.Validate(); err != nil {
+			return err
+		}
+	}
 	if r.Secret != nil {
 		if err := r.Secret.validate(); err != nil {
 			return err
@@ -335,7 +350,7 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	}
 	now = now.UTC()
 	scopes, auds := dedupe(r.Scopes), dedupe(r.Audiences)
-	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), At: now})
+	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), RateLimit: r.RateLimit, At: now})
 	if r.Secret != nil {
 		c.record(SecretAdded{SecretID: r.Secret.ID, Hash: r.Secret.Hash, At: now})
 	}

@@ -40,7 +40,10 @@ type Registered struct {
 	Scopes     []string   `json:"scopes"`
 	Audiences  []string   `json:"audiences"`
 	Privileged Privileges `json:"privileged,omitzero"`
-	At         time.Time  `json:"at"`
+	// RateLimit is the client's own request budget, if it was given one;
+	// an optional field, so events without it read as before.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	At        time.Time  `json:"at"`
 }
 
 // SecretAdded records a secret by its hash only: v2 (Pepper.Hash) for

@@ -244,6 +244,10 @@ func (s *Server) Exited() bool {
 	}
 }
 
+// PID is the server's process id (benchmarks read its CPU time from
+// /proc/PID/stat).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Logs returns everything the server wrote to stdout and stderr so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
