@@ -13,6 +13,8 @@ import (
 	"github.com/authledger/authledger/api"
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/opsmetrics"
+	"github.com/authledger/authledger/internal/redisguard"
 	"github.com/authledger/authledger/projections"
 )
 
@@ -51,6 +53,7 @@ type infraParts struct {
 	bus        *bus.Bus      // Redis streams with redis, in process without
 	metrics    *prometheus.Registry
 	supervisor *supervisor
+	ops        opsParts
 	// runner feeds every projection; later parts register theirs on it and
 	// the projections part starts it.
 	runner  *projections.Runner
@@ -130,18 +133,29 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	in := &infraParts{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.supervisor = newSupervisor(log, in.metrics)
-	store, err := openStore(ctx, cfg.Store)
+	ops, err := newOps(in.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	in.ops = ops
+	store, err := openLedgerObserved(ctx, cfg.Store, false, ops.ledger.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	in.store = store
 	in.onClose(store.Close)
 	fail := func(err error) (*infraParts, error) { return nil, errors.Join(err, in.close()) }
-	if in.redis, err = openRedis(cfg); err != nil {
+	if in.store, err = ops.ledger.Wrap(store); err != nil {
+		return fail(fmt.Errorf("metrics: %w", err))
+	}
+	var guard *redisguard.Guard
+	if in.redis, guard, err = openRedisGuarded(cfg); err != nil {
 		return fail(err)
 	}
 	if in.redis != nil {
 		in.onClose(in.redis.Close)
+		if err := opsmetrics.RegisterBreaker(in.metrics, guard.State); err != nil {
+			return fail(fmt.Errorf("metrics: %w", err))
+		}
 	}
 	if in.bus, err = openBus(in.redis, log); err != nil {
 		return fail(err)
