@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services unit fuzz bench clean
+.PHONY: run build test lint services tools unit fuzz bench clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -16,11 +16,15 @@ run: build
 build:
 	$(GO) build -o $(BIN) ./cmd/authledger
 
-## test: the whole suite — services, lint, race tests, short fuzzing
-test: services lint unit fuzz
+## test: the whole suite — services, tools, lint, race tests, short fuzzing
+test: services tools lint unit fuzz
 
 services:
 	./scripts/services.sh
+
+## tools: what tests run besides Go (promtool for tests/ops)
+tools:
+	./scripts/tools.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
