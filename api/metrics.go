@@ -36,6 +36,9 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		}, []string{"dependency"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.dependencyErrors)
+	for _, d := range []string{"ledger", "secrets", "session_store"} {
+		m.dependencyErrors.WithLabelValues(d) // at 0 from the start, for alerts and panels
+	}
 	return m
 }
 
