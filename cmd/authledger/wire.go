@@ -112,7 +112,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 		return nil, err
 	}
 	projs := buildProjections(in, clients)
-	server, err := buildServerRoutes(in)
+	server, err := buildServerRoutes(in, clients.limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 
 // buildServerRoutes adds the routes that depend on no other part: the
 // OpenAPI document and the Infisical webhook.
-func buildServerRoutes(in *infraParts) (contributions, error) {
+func buildServerRoutes(in *infraParts, limits api.RateLimiter) (contributions, error) {
 	doc, err := api.NewOpenAPI()
 	if err != nil {
 		// Embedded: a document that does not parse is a build defect.
@@ -184,5 +184,5 @@ func buildServerRoutes(in *infraParts) (contributions, error) {
 		in.log.Info("infisical webhook disabled: AUTHLEDGER_INFISICAL_WEBHOOK_SECRET is not set")
 	}
 	// Routed always (DESIGN.md §5); without a secret it refuses every call.
-	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret)}}}, nil
+	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret), Limits: limits}}}, nil
 }

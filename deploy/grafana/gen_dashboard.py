@@ -83,6 +83,8 @@ PANELS = [
      [('max by (instance, state) (authledger_redis_breaker_state{job=~"$job"}) > 0', "{{instance}} {{state}}")], "timeseries"),
     ("Dependencies", "HTTP latency p95 by route", "s",
      [('histogram_quantile(0.95, sum by (le, route) (rate(authledger_http_request_duration_seconds_bucket{job=~"$job"}[$__rate_interval])))', "{{route}}")], "timeseries"),
+    ("Dependencies", "Requests refused at the in-flight cap", "ops",
+     [('sum(rate(authledger_http_overload_refusals_total{job=~"$job"}[$__rate_interval]))', "503 overloaded")], "timeseries"),
     ("Dependencies", "Background task restarts", "short",
      [('sum by (task) (increase(authledger_background_task_restarts_total{job=~"$job"}[$__range]))', "{{task}}")], "timeseries"),
     ("Dependencies", "Builds running", "short",
