@@ -44,6 +44,7 @@ type tokenLoad struct {
 	acked      map[string]bool
 	codes      map[string]int
 	lastOK     time.Time
+	lastOKBy   map[int]time.Time // by worker
 	noRetry    atomic.Int64 // 503 answers without Retry-After
 	stop       atomic.Bool
 	wg         sync.WaitGroup
@@ -56,13 +57,13 @@ type tokenLoad struct {
 // URL. Every worker paces itself to perRequest (20 ms: 50/s per client,
 // half its request budget).
 func startLoad(clients []client, target func(worker int) string) *tokenLoad {
-	l := &tokenLoad{acked: map[string]bool{}, codes: map[string]int{}, target: target, clients: clients, perRequest: 20 * time.Millisecond}
+	l := &tokenLoad{acked: map[string]bool{}, codes: map[string]int{}, lastOKBy: map[int]time.Time{}, target: target, clients: clients, perRequest: 20 * time.Millisecond}
 	hc := &http.Client{Timeout: 15 * time.Second}
 	for i, c := range clients {
 		l.wg.Go(func() {
 			for !l.stop.Load() {
 				start := time.Now()
-				l.one(hc, l.target(i), c)
+				l.one(hc, i, l.target(i), c)
 				if d := l.perRequest - time.Since(start); d > 0 {
 					time.Sleep(d)
 				}
@@ -72,13 +73,13 @@ func startLoad(clients []client, target func(worker int) string) *tokenLoad {
 	return l
 }
 
-func (l *tokenLoad) one(hc *http.Client, base string, c client) {
+func (l *tokenLoad) one(hc *http.Client, worker int, base string, c client) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
 	resp, err := hc.Do(req)
 	if err != nil {
-		l.count("transport", "")
+		l.count(worker, "transport", "")
 		return
 	}
 	defer resp.Body.Close()
@@ -101,16 +102,17 @@ func (l *tokenLoad) one(hc *http.Client, base string, c client) {
 			key = "200 without a JWT"
 		}
 	}
-	l.count(key, id)
+	l.count(worker, key, id)
 }
 
-func (l *tokenLoad) count(key, jti string) {
+func (l *tokenLoad) count(worker int, key, jti string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.codes[key]++
 	if jti != "" {
 		l.acked[jti] = true
 		l.lastOK = time.Now()
+		l.lastOKBy[worker] = l.lastOK
 	}
 }
 
@@ -141,17 +143,27 @@ func (l *tokenLoad) end() {
 // returns how long after t it came.
 func (l *tokenLoad) okAfter(t *testing.T, since time.Time) time.Duration {
 	t.Helper()
+	return l.workerOKAfter(t, -1, since)
+}
+
+// workerOKAfter is okAfter for one worker's requests (-1: any worker).
+func (l *tokenLoad) workerOKAfter(t *testing.T, worker int, since time.Time) time.Duration {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		l.mu.Lock()
 		last := l.lastOK
+		if worker >= 0 {
+			last = l.lastOKBy[worker]
+		}
 		l.mu.Unlock()
 		if last.After(since) {
 			return last.Sub(since)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no token acknowledged within 60 s of %s", since.Format(time.RFC3339Nano))
+	_, codes := l.snapshot()
+	t.Fatalf("no token acknowledged within 60 s of %s; answers so far %v", since.Format(time.RFC3339Nano), codes)
 	return 0
 }
 
