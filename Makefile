@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services tools unit fuzz bench clean
+.PHONY: run build test lint services tools unit fuzz bench chaos clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -38,6 +38,12 @@ unit:
 ## fuzz: every fuzz target of untrusted-input parsers, briefly
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## chaos: the fault scenarios of tests/chaos in long mode (each phase 10x
+## longer than the short run inside `make test`), printing what held
+chaos: services tools
+	AUTHLEDGER_CHAOS=long $(GO) test -count=1 -v -timeout 45m ./tests/chaos/ > chaos.log 2>&1; s=$$?; \
+	  grep -E '^(=== RUN|--- |ok|FAIL|\s+\S+_test\.go:[0-9]+: \[)' chaos.log; echo "full log: chaos.log"; exit $$s
 
 ## bench: the benchmarks quoted in README.md
 bench: services

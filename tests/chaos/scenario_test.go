@@ -45,7 +45,7 @@ type tokenLoad struct {
 	codes      map[string]int
 	lastOK     time.Time
 	lastOKBy   map[int]time.Time // by worker
-	noRetry    atomic.Int64 // 503 answers without Retry-After
+	noRetry    atomic.Int64      // 503 answers without Retry-After
 	stop       atomic.Bool
 	wg         sync.WaitGroup
 	target     func(worker int) string // base URL the worker sends to
