@@ -45,9 +45,10 @@ chaos: services tools
 	AUTHLEDGER_CHAOS=long $(GO) test -count=1 -v -timeout 45m ./tests/chaos/ > chaos.log 2>&1; s=$$?; \
 	  grep -E '^(=== RUN|--- |ok|FAIL|\s+\S+_test\.go:[0-9]+: \[)' chaos.log; echo "full log: chaos.log"; exit $$s
 
-## bench: the benchmarks quoted in README.md
+## bench: the Go benchmarks and the mixed-load driver (tests/perf/load);
+## writes docs/benchmarks.md (BENCH_PKGS, BENCHTIME, LOAD_D, LOAD_RATE tune it)
 bench: services
-	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+	./scripts/bench.sh
 
 clean:
 	rm -rf bin
