@@ -172,8 +172,8 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	return in, nil
 }
 
-// buildServerRoutes adds the routes that depend on no other part: the
-// OpenAPI document and the Infisical webhook.
+// buildServerRoutes adds the OpenAPI document and the Infisical webhook,
+// whose refused signatures spend the clients part's failure budgets.
 func buildServerRoutes(in *infraParts, limits api.RateLimiter) (contributions, error) {
 	doc, err := api.NewOpenAPI()
 	if err != nil {
