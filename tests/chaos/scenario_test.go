@@ -196,8 +196,8 @@ func (l *tokenLoad) report(t *testing.T, lost int, recovery time.Duration) {
 	if long() {
 		mode = "long"
 	}
-	t.Logf("[%s] served %d tokens, errors by code {%s}, 503 without Retry-After %d, lost %d, recovery %s",
-		mode, len(acked), strings.Join(keys, " "), l.noRetry.Load(), lost, recovery.Round(time.Millisecond))
+	t.Logf("[%s] %s: served %d tokens, errors by code {%s}, 503 without Retry-After %d, lost %d, recovery %s",
+		mode, t.Name(), len(acked), strings.Join(keys, " "), l.noRetry.Load(), lost, recovery.Round(time.Millisecond))
 }
 
 // lostTokens counts acknowledged jtis whose token-<jti> stream is not in
