@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services unit fuzz bench clean
+.PHONY: run build test lint services tools unit fuzz bench chaos clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -18,11 +18,15 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/authledger
 
-## test: the whole suite — services, lint, race tests, short fuzzing
-test: services lint unit fuzz
+## test: the whole suite — services, tools, lint, race tests, short fuzzing
+test: services tools lint unit fuzz
 
 services:
 	./scripts/services.sh
+
+## tools: what tests run besides Go (promtool for tests/ops)
+tools:
+	./scripts/tools.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -37,9 +41,16 @@ unit:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-## bench: the benchmarks quoted in README.md
+## chaos: the fault scenarios of tests/chaos in long mode (each phase 10x
+## longer than the short run inside `make test`), printing what held
+chaos: services tools
+	AUTHLEDGER_CHAOS=long $(GO) test -count=1 -v -timeout 45m ./tests/chaos/ > chaos.log 2>&1; s=$$?; \
+	  grep -E '^(=== RUN|--- |ok|FAIL|\s+\S+_test\.go:[0-9]+: \[)' chaos.log; echo "full log: chaos.log"; exit $$s
+
+## bench: the Go benchmarks and the mixed-load driver (tests/perf/load);
+## writes docs/benchmarks.md (BENCH_PKGS, BENCHTIME, LOAD_D, LOAD_RATE tune it)
 bench: services
-	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+	./scripts/bench.sh
 
 clean:
 	rm -rf bin

@@ -18,6 +18,9 @@ type Metrics struct {
 	// dependencyErrors counts requests that failed on a dependency outage
 	// (commands.Outage), by dependency: ledger, secrets, session_store.
 	dependencyErrors *prometheus.CounterVec
+	// overloaded counts requests refused by the in-flight cap (they never
+	// reach the route middleware that counts requests).
+	overloaded prometheus.Counter
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -35,7 +38,13 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "authledger_dependency_errors_total", Help: "Requests answered 503 because a dependency (ledger, secrets, session_store) was unavailable.",
 		}, []string{"dependency"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.dependencyErrors)
+	m.overloaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authledger_http_overload_refusals_total", Help: "Requests refused with 503 and Retry-After because the instance was at its in-flight cap.",
+	})
+	reg.MustRegister(m.requests, m.duration, m.dependencyErrors, m.overloaded)
+	for _, d := range []string{"ledger", "secrets", "session_store"} {
+		m.dependencyErrors.WithLabelValues(d) // at 0 from the start, for alerts and panels
+	}
 	return m
 }
 
@@ -46,6 +55,14 @@ func (m *Metrics) dependencyError(dependency string) {
 		return
 	}
 	m.dependencyErrors.WithLabelValues(dependency).Inc()
+}
+
+// overload counts one request refused by the in-flight cap (nil-safe).
+func (m *Metrics) overload() {
+	if m == nil {
+		return
+	}
+	m.overloaded.Inc()
 }
 
 // Middleware records each request once it has been answered.

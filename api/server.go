@@ -36,6 +36,9 @@ type Config struct {
 	// Metrics, when set, counts dependency outages answered by the error
 	// handler (authledger_dependency_errors_total).
 	Metrics *Metrics
+	// Hardening sets the security headers, CORS and the in-flight cap of
+	// every answer (the zero value is safe).
+	Hardening Hardening
 	// ClientAddress derives the caller's address (failure budgets, logs)
 	// from a request; nil means PeerAddress, never a forwarded header.
 	// Behind proxies use ForwardedFor with their ranges only. A request
@@ -65,6 +68,9 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 		}
 		return peer(req) // refused by checkClientAddress anyway
 	}
+	// Before routing, so 404s, 405s and the body limit's 413 carry the
+	// headers and count against the cap too.
+	e.Pre(cfg.Hardening.middleware(cfg.Metrics)...)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))

@@ -52,7 +52,14 @@ type InfisicalWebhook struct {
 	Tolerance time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limits, if set, charges every refused signature to the caller's
+	// address failure budget (the webhook id stands in for the client id),
+	// so the endpoint cannot be used to guess the secret at line rate.
+	Limits RateLimiter
 }
+
+// webhookLimitID is the "client id" the webhook's failures are charged to.
+const webhookLimitID = "webhook:infisical"
 
 // Register implements Routes.
 func (w InfisicalWebhook) Register(e *echo.Echo) { e.POST(InfisicalWebhookPath, w.handle) }
@@ -66,6 +73,12 @@ func (w InfisicalWebhook) handle(c echo.Context) error {
 		return err // the body limit's 413 or a broken connection
 	}
 	if !w.verify(c.Request().Header.Get(InfisicalSignatureHeader), body) {
+		if w.Limits != nil {
+			if wait, ok := w.Limits.ChargeFailure(c.Request().Context(), webhookLimitID, c.RealIP(), time.Now()); !ok {
+				c.Response().Header().Set("Retry-After", retryAfter(wait))
+				return NewProblem(http.StatusTooManyRequests, "rate-limited", "Too Many Requests", "too many refused webhook signatures from this address; retry later")
+			}
+		}
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Infisical-Signature")
 		return ErrWebhookSignature
 	}

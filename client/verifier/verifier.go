@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TokenType is the JOSE typ of access tokens (RFC 9068 §2.1).
@@ -64,11 +65,16 @@ type Config struct {
 	Revocation Revocation
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Registerer, if set, receives the verification latency histogram
+	// (authledger_jwt_verification_duration_seconds by result and reason);
+	// verifiers sharing a registerer share the series.
+	Registerer prometheus.Registerer
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	cfg Config
+	cfg     Config
+	metrics *prometheus.HistogramVec // nil without Config.Registerer
 }
 
 // New checks the configuration.
@@ -96,7 +102,15 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Audiences = slices.Clone(cfg.Audiences)
-	return &Verifier{cfg: cfg}, nil
+	v := &Verifier{cfg: cfg}
+	if cfg.Registerer != nil {
+		h, err := registerMetrics(cfg.Registerer)
+		if err != nil {
+			return nil, err
+		}
+		v.metrics = h
+	}
+	return v, nil
 }
 
 // Claims are a verified token's claims.
@@ -153,6 +167,16 @@ const ed25519SigB64Len = 86
 // structural checks first, then the key, the signature, the claims, and
 // revocation last, so nothing unauthenticated reaches the claim checks.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if v.metrics == nil {
+		return v.verify(ctx, raw)
+	}
+	start := time.Now()
+	c, err := v.verify(ctx, raw)
+	v.observe(time.Since(start), err)
+	return c, err
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTokenTooLarge, len(raw), v.cfg.MaxTokenBytes)
 	}

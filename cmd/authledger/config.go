@@ -62,6 +62,7 @@ type Config struct {
 	KeysConfig
 	TokensConfig
 	RateLimitConfig
+	HardeningConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -237,6 +238,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.TokensConfig.validate()...)
 	_, rlErrs := c.RateLimitConfig.limits()
 	errs = append(errs, rlErrs...)
+	errs = append(errs, c.HardeningConfig.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -20,21 +20,28 @@ import (
 // fails closed, the rate limiter uses its in-process buckets, and token,
 // refresh and verification traffic does not wait on Redis.
 func openRedis(cfg Config) (*redis.Client, error) {
+	rdb, _, err := openRedisGuarded(cfg)
+	return rdb, err
+}
+
+// openRedisGuarded is openRedis that also returns the client's guard, whose
+// breaker state serve exports as a metric.
+func openRedisGuarded(cfg Config) (*redis.Client, *redisguard.Guard, error) {
 	if cfg.RedisURL == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		// The parse error may quote the URL, password included.
-		return nil, errors.New("AUTHLEDGER_REDIS_URL is not a valid redis URL")
+		return nil, nil, errors.New("AUTHLEDGER_REDIS_URL is not a valid redis URL")
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
 	opt.DialerRetries = 2
 	// Deadlines from the guard's context bound the socket reads and writes.
 	opt.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opt)
-	redisguard.Install(rdb, redisguard.Config{})
-	return rdb, nil
+	g := redisguard.Install(rdb, redisguard.Config{})
+	return rdb, g, nil
 }
 
 // openBus builds the Pub/Sub that hurries revocations and JWKS

@@ -21,7 +21,7 @@ import (
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: redactAttr}))
 }
 
 func newServeCmd() *cobra.Command {
@@ -121,6 +121,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer) error {
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
 	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
-	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
+	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies),
+		Hardening: a.cfg.hardening()},
 		append([]api.Routes{metrics}, a.routes...)...)
 }

@@ -24,6 +24,12 @@ func openStore(ctx context.Context, raw string) (eventstore.Store, error) {
 // openLedger is openStore; with mustExist, a PostgreSQL database without a
 // ledger schema is refused (postgres.ErrNoLedger) rather than given one.
 func openLedger(ctx context.Context, raw string, mustExist bool) (eventstore.Store, error) {
+	return openLedgerObserved(ctx, raw, mustExist, nil)
+}
+
+// openLedgerObserved is openLedger with onBatch (may be nil) told the size
+// of each group-commit transaction.
+func openLedgerObserved(ctx context.Context, raw string, mustExist bool, onBatch func(int)) (eventstore.Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error quotes the URL, password included.
@@ -33,13 +39,13 @@ func openLedger(ctx context.Context, raw string, mustExist bool) (eventstore.Sto
 	// Each case returns its own nil on error: a nil *Store inside the
 	// interface would not compare equal to nil.
 	case "sqlite":
-		s, err := sqlite.Open(ctx, sqlitePath(u), sqlite.Options{})
+		s, err := sqlite.Open(ctx, sqlitePath(u), sqlite.Options{OnBatch: onBatch})
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	case "postgres", "postgresql":
-		s, err := postgres.Open(ctx, raw, postgres.Options{MustExist: mustExist})
+		s, err := postgres.Open(ctx, raw, postgres.Options{MustExist: mustExist, OnBatch: onBatch})
 		if err != nil {
 			return nil, err
 		}

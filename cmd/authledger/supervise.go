@@ -46,6 +46,7 @@ func newSupervisor(log *slog.Logger, reg prometheus.Registerer) *supervisor {
 // that returns nil has finished and is not restarted.
 func (s *supervisor) run(ctx context.Context, name string, task func(context.Context) error) {
 	wait := s.minWait
+	s.restarts.WithLabelValues(name) // a series at 0 from the start, for alerts and panels
 	for {
 		start := time.Now()
 		err := task(ctx)

@@ -13,6 +13,8 @@ import (
 	"github.com/authledger/authledger/api"
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/internal/bus"
+	"github.com/authledger/authledger/internal/opsmetrics"
+	"github.com/authledger/authledger/internal/redisguard"
 	"github.com/authledger/authledger/projections"
 )
 
@@ -51,6 +53,7 @@ type infraParts struct {
 	bus        *bus.Bus      // Redis streams with redis, in process without
 	metrics    *prometheus.Registry
 	supervisor *supervisor
+	ops        opsParts
 	// runner feeds every projection; later parts register theirs on it and
 	// the projections part starts it.
 	runner  *projections.Runner
@@ -109,7 +112,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 		return nil, err
 	}
 	projs := buildProjections(in, clients)
-	server, err := buildServerRoutes(in)
+	server, err := buildServerRoutes(in, clients.limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -130,18 +133,29 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	in := &infraParts{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.supervisor = newSupervisor(log, in.metrics)
-	store, err := openStore(ctx, cfg.Store)
+	ops, err := newOps(in.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	in.ops = ops
+	store, err := openLedgerObserved(ctx, cfg.Store, false, ops.ledger.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	in.store = store
 	in.onClose(store.Close)
 	fail := func(err error) (*infraParts, error) { return nil, errors.Join(err, in.close()) }
-	if in.redis, err = openRedis(cfg); err != nil {
+	if in.store, err = ops.ledger.Wrap(store); err != nil {
+		return fail(fmt.Errorf("metrics: %w", err))
+	}
+	var guard *redisguard.Guard
+	if in.redis, guard, err = openRedisGuarded(cfg); err != nil {
 		return fail(err)
 	}
 	if in.redis != nil {
 		in.onClose(in.redis.Close)
+		if err := opsmetrics.RegisterBreaker(in.metrics, guard.State); err != nil {
+			return fail(fmt.Errorf("metrics: %w", err))
+		}
 	}
 	if in.bus, err = openBus(in.redis, log); err != nil {
 		return fail(err)
@@ -158,9 +172,9 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	return in, nil
 }
 
-// buildServerRoutes adds the routes that depend on no other part: the
-// OpenAPI document and the Infisical webhook.
-func buildServerRoutes(in *infraParts) (contributions, error) {
+// buildServerRoutes adds the OpenAPI document and the Infisical webhook,
+// whose refused signatures spend the clients part's failure budgets.
+func buildServerRoutes(in *infraParts, limits api.RateLimiter) (contributions, error) {
 	doc, err := api.NewOpenAPI()
 	if err != nil {
 		// Embedded: a document that does not parse is a build defect.
@@ -170,5 +184,5 @@ func buildServerRoutes(in *infraParts) (contributions, error) {
 		in.log.Info("infisical webhook disabled: AUTHLEDGER_INFISICAL_WEBHOOK_SECRET is not set")
 	}
 	// Routed always (DESIGN.md §5); without a secret it refuses every call.
-	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret)}}}, nil
+	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret), Limits: limits}}}, nil
 }

@@ -14,6 +14,7 @@ import (
 	cmds "github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/domain/keyring"
 	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/opsmetrics"
 	"github.com/authledger/authledger/readmodels/jwks"
 	"github.com/authledger/authledger/secrets"
 	"github.com/authledger/authledger/secrets/local"
@@ -92,6 +93,9 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 	if err != nil {
 		return keyParts{}, err
 	}
+	if sp, err = opsmetrics.CountSecretErrors(sp, in.metrics); err != nil {
+		return keyParts{}, fmt.Errorf("keys: metrics: %w", err)
+	}
 	keys, err := newKeys(in.store, sp, policy, in.bus)
 	if err != nil {
 		return keyParts{}, err
@@ -115,6 +119,9 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 	// already folded).
 	if err := in.runner.Register(model); err != nil {
 		return keyParts{}, fmt.Errorf("keys: %w", err)
+	}
+	if err := opsmetrics.RegisterKeys(in.metrics, model, policy); err != nil {
+		return keyParts{}, fmt.Errorf("keys: metrics: %w", err)
 	}
 	failures := cmds.FailuresCounter()
 	if err := in.metrics.Register(failures); err != nil {

@@ -41,7 +41,7 @@ func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revoc
 		return revocationParts{}, fmt.Errorf("revocations: %w", err)
 	}
 	fan := revocations.NewFanout(in.bus, in.bus, revs)
-	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs})
+	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs, Registerer: in.metrics})
 	if err != nil {
 		return revocationParts{}, err
 	}
@@ -51,7 +51,11 @@ func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revoc
 		if err != nil {
 			return "", err
 		}
-		return keys.signer.SignCheckpoint(ctx, head)
+		jws, err := keys.signer.SignCheckpoint(ctx, head)
+		if err == nil {
+			in.ops.checkpoints.Signed(time.Now())
+		}
+		return jws, err
 	}
 	return revocationParts{set: revs, publisher: fan, bearer: bearer, contributions: contributions{
 		tasks: []task{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/internal/opsmetrics"
 	"github.com/authledger/authledger/readmodels/services"
 	"github.com/authledger/authledger/replayguard"
 )
@@ -46,9 +47,13 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	if rdb := in.redis; rdb != nil {
 		guard = replayguard.NewRedis(rdb, "authledger:jti:", nil)
 	}
-	limiter, err := newLimiter(in.cfg.RateLimitConfig, reg, in.redis) // wire_ratelimits.go
+	rl, err := newLimiter(in.cfg.RateLimitConfig, reg, in.redis) // wire_ratelimits.go
 	if err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
+	}
+	limiter, err := opsmetrics.CountRefusals(rl, in.metrics)
+	if err != nil {
+		return clientParts{}, fmt.Errorf("services: metrics: %w", err)
 	}
 	pepper, err := cmds.LoadSecretPepper(ctx, keys.secrets, nil) // keys v2 secret hashes
 	if err != nil {

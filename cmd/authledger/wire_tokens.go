@@ -80,7 +80,7 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	}
 	// Revocation and introspection verify with keys from the ledger in
 	// process (the keys part's JWKS model), any audience.
-	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second})
+	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second, Registerer: in.metrics})
 	if err != nil {
 		return contributions{}, err
 	}
@@ -102,6 +102,9 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		if err := in.runner.Register(p); err != nil {
 			return contributions{}, fmt.Errorf("tokens: %w", err)
 		}
+	}
+	if err := registerActiveSessions(in); err != nil {
+		return contributions{}, fmt.Errorf("tokens: metrics: %w", err)
 	}
 	if err := clients.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
 		return contributions{}, err

@@ -27,6 +27,9 @@ import (
 type Options struct {
 	// MaxBatch bounds how many appends share one transaction (default 256).
 	MaxBatch int
+	// OnBatch, if set, is told the number of appends of each committed
+	// group-commit transaction (metrics).
+	OnBatch func(appends int)
 	// FlushWindow is how long the writer waits to grow a batch after its
 	// first append; 0 (default) flushes as soon as the writer is free.
 	FlushWindow time.Duration
@@ -112,6 +115,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	s := &Store{pool: pool, sig: eventstore.NewSignal(), opt: opt}
 	s.gc = groupcommit.New(backend{pool: pool}, groupcommit.Options{
 		MaxBatch: opt.MaxBatch, FlushWindow: opt.FlushWindow, Now: opt.Now,
+		Batched: opt.OnBatch,
 		// Local subscribers need not wait for the NOTIFY round trip.
 		Committed: s.sig.Notify,
 	})

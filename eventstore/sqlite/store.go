@@ -28,6 +28,9 @@ import (
 type Options struct {
 	// MaxBatch bounds how many appends share one transaction (default 256).
 	MaxBatch int
+	// OnBatch, if set, is told the number of appends of each committed
+	// group-commit transaction (metrics).
+	OnBatch func(appends int)
 	// FlushWindow is how long the writer waits to grow a batch after its
 	// first append; 0 (default) flushes as soon as the writer is free.
 	FlushWindow time.Duration
@@ -106,7 +109,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	r.SetMaxOpenConns(4)
 	s := &Store{w: w, r: r, sig: eventstore.NewSignal(), opt: opt}
 	s.gc = groupcommit.New(backend{db: w}, groupcommit.Options{
-		MaxBatch: opt.MaxBatch, FlushWindow: opt.FlushWindow, Now: opt.Now, Committed: s.sig.Notify,
+		MaxBatch: opt.MaxBatch, FlushWindow: opt.FlushWindow, Now: opt.Now, Committed: s.sig.Notify, Batched: opt.OnBatch,
 	})
 	return s, nil
 }

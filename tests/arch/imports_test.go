@@ -101,12 +101,17 @@ var graph = []node{
 		testMay: testSupport, testExt: testExt},
 
 	// What other services import: nothing of the server.
-	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/labstack/echo/v4", "github.com/sony/gobreaker/v2", "golang.org/x/"},
+	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/labstack/echo/v4", "github.com/sony/gobreaker/v2", "golang.org/x/",
+		// an optional Registerer for the verification latency histogram
+		"github.com/prometheus/client_golang"},
 		testExt: []string{"golang.org/x/"}},
 
 	// Composition: the one place that knows every part.
 	{pkg: "internal/compose", may: append([]string{"api", "commands", "queries", "client/verifier", "eventstore"}, domain...)},
 	{pkg: "internal/migrate"},
+	// Operational metrics: decorators of the ledger, secret and limiter ports.
+	{pkg: "internal/opsmetrics", may: append([]string{"eventstore", "secrets"}, domain...), ext: []string{"github.com/prometheus/client_golang"},
+		testMay: testSupport, testExt: testExt},
 	// The strict JSON decoder of request bodies: standard library only.
 	{pkg: "internal/strictjson"},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},

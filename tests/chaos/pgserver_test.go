@@ -27,6 +27,11 @@ type ownPostgres struct {
 	port    int
 	cred    *syscall.Credential // run as this user when the test runs as root
 	running bool
+	// durable keeps synchronous_commit on, so a commit PostgreSQL
+	// acknowledged survives an immediate stop (a crash of the server
+	// process; fsync stays off: the machine itself does not crash). Tests
+	// that count acknowledged writes after a stop need it.
+	durable bool
 }
 
 // pgBinDir finds the machine's PostgreSQL binaries as scripts/services.sh
@@ -109,7 +114,11 @@ func (p *ownPostgres) DSN() string {
 // Start starts the server (again) and waits until it answers.
 func (p *ownPostgres) Start() {
 	p.t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", p.port, p.sock)
+	sync := "off"
+	if p.durable {
+		sync = "on"
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=%s -c full_page_writes=off", p.port, p.sock, sync)
 	p.run("pg_ctl", "-D", p.dir, "-o", opts, "-l", filepath.Join(p.dir, "server.log"), "-w", "-t", "60", "start")
 	p.running = true
 	deadline := time.Now().Add(30 * time.Second)

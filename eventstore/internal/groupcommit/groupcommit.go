@@ -49,6 +49,9 @@ type Options struct {
 	Now func() time.Time
 	// Committed runs after each successful commit (e.g. Signal.Notify).
 	Committed func()
+	// Batched, if set, runs after each successful commit with the number
+	// of appends the transaction held (the group-commit batch size).
+	Batched func(appends int)
 }
 
 // commitTimeout bounds one flush transaction, lock wait included.
@@ -279,6 +282,9 @@ func (w *Writer) commit(reqs []*request) (results []result, err error) {
 	}
 	if w.opt.Committed != nil {
 		w.opt.Committed()
+	}
+	if w.opt.Batched != nil {
+		w.opt.Batched(len(reqs))
 	}
 	return results, nil
 }
