@@ -159,3 +159,44 @@ func (m Me) endSession(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
+
+// CheckpointLister lists the recorded periodic checkpoints
+// (readmodels/audit.Store).
+type CheckpointLister interface {
+	Checkpoints(ctx context.Context, after uint64, limit int) ([]queries.RecordedCheckpoint, error)
+}
+
+// AuditCheckpoints serves GET /v1/audit/checkpoints?after=POS&limit=N
+// (scope audit:read): the periodic checkpoints that signed a position
+// after POS, oldest first, for auditors to collect.
+type AuditCheckpoints struct {
+	Lister CheckpointLister
+	Guard  echo.MiddlewareFunc
+}
+
+// CheckpointsResponse is the body of GET /v1/audit/checkpoints. Next is
+// the after= of the following call: the last position signed here.
+type CheckpointsResponse struct {
+	Checkpoints []queries.RecordedCheckpoint `json:"checkpoints"`
+	Next        uint64                       `json:"next_after"`
+}
+
+// Register implements Routes.
+func (a AuditCheckpoints) Register(e *echo.Echo) {
+	e.GET("/v1/audit/checkpoints", func(c echo.Context) error {
+		after, limit, err := parseCheckpointsQuery(c.QueryParams())
+		if err != nil {
+			return auditQueryProblem(err)
+		}
+		cps, err := a.Lister.Checkpoints(c.Request().Context(), after, limit)
+		if err != nil {
+			return err
+		}
+		out := CheckpointsResponse{Checkpoints: cps, Next: after}
+		if n := len(cps); n > 0 {
+			out.Next = cps[n-1].Position
+		}
+		noStore(c)
+		return c.JSON(http.StatusOK, out)
+	}, a.Guard)
+}

@@ -170,3 +170,31 @@ func auditQueryProblem(err error) error {
 	p.Errors = []FieldError{{Field: "query", Detail: strings.ReplaceAll(strings.TrimPrefix(err.Error(), errAuditQuery.Error()+": "), "\n", "; ")}}
 	return p
 }
+
+// parseCheckpointsQuery reads GET /v1/audit/checkpoints's after (a
+// position, 0 for all) and limit (1-500, 100 by default).
+func parseCheckpointsQuery(q url.Values) (after uint64, limit int, err error) {
+	limit = 100
+	for name, vals := range q {
+		if len(vals) != 1 {
+			return 0, 0, fmt.Errorf("%w: %s: must be given once", errAuditQuery, name)
+		}
+		switch name {
+		case "after":
+			after, err = strconv.ParseUint(vals[0], 10, 63)
+		case "limit":
+			var n uint64
+			n, err = strconv.ParseUint(vals[0], 10, 16)
+			if err == nil && (n < 1 || n > queries.MaxAuditPage) {
+				err = errors.New("out of range")
+			}
+			limit = int(n)
+		default:
+			return 0, 0, fmt.Errorf("%w: %s: not a parameter of this endpoint", errAuditQuery, name)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %s: not a valid value", errAuditQuery, name)
+		}
+	}
+	return after, limit, nil
+}

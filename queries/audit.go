@@ -96,3 +96,21 @@ type AuditPage struct {
 type AuditReader interface {
 	Events(ctx context.Context, f AuditFilter) (AuditPage, error)
 }
+
+// RecordedCheckpoint is one periodic signed checkpoint as the audit model
+// keeps it (GET /v1/audit/checkpoints).
+type RecordedCheckpoint struct {
+	// Position and Hash are the head it signed.
+	Position uint64 `json:"position"`
+	Hash     string `json:"hash"`
+	// Checkpoint is the compact JWS, as GET /v1/audit/checkpoint answers.
+	Checkpoint string    `json:"checkpoint"`
+	SignedAt   time.Time `json:"signed_at"`
+	// RecordedAtPosition is the ledger position of the event recording it.
+	RecordedAtPosition uint64 `json:"recorded_at_position"`
+}
+
+// CheckpointLister lists recorded checkpoints.
+type CheckpointLister interface {
+	Checkpoints(ctx context.Context, after uint64, limit int) ([]RecordedCheckpoint, error)
+}

@@ -28,7 +28,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 func commands() map[string]command {
 	return map[string]command{
 		"serve":       {"run the HTTP service", runServe},
-		"audit":       {"export or verify the ledger (audit export|verify)", runAudit},
+		"audit":       {"export, verify or checkpoint the ledger (audit export|verify|checkpoint)", runAudit},
 		"projections": {"inspect or rebuild read models (projections status|rebuild NAME)", runProjections},
 		"keys":        {"list, rotate or revoke signing keys (keys list|rotate|revoke KID)", runKeys},
 		"services":    {"manage service clients (services register|list|show|rotate-secret|add-key|disable)", runServices},

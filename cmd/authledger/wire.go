@@ -108,7 +108,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	audit, err := buildAudit(in, clients, tokens)
+	audit, err := buildAudit(in, keys, clients, tokens)
 	if err != nil {
 		return nil, err
 	}

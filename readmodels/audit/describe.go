@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/authledger/authledger/domain/checkpoint"
 	"github.com/authledger/authledger/domain/client"
 	"github.com/authledger/authledger/domain/keyring"
 	"github.com/authledger/authledger/domain/refreshtoken"
@@ -24,6 +25,7 @@ var Types = slices.Concat(
 	[]string{token.TypeIssued, token.TypeAccessTokenRevoked},
 	keyring.Types,
 	client.EventTypes,
+	[]string{checkpoint.TypeSigned},
 )
 
 // lookup names an earlier entry whose subject, client, session or family
@@ -165,6 +167,14 @@ func describe(r eventstore.Record) (queries.AuditEntry, *lookup, error) {
 			if ev.Reason != "" {
 				e.Summary += ": " + ev.Reason
 			}
+		}
+	case strings.HasPrefix(r.Type, "checkpoint."):
+		ev, err := checkpoint.Decode(r.Type, r.Data)
+		if err != nil {
+			return e, nil, err
+		}
+		if ev, ok := ev.(checkpoint.Signed); ok {
+			e.Summary = fmt.Sprintf("ledger head signed at position %d", ev.Position)
 		}
 	}
 	if e.Summary == "" {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/authledger/authledger/domain/checkpoint"
 	"github.com/authledger/authledger/domain/refreshtoken"
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/projections"
@@ -26,7 +28,7 @@ var _ projections.SQLProjection = Projection{}
 
 func (Projection) Name() string      { return Name }
 func (Projection) Handles() []string { return slices.Clone(Types) }
-func (Projection) Tables() []string  { return []string{"entries"} }
+func (Projection) Tables() []string  { return []string{"entries", "checkpoints"} }
 
 // filterColumns are the columns a query filters by: each gets an index
 // ending in position, so a filtered page is one index range scan.
@@ -39,6 +41,10 @@ func (Projection) Setup(ctx context.Context, tx *sql.Tx, t projections.Tables) e
 		subject TEXT NOT NULL, actor TEXT NOT NULL, client_id TEXT NOT NULL, session_id TEXT NOT NULL,
 		family TEXT NOT NULL, jti TEXT NOT NULL, kid TEXT NOT NULL, recorded_at BIGINT NOT NULL, hash TEXT NOT NULL)`,
 		`CREATE INDEX ` + t.Index("entries_recorded_at") + ` ON ` + tbl + ` (recorded_at, position)`,
+		// One row per signed checkpoint, by the position it signed.
+		`CREATE TABLE ` + t.Name("checkpoints") + ` (signed_position BIGINT NOT NULL, hash TEXT NOT NULL, jws TEXT NOT NULL,
+			at BIGINT NOT NULL, position BIGINT PRIMARY KEY)`,
+		`CREATE INDEX ` + t.Index("checkpoints_signed") + ` ON ` + t.Name("checkpoints") + ` (signed_position, position)`,
 	}
 	for _, c := range filterColumns {
 		qs = append(qs, `CREATE INDEX `+t.Index("entries_"+c)+` ON `+tbl+` (`+c+`, position)`)
@@ -62,6 +68,11 @@ func (Projection) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r
 			return err
 		}
 	}
+	if r.Type == checkpoint.TypeSigned {
+		if err := keepCheckpoint(ctx, tx, t, r); err != nil {
+			return err
+		}
+	}
 	if r.Type == refreshtoken.TypeReuseDetected && e.Session != "" {
 		e.Summary += ", session ended"
 	}
@@ -69,6 +80,20 @@ func (Projection) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (position) DO NOTHING`,
 		int64(e.Position), e.Stream, e.Type, e.Summary, e.Subject, e.Actor, e.Client, e.Session, e.Family, e.JTI, e.KeyID,
 		e.RecordedAt.UnixMicro(), e.Hash)
+	return err
+}
+
+func keepCheckpoint(ctx context.Context, tx *sql.Tx, t projections.Tables, r eventstore.Record) error {
+	ev, err := checkpoint.Decode(r.Type, r.Data)
+	if err != nil {
+		return err
+	}
+	cp, ok := ev.(checkpoint.Signed)
+	if !ok {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+t.Name("checkpoints")+` (signed_position, hash, jws, at, position) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (position) DO NOTHING`, int64(cp.Position), cp.Hash, cp.JWS, cp.At.UnixMicro(), int64(r.Position))
 	return err
 }
 
@@ -99,17 +124,19 @@ func inherit(ctx context.Context, tx *sql.Tx, tbl string, lk *lookup, pos uint64
 	return nil
 }
 
-// Store reads the live audit table.
+// Store reads the live audit tables.
 type Store struct {
-	db  *sql.DB
-	tbl string
+	db          *sql.DB
+	tbl         string
+	checkpoints string
 }
 
 var _ queries.AuditReader = (*Store)(nil)
 
 // NewStore reads the audit model in db.
 func NewStore(db *projections.DB) *Store {
-	return &Store{db: db.DB, tbl: db.Live(Name).Name("entries")}
+	live := db.Live(Name)
+	return &Store{db: db.DB, tbl: live.Name("entries"), checkpoints: live.Name("checkpoints")}
 }
 
 const entryCols = `position, stream, type, summary, subject, actor, client_id, session_id, family, jti, kid, recorded_at, hash`
@@ -194,4 +221,29 @@ func (s *Store) Events(ctx context.Context, f queries.AuditFilter) (queries.Audi
 		page.Next = page.Entries[n-1].Position
 	}
 	return page, nil
+}
+
+// Checkpoints lists up to limit recorded checkpoints that signed a
+// position greater than after, in ledger order.
+func (s *Store) Checkpoints(ctx context.Context, after uint64, limit int) ([]queries.RecordedCheckpoint, error) {
+	if limit < 1 || limit > queries.MaxAuditPage {
+		return nil, fmt.Errorf("%w: limit must be 1-500", queries.ErrBadAuditFilter)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT signed_position, hash, jws, at, position FROM `+s.checkpoints+`
+		WHERE signed_position > $1 ORDER BY position LIMIT $2`, int64(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []queries.RecordedCheckpoint{}
+	for rows.Next() {
+		var c queries.RecordedCheckpoint
+		var sp, at, pos int64
+		if err := rows.Scan(&sp, &c.Hash, &c.Checkpoint, &at, &pos); err != nil {
+			return nil, err
+		}
+		c.Position, c.SignedAt, c.RecordedAtPosition = uint64(sp), time.UnixMicro(at).UTC(), uint64(pos)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
