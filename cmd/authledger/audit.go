@@ -18,11 +18,21 @@ import (
 )
 
 const auditUsage = `usage:
-  authledger audit export [--out FILE]
+  authledger audit export [--out FILE] [--from POS --to POS | --subject S]
   authledger audit verify [--file EXPORT] [--checkpoint FILE [--jwks FILE]]
+  authledger audit checkpoint
+
+checkpoint signs the ledger head now with the active key, records it where
+GET /v1/audit/checkpoints lists it, and prints it as GET
+/v1/audit/checkpoint answers ({"checkpoint": JWS, ...}); keep it, and later
+pass it to verify --checkpoint. The service also signs one every
+AUTHLEDGER_CHECKPOINT_EVERY (10 min) while the ledger grows.
 
 export writes the ledger as JSON lines (docs/ledger-format.md), to standard
-output unless --out is given. verify checks positions, versions, links and
+output unless --out is given. --from/--to write a contiguous segment that
+verifies on its own (its header line states the first prev_hash);
+--subject writes that subject's envelopes (found through the audit read
+model), each of which verifies against its own hash. verify checks positions, versions, links and
 hashes of the configured ledger (or of an export with --file; - reads
 standard input), prints the head position and hash and exits 0, or prints
 "position N: what is wrong" for the first bad event and exits 1.
@@ -55,6 +65,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAuditExport(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runAuditVerify(ctx, args[1:], stdout, stderr)
+	case "checkpoint":
+		return runAuditCheckpoint(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, auditUsage)
 		return nil
@@ -68,7 +80,14 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "write the export to `FILE` instead of standard output")
+	from := fs.Uint64("from", 0, "first `POS`ition of a segment")
+	to := fs.Uint64("to", 0, "last `POS`ition of a segment (inclusive)")
+	subject := fs.String("subject", "", "export only the envelopes of `SUBJECT`")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return exitError{2}
+	}
+	if (*from == 0) != (*to == 0) || (*from != 0 && *subject != "") {
+		fmt.Fprintln(stderr, "authledger audit export: --from and --to go together, and not with --subject")
 		return exitError{2}
 	}
 	cfg, err := LoadConfig()
@@ -80,8 +99,24 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer store.Close()
+	write := func(w io.Writer) (string, error) {
+		head, err := audit.Export(ctx, w, store)
+		return fmt.Sprintf("exported %d events to %%s; head hash %s", head.Position, head.Hash), err
+	}
+	switch {
+	case *from != 0:
+		write = func(w io.Writer) (string, error) {
+			info, err := audit.ExportSegment(ctx, w, store, *from, *to)
+			return fmt.Sprintf("exported positions %d..%d to %%s; first prev_hash %s", info.From, info.To, info.PrevHash), err
+		}
+	case *subject != "":
+		write = func(w io.Writer) (string, error) {
+			n, err := exportSubject(ctx, cfg, store, w, *subject)
+			return fmt.Sprintf("exported %d envelopes of the subject to %%s", n), err
+		}
+	}
 	if *out == "" {
-		_, err := audit.Export(ctx, stdout, store)
+		_, err := write(stdout)
 		return err
 	}
 	// Write beside the target and rename, so a failed export never leaves a
@@ -96,7 +131,7 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		_ = f.Close()
 		return fmt.Errorf("export: %w", err)
 	}
-	head, err := audit.Export(ctx, f, store)
+	summary, err := write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -109,7 +144,7 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(stderr, "exported %d events to %s; head hash %s\n", head.Position, *out, head.Hash)
+	fmt.Fprintf(stderr, summary+"\n", *out)
 	return nil
 }
 
@@ -168,7 +203,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	)
 	switch *file {
 	case "-":
-		head, err = audit.VerifyExport(stdin, opt)
+		head, err = verifyFile(stdin, opt, stdout)
 	case "":
 		cfg, cerr := LoadConfig()
 		if cerr != nil {
@@ -186,10 +221,12 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("verify: %w", ferr)
 		}
 		defer f.Close()
-		head, err = audit.VerifyExport(f, opt)
+		head, err = verifyFile(f, opt, stdout)
 	}
 	var broken *audit.Error
 	switch {
+	case errors.Is(err, errEnvelopesVerified):
+		return nil
 	case errors.As(err, &broken):
 		fmt.Fprintln(stdout, broken.Error())
 		return exitError{1}
