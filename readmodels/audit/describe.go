@@ -28,13 +28,12 @@ var Types = slices.Concat(
 	[]string{checkpoint.TypeSigned},
 )
 
-// lookup names an earlier entry whose subject, client, session or family
-// an event that does not carry them inherits: a rotation names only its
+// lookup names the start whose subject, client, session or family an
+// event that does not carry them inherits: a rotation names only its
 // family, and the family's start names the subject.
 type lookup struct {
 	column string // "family", "session_id" or "jti"
 	value  string
-	typ    string // the type of the entry that carries the context
 }
 
 // describe turns one record into its entry, through the domain codecs, so
@@ -44,7 +43,7 @@ func describe(r eventstore.Record) (queries.AuditEntry, *lookup, error) {
 	e := queries.AuditEntry{Position: r.Position, Hash: r.Hash, Stream: r.Stream, Type: r.Type, RecordedAt: r.RecordedAt.UTC(), Actor: actorOf(r.Metadata)}
 	var lk *lookup
 	family := func(id string) *lookup {
-		return &lookup{column: "family", value: id, typ: refreshtoken.TypeStarted}
+		return &lookup{column: "family", value: id}
 	}
 	switch {
 	case strings.HasPrefix(r.Type, "session."):
@@ -59,11 +58,11 @@ func describe(r eventstore.Record) (queries.AuditEntry, *lookup, error) {
 		case session.Elevated:
 			e.Client, e.Session = ev.ClientID, ev.ID
 			e.Summary = "session elevated" + methods(ev.ACR, ev.AMR)
-			lk = &lookup{column: "session_id", value: ev.ID, typ: session.TypeStarted}
+			lk = &lookup{column: "session_id", value: ev.ID}
 		case session.Ended:
 			e.Subject, e.Session = ev.Subject, ev.ID
 			e.Summary = "session ended: " + sessionEndReason(ev.Reason)
-			lk = &lookup{column: "session_id", value: ev.ID, typ: session.TypeStarted}
+			lk = &lookup{column: "session_id", value: ev.ID}
 		}
 	case strings.HasPrefix(r.Type, "refreshtoken."):
 		ev, err := refreshtoken.Decode(r.Type, r.Data)
@@ -116,7 +115,7 @@ func describe(r eventstore.Record) (queries.AuditEntry, *lookup, error) {
 		case token.AccessTokenRevoked:
 			e.JTI, e.Client = ev.JTI, ev.ClientID
 			e.Summary = "access token revoked"
-			lk = &lookup{column: "jti", value: ev.JTI, typ: token.TypeIssued}
+			lk = &lookup{column: "jti", value: ev.JTI}
 		}
 	case strings.HasPrefix(r.Type, "keyring."):
 		ev, err := keyring.Decode(r.Type, r.Data)

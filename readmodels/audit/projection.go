@@ -12,6 +12,8 @@ import (
 
 	"github.com/authledger/authledger/domain/checkpoint"
 	"github.com/authledger/authledger/domain/refreshtoken"
+	"github.com/authledger/authledger/domain/session"
+	"github.com/authledger/authledger/domain/token"
 	"github.com/authledger/authledger/eventstore"
 	"github.com/authledger/authledger/projections"
 	"github.com/authledger/authledger/queries"
@@ -28,7 +30,7 @@ var _ projections.SQLProjection = Projection{}
 
 func (Projection) Name() string      { return Name }
 func (Projection) Handles() []string { return slices.Clone(Types) }
-func (Projection) Tables() []string  { return []string{"entries", "checkpoints"} }
+func (Projection) Tables() []string  { return []string{"entries", "checkpoints", "contexts"} }
 
 // filterColumns are the columns a query filters by: each gets an index
 // ending in position, so a filtered page is one index range scan.
@@ -45,6 +47,12 @@ func (Projection) Setup(ctx context.Context, tx *sql.Tx, t projections.Tables) e
 		`CREATE TABLE ` + t.Name("checkpoints") + ` (signed_position BIGINT NOT NULL, hash TEXT NOT NULL, jws TEXT NOT NULL,
 			at BIGINT NOT NULL, position BIGINT PRIMARY KEY)`,
 		`CREATE INDEX ` + t.Index("checkpoints_signed") + ` ON ` + t.Name("checkpoints") + ` (signed_position, position)`,
+		// What a family, session or token was started with, by
+		// "family:<id>", "session:<id>" or "jti:<id>": one point read per
+		// event that inherits it, whatever the planner makes of the
+		// entries indexes.
+		`CREATE TABLE ` + t.Name("contexts") + ` (key TEXT PRIMARY KEY, subject TEXT NOT NULL, client_id TEXT NOT NULL,
+			session_id TEXT NOT NULL, family TEXT NOT NULL)`,
 	}
 	for _, c := range filterColumns {
 		qs = append(qs, `CREATE INDEX `+t.Index("entries_"+c)+` ON `+tbl+` (`+c+`, position)`)
@@ -64,7 +72,13 @@ func (Projection) Apply(ctx context.Context, tx *sql.Tx, t projections.Tables, r
 	}
 	tbl := t.Name("entries")
 	if lk != nil && lk.value != "" {
-		if err := inherit(ctx, tx, tbl, lk, r.Position, &e); err != nil {
+		if err := inherit(ctx, tx, t.Name("contexts"), lk, &e); err != nil {
+			return err
+		}
+	}
+	if key := startsContext(r.Type, e); key != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+t.Name("contexts")+` (key, subject, client_id, session_id, family)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING`, key, e.Subject, e.Client, e.Session, e.Family); err != nil {
 			return err
 		}
 	}
@@ -97,14 +111,27 @@ func keepCheckpoint(ctx context.Context, tx *sql.Tx, t projections.Tables, r eve
 	return err
 }
 
+// startsContext is the contexts key an event starts, or "": a session, a
+// refresh family, an issued token.
+func startsContext(typ string, e queries.AuditEntry) string {
+	switch typ {
+	case session.TypeStarted:
+		return "session_id:" + e.Session
+	case refreshtoken.TypeStarted:
+		return "family:" + e.Family
+	case token.TypeIssued:
+		return "jti:" + e.JTI
+	}
+	return ""
+}
+
 // inherit fills the subject, client, session and family an event does not
-// carry from the earlier entry that started its family, session or token.
-// Only entries before pos count, so a redelivery reads what the first
-// delivery read.
-func inherit(ctx context.Context, tx *sql.Tx, tbl string, lk *lookup, pos uint64, e *queries.AuditEntry) error {
+// carry from what its family, session or token was started with. A start
+// is always at a smaller position than what follows it, so a redelivery
+// reads what the first delivery read.
+func inherit(ctx context.Context, tx *sql.Tx, contexts string, lk *lookup, e *queries.AuditEntry) error {
 	var subject, clientID, sessionID, family string
-	err := tx.QueryRowContext(ctx, `SELECT subject, client_id, session_id, family FROM `+tbl+`
-		WHERE `+lk.column+` = $1 AND type = $2 AND position < $3 ORDER BY position LIMIT 1`, lk.value, lk.typ, int64(pos)).
+	err := tx.QueryRowContext(ctx, `SELECT subject, client_id, session_id, family FROM `+contexts+` WHERE key = $1`, lk.column+":"+lk.value).
 		Scan(&subject, &clientID, &sessionID, &family)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // its start predates what this ledger holds, or was never folded
