@@ -30,7 +30,7 @@ type meEnv struct {
 	runner *projections.Runner
 }
 
-func newMeEnv(t *testing.T) *meEnv {
+func newMeEnv(t testing.TB) *meEnv {
 	t.Helper()
 	e := newTokEnv(t, tokEnvOpts{})
 	db, err := projections.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "readmodels.db"))
@@ -59,7 +59,7 @@ func newMeEnv(t *testing.T) *meEnv {
 	return &meEnv{tokEnv: e, me: srv, runner: r}
 }
 
-func (m *meEnv) caughtUp(t *testing.T) {
+func (m *meEnv) caughtUp(t testing.TB) {
 	t.Helper()
 	head, err := m.store.Head(context.Background())
 	if err != nil {
@@ -72,7 +72,7 @@ func (m *meEnv) caughtUp(t *testing.T) {
 	}
 }
 
-func (m *meEnv) get(t *testing.T, method, path, bearer string) httpResult {
+func (m *meEnv) get(t testing.TB, method, path, bearer string) httpResult {
 	t.Helper()
 	req, err := http.NewRequest(method, m.me.URL+path, nil)
 	if err != nil {
@@ -84,7 +84,7 @@ func (m *meEnv) get(t *testing.T, method, path, bearer string) httpResult {
 	return doRequest(t, m.me.Client(), req)
 }
 
-func doRequest(t *testing.T, c *http.Client, req *http.Request) httpResult {
+func doRequest(t testing.TB, c *http.Client, req *http.Request) httpResult {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -101,7 +101,7 @@ type person struct {
 	sub, sid, access, refresh string
 }
 
-func (m *meEnv) signIn(t *testing.T, sub string) person {
+func (m *meEnv) signIn(t testing.TB, sub string) person {
 	t.Helper()
 	r := m.startSession(t, m.m2m(t, m.tokEnv.login, api.SessionsCreateScope), sub)
 	if r.status != http.StatusCreated {
