@@ -165,7 +165,10 @@ func BenchmarkAuditSubjectQuery(b *testing.B) {
 
 // writeLogins appends n logins of eight events each, in the shapes the
 // commands write (domain structs, so the codecs decode them).
-func writeLogins(b *testing.B, store eventstore.Store, n int) {
+func writeLogins(b *testing.B, store eventstore.Store, n int) { writeLoginsFrom(b, store, 0, n) }
+
+// writeLoginsFrom appends logins first … first+n-1.
+func writeLoginsFrom(b *testing.B, store eventstore.Store, first, n int) {
 	b.Helper()
 	ctx := context.Background()
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -177,7 +180,7 @@ func writeLogins(b *testing.B, store eventstore.Store, n int) {
 		}
 		return eventstore.Event{Type: e.EventType(), Data: d, Metadata: meta}
 	}
-	for i := range n {
+	for i := first; i < first+n; i++ {
 		sid := fmt.Sprintf("s-%06d", i)
 		var fid refreshtoken.FamilyID
 		binary.BigEndian.PutUint64(fid[8:], uint64(i)+1)
@@ -201,5 +204,67 @@ func writeLogins(b *testing.B, store eventstore.Store, n int) {
 			eventstore.StreamAppend{Stream: session.Stream(sid), Expected: eventstore.Exact(1), Events: []eventstore.Event{ev(session.Ended{ID: sid, Subject: sub, Reason: "logout", At: at, AccessUntil: at.Add(10 * time.Minute)})}}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAuditLagAt1000AppendsPerSecond appends logins (eight events
+// each) at 1,000 events/s for AUTHLEDGER_BENCH_SECONDS (default 5) while
+// audit.v1 follows live, and reports how long after each append the
+// projection had folded it (the bar: within a second).
+func BenchmarkAuditLagAt1000AppendsPerSecond(b *testing.B) {
+	secs := envInt("AUTHLEDGER_BENCH_SECONDS", 5)
+	for _, e := range projectiontest.Engines {
+		b.Run(e.Name, func(b *testing.B) {
+			for range b.N {
+				store := memstore.New(nil)
+				db, err := projections.Open(context.Background(), e.URL(b))
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg := quietConfig(db)
+				cfg.Store = store
+				r, err := projections.New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Register(audit.Projection{}); err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = r.Start(ctx) }()
+				var lags []time.Duration
+				tick := time.NewTicker(8 * time.Millisecond) // one login of 8 events per 8 ms: 1,000 events/s
+				login := 0
+				deadline := time.Now().Add(time.Duration(secs) * time.Second)
+				var waits []chan time.Duration
+				for time.Now().Before(deadline) {
+					<-tick.C
+					t0 := time.Now()
+					writeLoginsFrom(b, store, login, 1)
+					login++
+					head, _ := store.Head(ctx)
+					ch := make(chan time.Duration, 1)
+					waits = append(waits, ch)
+					go func(pos uint64) {
+						wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+						defer wcancel()
+						if err := r.WaitFor(wctx, audit.Name, pos); err != nil {
+							ch <- 30 * time.Second
+							return
+						}
+						ch <- time.Since(t0)
+					}(head.Position)
+				}
+				tick.Stop()
+				for _, ch := range waits {
+					lags = append(lags, <-ch)
+				}
+				cancel()
+				<-done
+				_ = db.Close()
+				percentiles(b, lags)
+			}
+		})
 	}
 }
