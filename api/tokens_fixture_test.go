@@ -50,6 +50,9 @@ type tokEnv struct {
 	rs       commands.RegisteredService
 	services *commands.Services
 	registry *services.Registry
+	// uc are the session use cases the server's groups call, for tests
+	// that serve more groups over the same stack (me_test.go).
+	uc api.SessionUseCases
 }
 
 type tokEnvOpts struct {
@@ -146,6 +149,7 @@ func newTokEnv(t testing.TB, o tokEnvOpts) *tokEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.uc = tok.SessionUseCases()
 	te, err := api.NewTokenEndpoint(clientAuth, api.NewClientCredentialsGrant(cc), api.NewRefreshGrant(tok.Refresh))
 	if err != nil {
 		t.Fatal(err)

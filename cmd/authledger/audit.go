@@ -20,35 +20,53 @@ import (
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "export or verify the ledger",
+		Short: "export, verify or checkpoint the ledger",
 		Args:  noArgs,
 		RunE:  needSubcommand,
 	}
-	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd())
+	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditCheckpointCmd())
 	return cmd
+}
+
+// auditExportFlags are the options of audit export.
+type auditExportFlags struct {
+	out, subject string
+	from, to     uint64
 }
 
 func newAuditExportCmd() *cobra.Command {
-	var out string
+	var f auditExportFlags
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "write the ledger as JSON lines, one envelope per line",
+		Short: "write the ledger, a segment of it or one subject's envelopes as JSON lines",
 		Long: `export writes the ledger as JSON lines (docs/ledger-format.md), to standard
-output unless --out is given. With --out the file is written beside the
-target and renamed into place, owner-readable only, so a failed export never
-leaves a truncated file. On a terminal, progress is shown on stderr.`,
+output unless --out is given. --from/--to write a contiguous segment that
+verifies on its own (its header line states the first prev_hash); --subject
+writes that subject's envelopes (found through the audit read model), each
+of which verifies against its own hash. With --out the file is written
+beside the target and renamed into place, owner-readable only, so a failed
+export never leaves a truncated file. On a terminal, progress is shown on
+stderr.`,
 		Example: `  authledger audit export --out ledger.jsonl
-  authledger audit export | gzip > ledger.jsonl.gz`,
+  authledger audit export --from 1000 --to 2000 --out segment.jsonl
+  authledger audit export --subject user-8f14e45f | gzip > subject.jsonl.gz`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAuditExport(cmd.Context(), out, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if (f.from == 0) != (f.to == 0) || (f.from != 0 && f.subject != "") {
+				return usagef("--from and --to go together, and not with --subject")
+			}
+			return runAuditExport(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "write the export to `FILE` instead of standard output")
+	cmd.Flags().StringVar(&f.out, "out", "", "write the export to `FILE` instead of standard output")
+	cmd.Flags().Uint64Var(&f.from, "from", 0, "first `POS`ition of a segment")
+	cmd.Flags().Uint64Var(&f.to, "to", 0, "last `POS`ition of a segment (inclusive)")
+	cmd.Flags().StringVar(&f.subject, "subject", "", "export only the envelopes of `SUBJECT`")
 	return cmd
 }
 
-func runAuditExport(ctx context.Context, out string, stdout, stderr io.Writer) error {
+func runAuditExport(ctx context.Context, f auditExportFlags, stdout, stderr io.Writer) error {
+	out := f.out
 	cfg, err := LoadConfig()
 	if err != nil {
 		return err
@@ -60,37 +78,53 @@ func runAuditExport(ctx context.Context, out string, stdout, stderr io.Writer) e
 	defer store.Close()
 	src, bar := withProgress(ctx, store, stderr, "export")
 	defer bar.done()
+	write := func(w io.Writer) (string, error) {
+		head, err := audit.Export(ctx, w, src)
+		return fmt.Sprintf("exported %d events to %%s; head hash %s", head.Position, head.Hash), err
+	}
+	switch {
+	case f.from != 0:
+		write = func(w io.Writer) (string, error) {
+			info, err := audit.ExportSegment(ctx, w, store, f.from, f.to)
+			return fmt.Sprintf("exported positions %d..%d to %%s; first prev_hash %s", info.From, info.To, info.PrevHash), err
+		}
+	case f.subject != "":
+		write = func(w io.Writer) (string, error) {
+			n, err := exportSubject(ctx, cfg, store, w, f.subject)
+			return fmt.Sprintf("exported %d envelopes of the subject to %%s", n), err
+		}
+	}
 	if out == "" {
-		_, err := audit.Export(ctx, stdout, src)
+		_, err := write(stdout)
 		return err
 	}
 	// Write beside the target and rename, so a failed export never leaves a
 	// truncated file that looks like a (shorter) valid ledger.
-	f, err := os.CreateTemp(filepath.Dir(out), ".authledger-export-*")
+	file, err := os.CreateTemp(filepath.Dir(out), ".authledger-export-*")
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	defer os.Remove(f.Name())
+	defer os.Remove(file.Name())
 	// Exports hold personal data (subject ids, audit fields): owner only.
-	if err := f.Chmod(0o600); err != nil {
-		_ = f.Close()
+	if err := file.Chmod(0o600); err != nil {
+		_ = file.Close()
 		return fmt.Errorf("export: %w", err)
 	}
-	head, err := audit.Export(ctx, f, src)
+	summary, err := write(file)
 	if err == nil {
-		err = f.Sync()
+		err = file.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), out)
+		err = os.Rename(file.Name(), out)
 	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	bar.done()
-	fmt.Fprintf(stderr, "exported %d events to %s; head hash %s\n", head.Position, out, head.Hash)
+	fmt.Fprintf(stderr, summary+"\n", out)
 	return nil
 }
 
@@ -189,7 +223,7 @@ func runAuditVerify(ctx context.Context, f auditVerifyFlags, stdout, stderr io.W
 	)
 	switch *file {
 	case "-":
-		head, err = audit.VerifyExport(stdin, opt)
+		head, err = verifyFile(stdin, opt, stdout)
 	case "":
 		cfg, cerr := LoadConfig()
 		if cerr != nil {
@@ -214,7 +248,7 @@ func runAuditVerify(ctx context.Context, f auditVerifyFlags, stdout, stderr io.W
 			size = st.Size()
 		}
 		bar := newProgress(stderr, size, "verify", "bytes")
-		head, err = audit.VerifyExport(&countingReader{r: f, p: bar}, opt)
+		head, err = verifyFile(&countingReader{r: f, p: bar}, opt, stdout)
 		bar.done()
 	}
 	var broken *audit.Error

@@ -63,6 +63,7 @@ type Config struct {
 	TokensConfig
 	RateLimitConfig
 	HardeningConfig
+	AuditConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -239,6 +240,7 @@ func (c Config) Validate() error {
 	_, rlErrs := c.RateLimitConfig.limits()
 	errs = append(errs, rlErrs...)
 	errs = append(errs, c.HardeningConfig.validate()...)
+	errs = append(errs, c.AuditConfig.validate()...)
 	return errors.Join(errs...)
 }
 

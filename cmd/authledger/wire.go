@@ -111,6 +111,10 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	audit, err := buildAudit(in, keys, clients, tokens)
+	if err != nil {
+		return nil, err
+	}
 	projs := buildProjections(in, clients)
 	server, err := buildServerRoutes(in, clients.limiter)
 	if err != nil {
@@ -121,7 +125,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 		_, err := in.store.Head(ctx)
 		return err
 	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
-	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server} {
+	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens.contributions, audit, projs, server} {
 		a.add(c)
 	}
 	return a, nil

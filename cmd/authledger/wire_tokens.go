@@ -64,14 +64,21 @@ func parseOrigin(o string) (*url.URL, bool) {
 	return u, true
 }
 
+// tokenParts is what the token part hands on: its contributions and the
+// session use cases the privacy dashboard reuses.
+type tokenParts struct {
+	contributions
+	sessions api.SessionUseCases
+}
+
 // buildTokens adds sessions, the refresh_token grant, revocation,
 // introspection and the revocation feed.
-func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revocationParts, clients clientParts) (contributions, error) {
+func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revocationParts, clients clientParts) (tokenParts, error) {
 	tc := in.cfg.TokensConfig
 	sp := keys.secrets
 	codec, err := cmds.LoadRefreshCodec(ctx, sp, nil)
 	if err != nil {
-		return contributions{}, err
+		return tokenParts{}, err
 	}
 	absolute := token.Bound(token.Session).Lifetime
 	var live cmds.SessionStore = sessionstore.NewMemory(nil)
@@ -82,11 +89,11 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	// process (the keys part's JWKS model), any audience.
 	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second, Registerer: in.metrics})
 	if err != nil {
-		return contributions{}, err
+		return tokenParts{}, err
 	}
 	rules, err := cmds.NewTokenRules(in.cfg.Issuer, nil, nil, nil)
 	if err != nil {
-		return contributions{}, err
+		return tokenParts{}, err
 	}
 	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
 	tok, err := compose.NewTokens(compose.TokenDeps{
@@ -95,21 +102,21 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		Rules: rules, Grace: tc.RefreshGrace,
 	})
 	if err != nil {
-		return contributions{}, err
+		return tokenParts{}, err
 	}
 	// Read models for operators and dashboards; decisions never read them.
 	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
 		if err := in.runner.Register(p); err != nil {
-			return contributions{}, fmt.Errorf("tokens: %w", err)
+			return tokenParts{}, fmt.Errorf("tokens: %w", err)
 		}
 	}
 	if err := registerActiveSessions(in); err != nil {
-		return contributions{}, fmt.Errorf("tokens: metrics: %w", err)
+		return tokenParts{}, fmt.Errorf("tokens: metrics: %w", err)
 	}
 	if err := clients.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
-		return contributions{}, err
+		return tokenParts{}, err
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
-	return contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
-		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}, nil
+	return tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}}, nil
 }

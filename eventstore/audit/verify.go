@@ -59,8 +59,11 @@ type Verifier struct {
 	signedSeen bool              // the ledger reached signed's position
 	signedAt   string            // the hash of the event there
 	err        error
-	hashers    []hasher // one per worker of AddBatch; hashers[0] serves Add
-	sums       []hashed
+	// segment: a chain segment that starts after position 1, so a stream
+	// first seen in it may start at any version.
+	segment bool
+	hashers []hasher // one per worker of AddBatch; hashers[0] serves Add
+	sums    []hashed
 }
 
 // hashed is a record's recomputed hash, or why it could not be computed.
@@ -215,7 +218,11 @@ func (v *Verifier) check(r eventstore.Record, h hashed) string {
 	if reason := checkName("type", r.Type); reason != "" {
 		return reason
 	}
-	if want := v.versions[r.Stream] + 1; r.Version != want {
+	if seen, ok := v.versions[r.Stream]; v.segment && !ok {
+		if r.Version < 1 {
+			return fmt.Sprintf("stream %q: version %d, want at least 1", r.Stream, r.Version)
+		}
+	} else if want := seen + 1; r.Version != want {
 		return fmt.Sprintf("stream %q: version %d, want %d", r.Stream, r.Version, want)
 	}
 	if u, err := uuid.Parse(r.ID); err != nil || u.String() != r.ID {

@@ -89,6 +89,8 @@ var graph = []node{
 	{pkg: "readmodels", ext: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
 	// The RevocationPublisher contract suite runs against the commands port.
 	{pkg: "readmodels/revocations/revocationstest", may: []string{"readmodels/revocations", "commands"}},
+	// The audit model answers the queries' AuditReader port.
+	{pkg: "readmodels/audit", may: append([]string{"eventstore", "projections", "queries"}, domain...), testMay: testSupport, testExt: testExt},
 	{pkg: "readmodels/...", may: append([]string{"eventstore", "projections", "internal/bus", "client/verifier"}, domain...),
 		ext: []string{"github.com/ThreeDotsLabs/watermill"}, testMay: testSupport, testExt: append(testExt, redis)},
 	// The cross-instance bus.
