@@ -275,7 +275,9 @@ func TestVerifyRequest(t *testing.T) {
 	bound := issuer.sign(map[string]any{"cnf": map[string]any{"jkt": a.Thumbprint()}})
 	plain := issuer.sign(nil)
 	forged := bound[:len(bound)-4] + "AAAA"
-	proof := func(k *dpop.Key, tok string) string { return mustProof(t, k, "GET", htu, dpop.ProofOptions{AccessToken: tok}) }
+	proof := func(k *dpop.Key, tok string) string {
+		return mustProof(t, k, "GET", htu, dpop.ProofOptions{AccessToken: tok})
+	}
 	tests := []struct {
 		name string
 		req  *http.Request
