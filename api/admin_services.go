@@ -20,6 +20,8 @@ type Principal struct {
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// JKT is the token's cnf.jkt (DPoP-bound), "" for a bearer token.
+	JKT string
 }
 
 // BearerVerifier checks a bearer token presented to authledger's own APIs:
@@ -65,7 +67,7 @@ func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
 					return errBearerMissing(c)
 				}
 				var err error
-				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil {
+				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil || !bindingHolds(c.Request(), p.JKT) {
 					return errBearerInvalid(c)
 				}
 			}
@@ -161,6 +163,7 @@ type ServiceResponse struct {
 	Secrets      []client.Secret    `json:"secrets"`
 	Keys         []client.PublicKey `json:"keys"`
 	Disabled     bool               `json:"disabled"`
+	DPoPBound    bool               `json:"dpop_bound_access_tokens"`
 	RegisteredAt time.Time          `json:"registered_at"`
 	Version      uint64             `json:"version"`
 }
@@ -179,7 +182,7 @@ func ToServiceResponse(v client.View) ServiceResponse {
 	p := v.Privileged()
 	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
 		Privileged: PrivilegedGrants{Scopes: nonNil(p.Scopes), Audiences: nonNil(p.Audiences)},
-		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version}
+		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, DPoPBound: v.DPoPBound, RegisteredAt: v.RegisteredAt, Version: v.Version}
 }
 
 func nonNil[T any](s []T) []T {
@@ -213,6 +216,7 @@ type registerServiceRequest struct {
 	Scopes    []string        `json:"scopes"`
 	Audiences []string        `json:"audiences"`
 	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
+	DPoPBound bool            `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 func bindJSON(c echo.Context, v any) error {
@@ -243,6 +247,7 @@ func (a *AdminServices) register(c echo.Context) error {
 	}
 	res, err := a.cmds.Register(c.Request().Context(), commands.RegisterService{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0,
+		DPoPBound: req.DPoPBound,
 	}, a.meta(c))
 	if err != nil {
 		return err

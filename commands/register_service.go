@@ -17,6 +17,9 @@ type RegisterService struct {
 	Keys      []client.PublicKey
 	// NoSecret skips the secret; it needs at least one key.
 	NoSecret bool
+	// DPoPBound makes DPoP mandatory for the client's token requests
+	// (dpop_bound_access_tokens, RFC 9449 §5.2).
+	DPoPBound bool
 }
 
 // RegisteredService is the result. ClientSecret is shown once and never
@@ -38,7 +41,7 @@ func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metad
 		return RegisteredService{}, err
 	}
 	id := client.ID(client.IDPrefix + rid)
-	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys}
+	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, DPoPBound: cmd.DPoPBound}
 	var secret string
 	if !cmd.NoSecret {
 		var ns client.NewSecret

@@ -105,6 +105,13 @@ type jwtClaims struct {
 	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
 	ACR       string           `json:"acr,omitempty"`
 	AMR       []string         `json:"amr,omitempty"`
+	Cnf       *confirmation    `json:"cnf,omitempty"`
+}
+
+// confirmation is the RFC 7800 cnf claim of a DPoP-bound token (RFC 9449
+// §6.1).
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // Sign issues a token for c with the active key and records the issuance.
@@ -137,12 +144,15 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	if !c.AuthTime.IsZero() {
 		cl.AuthTime = jwt.NewNumericDate(c.AuthTime)
 	}
+	if c.JKT != "" {
+		cl.Cnf = &confirmation{JKT: c.JKT}
+	}
 	raw, err := jwt.Signed(signer).Claims(cl).Serialize()
 	if err != nil {
 		return token.Issued{}, fmt.Errorf("sign: %w", err)
 	}
 	ev := token.IssuedEvent{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
-		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
+		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp, JKT: c.JKT}
 	t := token.Load(jti, nil)
 	if err := t.Issue(ev); err != nil {
 		return token.Issued{}, err
@@ -150,7 +160,7 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	if _, err := AppendAll(ctx, s.store, meta, Changes(t)); err != nil {
 		return token.Issued{}, fmt.Errorf("record issuance: %w", err)
 	}
-	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}, nil
+	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp, JKT: c.JKT}, nil
 }
 
 func (s *JWTSigner) check(c token.Claims) (token.Class, time.Duration, error) {
@@ -167,6 +177,8 @@ func (s *JWTSigner) check(c token.Claims) (token.Class, time.Duration, error) {
 		return bad("aud is required")
 	case c.Lifetime < 0:
 		return bad("negative lifetime")
+	case c.JKT != "" && !validJKT(c.JKT):
+		return bad("jkt is not a base64url SHA-256 thumbprint")
 	case c.Lifetime > class.Lifetime:
 		return token.Class{}, 0, fmt.Errorf("%w: %s asks %s, bound %s", token.ErrLifetimeTooLong, c.Class, c.Lifetime, class.Lifetime)
 	}
@@ -267,4 +279,10 @@ func (s *JWTSigner) SignCheckpoint(ctx context.Context, head eventstore.Head) (s
 		return "", fmt.Errorf("sign checkpoint: %w", err)
 	}
 	return jws.CompactSerialize()
+}
+
+// validJKT: an RFC 7638 SHA-256 thumbprint in base64url is 43 characters.
+func validJKT(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
 }

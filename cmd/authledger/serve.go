@@ -104,7 +104,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
+	mw := []echo.MiddlewareFunc{metrics.Middleware, api.DPoPResource(a.clients.dpop, a.cfg.Issuer), // DPoP proofs on /v1 (RFC 9449 §7)
+		api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
 	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }

@@ -18,7 +18,7 @@ import (
 )
 
 const servicesUsage = `usage:
-  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE]
+  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE] [--dpop]
   authledger services list
   authledger services show ID
   authledger services rotate-secret ID [--window 24h | --immediately]
@@ -108,6 +108,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		var auds stringList
 		fs.Var(&auds, "audience", "an audience the service may request (repeatable)")
 		jwkFile := fs.String("jwk", "", "file with a public Ed25519 JWK or JWK Set for private_key_jwt")
+		dpopBound := fs.Bool("dpop", false, "require DPoP (RFC 9449) on every token request: dpop_bound_access_tokens")
 		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
 			return exitError{2}
 		}
@@ -125,7 +126,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		if err != nil {
 			return err
 		}
-		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0}, meta)
+		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, DPoPBound: *dpopBound}, meta)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,9 @@ type View struct {
 	RegisteredAt time.Time   `json:"registered_at"`
 	// Version is the stream version this view reflects.
 	Version uint64 `json:"version"`
+	// DPoPBound: every token request must carry a DPoP proof
+	// (dpop_bound_access_tokens, RFC 9449 §5.2).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // Clone returns a deep copy, so a read model can hand views out while it
@@ -211,7 +214,7 @@ func (v *View) Fold(e Event) {
 func (v *View) apply(e Event) {
 	switch e := e.(type) {
 	case Registered:
-		v.ID, v.Name, v.RegisteredAt = e.Client, e.Name, e.At
+		v.ID, v.Name, v.RegisteredAt, v.DPoPBound = e.Client, e.Name, e.At, e.DPoPBound
 		v.Scopes, v.Audiences = slices.Clone(e.Scopes), slices.Clone(e.Audiences)
 	case SecretAdded:
 		v.Secrets = append(v.Secrets, Secret{ID: e.SecretID, Hash: e.Hash, AddedAt: e.At})
@@ -265,6 +268,8 @@ type Registration struct {
 	Audiences []string
 	Secret    *NewSecret
 	Keys      []PublicKey
+	// DPoPBound requires DPoP on every token request (RFC 9449 §5.2).
+	DPoPBound bool
 }
 
 func checkScopes(scopes []string) error {
@@ -335,7 +340,7 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	}
 	now = now.UTC()
 	scopes, auds := dedupe(r.Scopes), dedupe(r.Audiences)
-	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), At: now})
+	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), DPoPBound: r.DPoPBound, At: now})
 	if r.Secret != nil {
 		c.record(SecretAdded{SecretID: r.Secret.ID, Hash: r.Secret.Hash, At: now})
 	}
@@ -476,5 +481,15 @@ func (c *Client) Disable(reason string, now time.Time) error {
 	}
 	now = now.UTC()
 	c.record(Disabled{Reason: reason, At: now, AccessUntil: now.Add(TokenHorizon())})
+	return nil
+}
+
+// CheckDPoP is the client's rule for a token request that presented the
+// DPoP key jkt ("" for none): a client registered with
+// dpop_bound_access_tokens gets no bearer token (RFC 9449 §5.2).
+func (v View) CheckDPoP(jkt string) error {
+	if v.DPoPBound && jkt == "" {
+		return ErrDPoPRequired
+	}
 	return nil
 }

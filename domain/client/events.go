@@ -40,7 +40,11 @@ type Registered struct {
 	Scopes     []string   `json:"scopes"`
 	Audiences  []string   `json:"audiences"`
 	Privileged Privileges `json:"privileged,omitzero"`
-	At         time.Time  `json:"at"`
+	// DPoPBound (RFC 9449 §5.2, registration metadata
+	// dpop_bound_access_tokens) makes DPoP mandatory: every token request
+	// of the client must carry a proof. Absent means false.
+	DPoPBound bool      `json:"dpop_bound_access_tokens,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // SecretAdded records a secret by its hash only: v2 (Pepper.Hash) for
