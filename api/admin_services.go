@@ -67,8 +67,11 @@ func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
 					return errBearerMissing(c)
 				}
 				var err error
-				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil || !bindingHolds(c.Request(), p.JKT) {
+				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil {
 					return errBearerInvalid(c)
+				}
+				if !bindingHolds(c.Request(), p.JKT) {
+					return errBindingBroken(c)
 				}
 			}
 			if !slices.Contains(p.Scopes, scope) {

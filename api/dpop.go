@@ -130,6 +130,15 @@ func bindingHolds(req *http.Request, jkt string) bool {
 	return jkt != "" && proof != "" && subtle.ConstantTimeCompare([]byte(jkt), []byte(proof)) == 1
 }
 
+// errBindingBroken is the 401 answer to a valid token presented against
+// its binding: a DPoP-bound token as Bearer or with another key's proof,
+// or an unbound token under the DPoP scheme. The DPoP challenge tells a
+// client that downgraded which scheme to use.
+func errBindingBroken(c echo.Context) error {
+	c.Response().Header().Set("WWW-Authenticate", dpopChallenge("invalid_token", "the token is not used as bound (RFC 9449 section 7)"))
+	return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "a DPoP-bound token needs the DPoP scheme and a proof by its key; a bearer token needs the Bearer scheme")
+}
+
 func dpopChallenge(errCode, desc string) string {
 	ch := `DPoP algs="` + strings.Join(DPoPAlgs, " ") + `"`
 	if errCode != "" {

@@ -201,8 +201,11 @@ func (s *Sessions) bearer(c echo.Context) (token.AccessClaims, error) {
 		return token.AccessClaims{}, errBearerMissing(c)
 	}
 	cl, err := s.uc.Access.Check(c.Request().Context(), raw)
-	if err != nil || !bindingHolds(c.Request(), cl.JKT) {
-		return token.AccessClaims{}, errBearerInvalid(c)
+	if err != nil {
+		return cl, errBearerInvalid(c)
+	}
+	if !bindingHolds(c.Request(), cl.JKT) {
+		return token.AccessClaims{}, errBindingBroken(c)
 	}
 	return cl, nil
 }
