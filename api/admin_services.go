@@ -167,6 +167,7 @@ type ServiceResponse struct {
 	Keys         []client.PublicKey `json:"keys"`
 	Disabled     bool               `json:"disabled"`
 	DPoPBound    bool               `json:"dpop_bound_access_tokens"`
+	DPoPNonce    bool               `json:"dpop_nonce_required"`
 	RegisteredAt time.Time          `json:"registered_at"`
 	Version      uint64             `json:"version"`
 }
@@ -185,7 +186,7 @@ func ToServiceResponse(v client.View) ServiceResponse {
 	p := v.Privileged()
 	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
 		Privileged: PrivilegedGrants{Scopes: nonNil(p.Scopes), Audiences: nonNil(p.Audiences)},
-		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, DPoPBound: v.DPoPBound, RegisteredAt: v.RegisteredAt, Version: v.Version}
+		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, DPoPBound: v.DPoPBound, DPoPNonce: v.DPoPNonce, RegisteredAt: v.RegisteredAt, Version: v.Version}
 }
 
 func nonNil[T any](s []T) []T {
@@ -220,6 +221,7 @@ type registerServiceRequest struct {
 	Audiences []string        `json:"audiences"`
 	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
 	DPoPBound bool            `json:"dpop_bound_access_tokens,omitempty"`
+	DPoPNonce bool            `json:"dpop_nonce_required,omitempty"`
 }
 
 func bindJSON(c echo.Context, v any) error {
@@ -250,7 +252,7 @@ func (a *AdminServices) register(c echo.Context) error {
 	}
 	res, err := a.cmds.Register(c.Request().Context(), commands.RegisterService{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0,
-		DPoPBound: req.DPoPBound,
+		DPoPBound: req.DPoPBound, DPoPNonce: req.DPoPNonce,
 	}, a.meta(c))
 	if err != nil {
 		return err

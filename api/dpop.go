@@ -28,6 +28,15 @@ type DPoPRequest struct {
 	URI string
 	// AccessToken, when the request carries one, must be hashed in ath.
 	AccessToken string
+	// NonceValid, when set, must accept the proof's nonce (RFC 9449 §8),
+	// or the checker answers oauth.ErrUseDPoPNonce.
+	NonceValid func(nonce string) bool
+}
+
+// DPoPNonces makes and checks server nonces (commands.DPoPNonces).
+type DPoPNonces interface {
+	Current() string
+	Valid(nonce string) bool
 }
 
 // DPoPChecker validates a DPoP proof and admits its jti once; it returns
@@ -64,7 +73,12 @@ func dpopProof(req *http.Request) (string, error) {
 // tokenEndpointProof validates the DPoP proof of a token request (RFC 9449
 // §5): "" when there is none. With no checker a proof is refused rather
 // than ignored, so a client never believes it holds a bound token.
-func tokenEndpointProof(c echo.Context, checker DPoPChecker, uri string) (string, error) {
+//
+// A client registered with dpop_nonce_required must put a current server
+// nonce in its proof: otherwise the answer is use_dpop_nonce with a fresh
+// DPoP-Nonce header (RFC 9449 §8.1), and every answer to it carries the
+// nonce to use next.
+func tokenEndpointProof(c echo.Context, checker DPoPChecker, nonces DPoPNonces, uri string, needNonce bool) (string, error) {
 	req := c.Request()
 	proof, err := dpopProof(req)
 	if err != nil || proof == "" {
@@ -73,7 +87,19 @@ func tokenEndpointProof(c echo.Context, checker DPoPChecker, uri string) (string
 	if checker == nil {
 		return "", oauth.ErrInvalidDPoPProof.WithHint("DPoP is not enabled on this server")
 	}
-	return checker.CheckProof(req.Context(), proof, DPoPRequest{Method: req.Method, URI: uri})
+	dr := DPoPRequest{Method: req.Method, URI: uri}
+	if needNonce {
+		if nonces == nil {
+			return "", oauth.ErrServerError.WithDebug("dpop: a client requires nonces but the server has no nonce source")
+		}
+		dr.NonceValid = nonces.Valid
+		c.Response().Header().Set("DPoP-Nonce", nonces.Current())
+	}
+	jkt, err := checker.CheckProof(req.Context(), proof, dr)
+	if errors.Is(err, oauth.ErrUseDPoPNonce) {
+		return "", oauth.ErrUseDPoPNonce.WithHint("use the server nonce in DPoP-Nonce").WithDebug(err.Error())
+	}
+	return jkt, err
 }
 
 // DPoPResource validates DPoP proofs on authledger's own /v1 APIs (RFC

@@ -29,14 +29,16 @@ type TokenEndpoint struct {
 	grants map[string]Grant
 	// dpop checks DPoP proofs (RFC 9449 §5) against uri, the endpoint's
 	// public URI; nil refuses every proof.
-	dpop DPoPChecker
-	uri  string
+	dpop   DPoPChecker
+	nonces DPoPNonces
+	uri    string
 }
 
 // WithDPoP makes the endpoint accept DPoP proofs; issuer is the public
-// base URL that a proof's htu names.
-func (t *TokenEndpoint) WithDPoP(checker DPoPChecker, issuer string) *TokenEndpoint {
-	t.dpop, t.uri = checker, strings.TrimRight(issuer, "/")+"/oauth2/token"
+// base URL that a proof's htu names; nonces serve the clients registered
+// with dpop_nonce_required (nil: such clients are refused).
+func (t *TokenEndpoint) WithDPoP(checker DPoPChecker, nonces DPoPNonces, issuer string) *TokenEndpoint {
+	t.dpop, t.nonces, t.uri = checker, nonces, strings.TrimRight(issuer, "/")+"/oauth2/token"
 	return t
 }
 
@@ -95,7 +97,7 @@ func (t *TokenEndpoint) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	jkt, err := tokenEndpointProof(c, t.dpop, t.uri)
+	jkt, err := tokenEndpointProof(c, t.dpop, t.nonces, t.uri, cl.Client.DPoPNonce)
 	if err != nil {
 		return err
 	}

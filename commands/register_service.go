@@ -20,6 +20,8 @@ type RegisterService struct {
 	// DPoPBound makes DPoP mandatory for the client's token requests
 	// (dpop_bound_access_tokens, RFC 9449 §5.2).
 	DPoPBound bool
+	// DPoPNonce makes its proofs carry a server nonce (RFC 9449 §8).
+	DPoPNonce bool
 }
 
 // RegisteredService is the result. ClientSecret is shown once and never
@@ -41,7 +43,7 @@ func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metad
 		return RegisteredService{}, err
 	}
 	id := client.ID(client.IDPrefix + rid)
-	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, DPoPBound: cmd.DPoPBound}
+	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, DPoPBound: cmd.DPoPBound, DPoPNonce: cmd.DPoPNonce}
 	var secret string
 	if !cmd.NoSecret {
 		var ns client.NewSecret

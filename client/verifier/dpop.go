@@ -148,6 +148,9 @@ type ProofRequest struct {
 	AccessToken string
 	// Nonce, when set, must equal the proof's nonce, or ErrUseDPoPNonce.
 	Nonce string
+	// NonceValid, when set, must accept the proof's nonce, or
+	// ErrUseDPoPNonce: for servers whose nonces rotate (RFC 9449 §8).
+	NonceValid func(nonce string) bool
 }
 
 // Proof is a validated proof.
@@ -202,6 +205,9 @@ func (pc *ProofChecker) Validate(raw string, req ProofRequest) (*Proof, error) {
 		}
 	}
 	if req.Nonce != "" && subtle.ConstantTimeCompare([]byte(pp.Nonce), []byte(req.Nonce)) != 1 {
+		return nil, ErrUseDPoPNonce
+	}
+	if req.NonceValid != nil && (pp.Nonce == "" || !req.NonceValid(pp.Nonce)) {
 		return nil, ErrUseDPoPNonce
 	}
 	return &Proof{JKT: pp.JKT, JTI: pp.JTI, Alg: pp.Alg, IssuedAt: pp.IssuedAt, Nonce: pp.Nonce}, nil

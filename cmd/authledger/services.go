@@ -18,7 +18,7 @@ import (
 )
 
 const servicesUsage = `usage:
-  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE] [--dpop]
+  authledger services register --name N --scopes "a b" [--audience A ...] [--jwk FILE] [--dpop] [--dpop-nonce]
   authledger services list
   authledger services show ID
   authledger services rotate-secret ID [--window 24h | --immediately]
@@ -109,6 +109,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		fs.Var(&auds, "audience", "an audience the service may request (repeatable)")
 		jwkFile := fs.String("jwk", "", "file with a public Ed25519 JWK or JWK Set for private_key_jwt")
 		dpopBound := fs.Bool("dpop", false, "require DPoP (RFC 9449) on every token request: dpop_bound_access_tokens")
+		dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in the client's DPoP proofs (RFC 9449 §8)")
 		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
 			return exitError{2}
 		}
@@ -126,7 +127,7 @@ func servicesCLI(ctx context.Context, store eventstore.Store, pepper func(contex
 		if err != nil {
 			return err
 		}
-		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, DPoPBound: *dpopBound}, meta)
+		res, err := svc.Register(ctx, cmds.RegisterService{Name: *name, Scopes: strings.Fields(*scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, DPoPBound: *dpopBound, DPoPNonce: *dpopNonce}, meta)
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,11 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	if err != nil {
 		return clientParts{}, err
 	}
-	te.WithDPoP(dpop, in.cfg.Issuer)
+	nonces, err := cmds.LoadDPoPNonces(ctx, keys.secrets, nil, nil) // keys DPoP server nonces, shared by every instance
+	if err != nil {
+		return clientParts{}, err
+	}
+	te.WithDPoP(dpop, nonces, in.cfg.Issuer)
 	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store, Pepper: pepper, Publisher: revs.publisher})
 	if err != nil {
 		return clientParts{}, err

@@ -79,6 +79,8 @@ type View struct {
 	// DPoPBound: every token request must carry a DPoP proof
 	// (dpop_bound_access_tokens, RFC 9449 §5.2).
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonce: its proofs must carry a server nonce (RFC 9449 §8).
+	DPoPNonce bool `json:"dpop_nonce_required,omitempty"`
 }
 
 // Clone returns a deep copy, so a read model can hand views out while it
@@ -214,7 +216,7 @@ func (v *View) Fold(e Event) {
 func (v *View) apply(e Event) {
 	switch e := e.(type) {
 	case Registered:
-		v.ID, v.Name, v.RegisteredAt, v.DPoPBound = e.Client, e.Name, e.At, e.DPoPBound
+		v.ID, v.Name, v.RegisteredAt, v.DPoPBound, v.DPoPNonce = e.Client, e.Name, e.At, e.DPoPBound, e.DPoPNonce
 		v.Scopes, v.Audiences = slices.Clone(e.Scopes), slices.Clone(e.Audiences)
 	case SecretAdded:
 		v.Secrets = append(v.Secrets, Secret{ID: e.SecretID, Hash: e.Hash, AddedAt: e.At})
@@ -270,6 +272,8 @@ type Registration struct {
 	Keys      []PublicKey
 	// DPoPBound requires DPoP on every token request (RFC 9449 §5.2).
 	DPoPBound bool
+	// DPoPNonce requires a server nonce in its proofs (RFC 9449 §8).
+	DPoPNonce bool
 }
 
 func checkScopes(scopes []string) error {
@@ -340,7 +344,7 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	}
 	now = now.UTC()
 	scopes, auds := dedupe(r.Scopes), dedupe(r.Audiences)
-	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), DPoPBound: r.DPoPBound, At: now})
+	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), DPoPBound: r.DPoPBound, DPoPNonce: r.DPoPNonce, At: now})
 	if r.Secret != nil {
 		c.record(SecretAdded{SecretID: r.Secret.ID, Hash: r.Secret.Hash, At: now})
 	}

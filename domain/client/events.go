@@ -43,7 +43,10 @@ type Registered struct {
 	// DPoPBound (RFC 9449 §5.2, registration metadata
 	// dpop_bound_access_tokens) makes DPoP mandatory: every token request
 	// of the client must carry a proof. Absent means false.
-	DPoPBound bool      `json:"dpop_bound_access_tokens,omitempty"`
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonce makes the client's proofs carry a server nonce (RFC 9449
+	// §8). Absent means false.
+	DPoPNonce bool      `json:"dpop_nonce_required,omitempty"`
 	At        time.Time `json:"at"`
 }
 

@@ -31,7 +31,7 @@ func NewDPoPChecker(replay verifier.ReplayCache, now func() time.Time) (*DPoPChe
 // CheckProof implements api.DPoPChecker. The hint is the verifier
 // sentinel's own text, safe for clients and free of quotes.
 func (d *DPoPChecker) CheckProof(ctx context.Context, proof string, req api.DPoPRequest) (string, error) {
-	p, err := d.pc.Check(ctx, proof, verifier.ProofRequest{Method: req.Method, URI: req.URI, AccessToken: req.AccessToken})
+	p, err := d.pc.Check(ctx, proof, verifier.ProofRequest{Method: req.Method, URI: req.URI, AccessToken: req.AccessToken, NonceValid: req.NonceValid})
 	switch {
 	case err == nil:
 		return p.JKT, nil

@@ -163,6 +163,27 @@ func TestDPoPAgainstTheBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("a client registered with --dpop-nonce gets a server nonce first", func(t *testing.T) {
+		noncey := registerService(t, srv, "--name", "noncey", "--scopes", "jobs:run", "--dpop-nonce")
+		form := url.Values{"grant_type": {"client_credentials"}}
+		var nonce string
+		eventually(t, "use_dpop_nonce", func() error {
+			code, out, h := tokenCall(srv.BaseURL, noncey, form, proofFor(t, a, "POST", tokenURI, dpop.ProofOptions{})).do(t)
+			if code != 400 || out["error"] != "use_dpop_nonce" || h.Get("DPoP-Nonce") == "" {
+				return fmt.Errorf("%d %v nonce %q", code, out, h.Get("DPoP-Nonce"))
+			}
+			nonce = h.Get("DPoP-Nonce")
+			return nil
+		})
+		if code, out, _ := tokenCall(srv.BaseURL, noncey, form, proofFor(t, a, "POST", tokenURI, dpop.ProofOptions{Nonce: "forged"})).do(t); code != 400 || out["error"] != "use_dpop_nonce" {
+			t.Fatalf("a made-up nonce: %d %v", code, out)
+		}
+		code, out, _ := tokenCall(srv.BaseURL, noncey, form, proofFor(t, a, "POST", tokenURI, dpop.ProofOptions{Nonce: nonce})).do(t)
+		if code != 200 || out["token_type"] != "DPoP" {
+			t.Fatalf("with the nonce: %d %v", code, out)
+		}
+	})
+
 	// A session started over DPoP: the family is bound to key A.
 	sessURI := issuer + "/v1/sessions"
 	body := `{"subject":"alice","amr":["hwk"],"acr":"aal2"}`
