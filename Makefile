@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services unit fuzz bench clean
+.PHONY: run build test lint services interop-deps unit fuzz bench clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -17,10 +17,14 @@ build:
 	$(GO) build -o $(BIN) ./cmd/authledger
 
 ## test: the whole suite — services, lint, race tests, short fuzzing
-test: services lint unit fuzz
+test: services interop-deps lint unit fuzz
 
 services:
 	./scripts/services.sh
+
+## interop-deps: npm ci for tests/interop when node_modules is missing
+interop-deps:
+	./scripts/interop-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -18,7 +18,7 @@ import (
 
 // DPoPAlgs are the proof algorithms accepted (client/verifier.DPoPAlgs),
 // for the metadata and the challenges.
-var DPoPAlgs = []string{"EdDSA", "ES256"}
+var DPoPAlgs = []string{"EdDSA", "Ed25519", "ES256"}
 
 // DPoPRequest is what a proof must match.
 type DPoPRequest struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -27,7 +28,12 @@ const ProofType = "dpop+jwt"
 // DPoPAlgs are the proof algorithms accepted, in the order they are
 // advertised (dpop_signing_alg_values_supported, the algs of a challenge).
 // Asymmetric only: "none" and HMAC can never prove possession of a key.
-var DPoPAlgs = []string{string(jose.EdDSA), string(jose.ES256)}
+// "Ed25519" is RFC 9864's fully specified name for EdDSA over Ed25519,
+// which current JOSE libraries (jose for JavaScript, hence openid-client)
+// put in their proofs.
+var DPoPAlgs = []string{string(jose.EdDSA), algEd25519, string(jose.ES256)}
+
+const algEd25519 = "Ed25519"
 
 var dpopJoseAlgs = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
 
@@ -75,7 +81,7 @@ var (
 	ErrDPoPProofTooLarge    error = proofError{"verifier: DPoP proof exceeds the size limit"}
 	ErrDPoPMalformed        error = proofError{"verifier: malformed DPoP proof"}
 	ErrDPoPWrongType        error = proofError{"verifier: DPoP proof typ is not dpop+jwt"}
-	ErrDPoPUnsupportedAlg   error = proofError{"verifier: DPoP proof algorithm not allowed (EdDSA, ES256)"}
+	ErrDPoPUnsupportedAlg   error = proofError{"verifier: DPoP proof algorithm not allowed (EdDSA, Ed25519, ES256)"}
 	ErrDPoPBadKey           error = proofError{"verifier: DPoP proof jwk is missing or not a public key"}
 	ErrDPoPBadSignature     error = proofError{"verifier: DPoP proof signature invalid"}
 	ErrDPoPMissingClaim     error = proofError{"verifier: DPoP proof claim missing"}
@@ -305,13 +311,9 @@ func ParseProof(raw string) (*ParsedProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	jws, err := jose.ParseSignedCompact(raw, dpopJoseAlgs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, ErrDPoPMalformed
-	}
-	body, err := jws.Verify(key)
+	body, err := verifyProof(raw, h.Alg, key)
 	if err != nil {
-		return nil, ErrDPoPBadSignature
+		return nil, err
 	}
 	var c proofClaims
 	if err := decodeObject(body, func(name string, dec *json.Decoder) error {
@@ -349,12 +351,46 @@ func ParseProof(raw string) (*ParsedProof, error) {
 		IssuedAt: time.Unix(iat, 0), ATH: c.ATH, Nonce: c.Nonce}, nil
 }
 
+// verifyProof checks the signature and returns the payload. go-jose knows
+// EdDSA and ES256; RFC 9864's "Ed25519" is the same signature over the
+// same input, checked with the standard library.
+func verifyProof(raw, alg string, key *jose.JSONWebKey) ([]byte, error) {
+	if alg != algEd25519 {
+		jws, err := jose.ParseSignedCompact(raw, dpopJoseAlgs)
+		if err != nil || len(jws.Signatures) != 1 {
+			return nil, ErrDPoPMalformed
+		}
+		body, err := jws.Verify(key)
+		if err != nil {
+			return nil, ErrDPoPBadSignature
+		}
+		return body, nil
+	}
+	pub, ok := key.Key.(ed25519.PublicKey)
+	dot1, dot2 := strings.IndexByte(raw, '.'), strings.LastIndexByte(raw, '.')
+	if !ok || dot1 < 0 || dot2 <= dot1 {
+		return nil, ErrDPoPMalformed
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(raw[dot2+1:])
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return nil, ErrDPoPBadSignature
+	}
+	if !ed25519.Verify(pub, []byte(raw[:dot2]), sig) {
+		return nil, ErrDPoPBadSignature
+	}
+	body, err := base64.RawURLEncoding.DecodeString(raw[dot1+1 : dot2])
+	if err != nil {
+		return nil, ErrDPoPMalformed
+	}
+	return body, nil
+}
+
 // proofKey reads the jwk header: a public key of the type alg needs,
 // nothing private (RFC 9449 §4.3 items 5-6).
 func proofKey(alg string, raw json.RawMessage) (*jose.JSONWebKey, error) {
 	var kty, crv string
 	switch alg {
-	case string(jose.EdDSA):
+	case string(jose.EdDSA), algEd25519:
 		kty, crv = "OKP", "Ed25519"
 	case string(jose.ES256):
 		kty, crv = "EC", "P-256"

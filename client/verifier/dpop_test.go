@@ -118,6 +118,9 @@ func TestProofChecksOfRFC9449Section4_3(t *testing.T) {
 		{"an EdDSA proof from dpop.Key is accepted", mustProof(t, k, "GET", htu, dpop.ProofOptions{}), verifier.ProofRequest{Method: "GET", URI: htu}, nil},
 		{"an ES256 proof is accepted", mustProof(t, ec, "GET", htu, dpop.ProofOptions{}), verifier.ProofRequest{Method: "GET", URI: htu}, nil},
 		{"a hand-built proof is accepted", handProof(hdr(nil), claims(nil), edSign), verifier.ProofRequest{Method: "GET", URI: htu}, nil},
+		{"RFC 9864's alg Ed25519 is accepted", handProof(hdr(map[string]any{"alg": "Ed25519"}), claims(nil), edSign), verifier.ProofRequest{Method: "GET", URI: htu}, nil},
+		{"an Ed25519 proof signed by another key is refused", handProof(hdr(map[string]any{"alg": "Ed25519"}), claims(nil), func(in []byte) []byte { return ed25519.Sign(other, in) }), verifier.ProofRequest{Method: "GET", URI: htu}, verifier.ErrDPoPBadSignature},
+		{"alg Ed25519 with a P-256 jwk is refused", handProof(hdr(map[string]any{"alg": "Ed25519", "jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}), claims(nil), edSign), verifier.ProofRequest{Method: "GET", URI: htu}, verifier.ErrDPoPBadKey},
 		{"the wrong htm is refused", mustProof(t, k, "POST", htu, dpop.ProofOptions{}), verifier.ProofRequest{Method: "GET", URI: htu}, verifier.ErrDPoPWrongMethod},
 		{"htm is case-sensitive", handProof(hdr(nil), claims(map[string]any{"htm": "get"}), edSign), verifier.ProofRequest{Method: "GET", URI: htu}, verifier.ErrDPoPWrongMethod},
 		{"another path is the wrong htu", mustProof(t, k, "GET", htu+"/1", dpop.ProofOptions{}), verifier.ProofRequest{Method: "GET", URI: htu}, verifier.ErrDPoPWrongURI},
@@ -367,7 +370,7 @@ func TestMiddlewareDPoPChallenges(t *testing.T) {
 		cl, _ := verifier.ClaimsFrom(c)
 		return c.String(http.StatusOK, cl.JKT)
 	}, verifier.Middleware(dpopV(t, set)))
-	const algs = `algs="EdDSA ES256"`
+	const algs = `algs="EdDSA Ed25519 ES256"`
 	tests := []struct {
 		name      string
 		req       *http.Request

@@ -254,7 +254,7 @@ func TestDPoPAgainstTheBinary(t *testing.T) {
 
 	t.Run("the metadata lists the proof algorithms", func(t *testing.T) {
 		_, out, _ := dpopCall{method: http.MethodGet, url: srv.BaseURL + "/.well-known/oauth-authorization-server"}.do(t)
-		if fmt.Sprint(out["dpop_signing_alg_values_supported"]) != "[EdDSA ES256]" {
+		if fmt.Sprint(out["dpop_signing_alg_values_supported"]) != "[EdDSA Ed25519 ES256]" {
 			t.Fatalf("metadata: %v", out["dpop_signing_alg_values_supported"])
 		}
 	})
