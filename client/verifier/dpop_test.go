@@ -43,6 +43,19 @@ func newDPoPKey(t testing.TB) *dpop.Key {
 	return k
 }
 
+func newES256Key(t testing.TB) *dpop.Key {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := dpop.FromPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func mustProof(t testing.TB, k *dpop.Key, method, uri string, o dpop.ProofOptions) string {
 	t.Helper()
 	if o.Now.IsZero() {
