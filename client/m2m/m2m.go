@@ -6,7 +6,9 @@
 // errors and opens a circuit breaker on repeated authentication failures,
 // so a misconfigured service cannot hammer the token endpoint. It
 // authenticates with a client secret (client_secret_basic) or with an
-// Ed25519 key (private_key_jwt, RFC 7523).
+// Ed25519 key (private_key_jwt, RFC 7523). With Config.DPoP its tokens
+// are bound to a key it holds (RFC 9449), and Transport signs a proof for
+// every request made with them (docs/dpop.md).
 package m2m
 
 import (
