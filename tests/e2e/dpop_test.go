@@ -199,6 +199,18 @@ func TestDPoPAgainstTheBinary(t *testing.T) {
 	if code, out, h := start("DPoP", proofFor(t, a, "POST", sessURI, dpop.ProofOptions{})); code != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "invalid_dpop_proof") {
 		t.Fatalf("proof without ath on /v1/sessions: %d %v %q", code, out, h.Get("WWW-Authenticate"))
 	}
+	if code, out, h := start("DPoP"); code != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "invalid_dpop_proof") {
+		t.Fatalf("DPoP scheme without a proof on /v1/sessions: %d %v %q", code, out, h.Get("WWW-Authenticate"))
+	}
+	_, plain, _ := tokenCall(srv.BaseURL, login, cc).do(t)
+	if plain["token_type"] != "Bearer" {
+		t.Fatalf("a grant without a proof: %v", plain)
+	}
+	unbound := plain["access_token"].(string)
+	if code, out, h := (dpopCall{method: http.MethodPost, url: srv.BaseURL + "/v1/sessions", body: body, contentType: "application/json",
+		auth: "DPoP " + unbound, proofs: []string{proofFor(t, a, "POST", sessURI, dpop.ProofOptions{AccessToken: unbound})}}).do(t); code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "DPoP ") {
+		t.Fatalf("an unbound token under the DPoP scheme: %d %v %q", code, out, h.Get("WWW-Authenticate"))
+	}
 	code, sess, _ := start("DPoP", proofFor(t, a, "POST", sessURI, dpop.ProofOptions{AccessToken: m2m}))
 	if code != 201 || sess["token_type"] != "DPoP" {
 		t.Fatalf("start session over DPoP: %d %v", code, sess)
