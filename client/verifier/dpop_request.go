@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -128,9 +129,13 @@ func RequestURI(r *http.Request) string {
 // instance (several instances need a shared one, e.g. in Redis). Expired
 // entries are swept as new ones arrive; when it holds MaxEntries live
 // ones it refuses (fails closed) rather than grow without bound.
+//
+// Entries are a SHA-256 of the key and a Unix time: a fixed 40 bytes
+// whatever the key, and a map without pointers, which the garbage
+// collector need not scan however many proofs it remembers.
 type MemoryReplayCache struct {
 	mu         sync.Mutex
-	seen       map[string]time.Time
+	seen       map[[sha256.Size]byte]int64 // key hash → expiry, Unix nanoseconds
 	lastSweep  time.Time
 	now        func() time.Time
 	MaxEntries int
@@ -141,7 +146,7 @@ func NewMemoryReplayCache(now func() time.Time) *MemoryReplayCache {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryReplayCache{seen: map[string]time.Time{}, now: now, MaxEntries: 1 << 20}
+	return &MemoryReplayCache{seen: map[[sha256.Size]byte]int64{}, now: now, MaxEntries: 1 << 20}
 }
 
 // errReplayCacheFull is returned when the cache is full of live entries.
@@ -149,23 +154,25 @@ var errReplayCacheFull = errors.New("verifier: replay cache full")
 
 // Claim implements ReplayCache.
 func (m *MemoryReplayCache) Claim(_ context.Context, key string, until time.Time) (bool, error) {
+	h := sha256.Sum256([]byte(key))
 	now := m.now()
+	n := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if now.Sub(m.lastSweep) > time.Minute || len(m.seen) >= m.MaxEntries {
 		for k, exp := range m.seen {
-			if !now.Before(exp) {
+			if n >= exp {
 				delete(m.seen, k)
 			}
 		}
 		m.lastSweep = now
 	}
-	if exp, ok := m.seen[key]; ok && now.Before(exp) {
+	if exp, ok := m.seen[h]; ok && n < exp {
 		return false, nil
 	}
 	if len(m.seen) >= m.MaxEntries {
 		return false, errReplayCacheFull
 	}
-	m.seen[key] = until
+	m.seen[h] = until.UnixNano()
 	return true, nil
 }
