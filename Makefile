@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services tools unit fuzz bench chaos clean
+.PHONY: run build test lint services tools interop-deps unit fuzz bench chaos clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -18,8 +18,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/authledger
 
-## test: the whole suite — services, tools, lint, race tests, short fuzzing
-test: services tools lint unit fuzz
+## test: the whole suite — services, tools, npm packages, lint, race tests, short fuzzing
+test: services tools interop-deps lint unit fuzz
 
 services:
 	./scripts/services.sh
@@ -27,6 +27,10 @@ services:
 ## tools: what tests run besides Go (promtool for tests/ops)
 tools:
 	./scripts/tools.sh
+
+## interop-deps: npm ci for tests/interop when node_modules is missing
+interop-deps:
+	./scripts/interop-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -20,6 +20,8 @@ type Principal struct {
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// JKT is the token's cnf.jkt (DPoP-bound), "" for a bearer token.
+	JKT string
 }
 
 // BearerVerifier checks a bearer token presented to authledger's own APIs:
@@ -67,6 +69,9 @@ func RequireScope(v BearerVerifier, scope string) echo.MiddlewareFunc {
 				var err error
 				if p, err = v.VerifyBearer(c.Request().Context(), raw); err != nil {
 					return errBearerInvalid(c)
+				}
+				if !bindingHolds(c.Request(), p.JKT) {
+					return errBindingBroken(c)
 				}
 			}
 			if !slices.Contains(p.Scopes, scope) {
@@ -161,6 +166,8 @@ type ServiceResponse struct {
 	Secrets      []client.Secret    `json:"secrets"`
 	Keys         []client.PublicKey `json:"keys"`
 	Disabled     bool               `json:"disabled"`
+	DPoPBound    bool               `json:"dpop_bound_access_tokens"`
+	DPoPNonce    bool               `json:"dpop_nonce_required"`
 	RegisteredAt time.Time          `json:"registered_at"`
 	Version      uint64             `json:"version"`
 	RateLimit    *client.RateLimit  `json:"rate_limit,omitempty"`
@@ -180,7 +187,7 @@ func ToServiceResponse(v client.View) ServiceResponse {
 	p := v.Privileged()
 	return ServiceResponse{ClientID: string(v.ID), Name: v.Name, Scopes: nonNil(v.Scopes), Audiences: nonNil(v.Audiences),
 		Privileged: PrivilegedGrants{Scopes: nonNil(p.Scopes), Audiences: nonNil(p.Audiences)},
-		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version, RateLimit: v.RateLimit}
+		Secrets:    nonNil(v.Secrets), Keys: nonNil(v.Keys), Disabled: v.Disabled, RegisteredAt: v.RegisteredAt, Version: v.Version, RateLimit: v.RateLimit, DPoPBound: v.DPoPBound, DPoPNonce: v.DPoPNonce}
 }
 
 func nonNil[T any](s []T) []T {
@@ -216,6 +223,8 @@ type registerServiceRequest struct {
 	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
 	// RateLimit is the client's own request budget (docs/api.md "Rate limits").
 	RateLimit *client.RateLimit `json:"rate_limit,omitempty"`
+	DPoPBound bool            `json:"dpop_bound_access_tokens,omitempty"`
+	DPoPNonce bool            `json:"dpop_nonce_required,omitempty"`
 }
 
 func bindJSON(c echo.Context, v any) error {
@@ -246,6 +255,7 @@ func (a *AdminServices) register(c echo.Context) error {
 	}
 	res, err := a.cmds.Register(c.Request().Context(), commands.RegisterService{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Keys: keys, NoSecret: len(keys) > 0, RateLimit: req.RateLimit,
+		DPoPBound: req.DPoPBound, DPoPNonce: req.DPoPNonce,
 	}, a.meta(c))
 	if err != nil {
 		return err

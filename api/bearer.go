@@ -7,11 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// bearerToken is the RFC 6750 §2.1 bearer token in req's Authorization
-// header, or "" when it holds none.
+// bearerToken is the access token in req's Authorization header: an RFC
+// 6750 §2.1 bearer token, or an RFC 9449 §7.1 DPoP token whose proof
+// DPoPResource validated; "" when it holds neither. Whoever verifies it
+// must then check bindingHolds.
 func bearerToken(req *http.Request) string {
 	scheme, raw, _ := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	if !strings.EqualFold(scheme, "Bearer") && (!strings.EqualFold(scheme, "DPoP") || proofJKT(req) == "") {
 		return ""
 	}
 	return strings.TrimSpace(raw)
@@ -26,6 +28,11 @@ func errBearerMissing(c echo.Context) error {
 
 // errBearerInvalid is the 401 answer to a bearer token that does not verify.
 func errBearerInvalid(c echo.Context) error {
+	scheme, _, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+	if strings.EqualFold(scheme, "DPoP") {
+		c.Response().Header().Set("WWW-Authenticate", dpopChallenge("invalid_token", "the access token is not valid"))
+		return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the access token is not valid")
+	}
 	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authledger", error="invalid_token"`)
 	return NewProblem(http.StatusUnauthorized, "invalid-token", "Unauthorized", "the bearer token is not valid")
 }

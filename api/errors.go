@@ -118,6 +118,8 @@ var oauthStatuses = map[string]int{
 	oauth.ErrSlowDown.Code:             http.StatusTooManyRequests,
 	oauth.ErrServerError.Code:          http.StatusInternalServerError,
 	oauth.ErrTemporarilyUnavail.Code:   http.StatusServiceUnavailable,
+	oauth.ErrInvalidDPoPProof.Code:     http.StatusBadRequest, // RFC 9449 §5
+	oauth.ErrUseDPoPNonce.Code:         http.StatusBadRequest, // RFC 9449 §8
 }
 
 // oauthStatus is the HTTP status that answers e. A code the table does not

@@ -67,7 +67,7 @@ func BearerRequestLimit(r RateLimiter, v BearerVerifier) echo.MiddlewareFunc {
 				return next(c)
 			}
 			p, err := v.VerifyBearer(req.Context(), raw)
-			if err != nil {
+			if err != nil || !bindingHolds(req, p.JKT) {
 				return next(c)
 			}
 			// RequireScope reuses it instead of verifying again; serve wires

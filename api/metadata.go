@@ -24,6 +24,8 @@ type AuthServerMetadata struct {
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	ServiceDocumentation                       string   `json:"service_documentation,omitempty"`
+	// DPoPSigningAlgValuesSupported: RFC 9449 §5.1.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // NewAuthServerMetadata derives the document from the issuer URL.
@@ -44,6 +46,7 @@ func NewAuthServerMetadata(issuer string) AuthServerMetadata {
 		TokenEndpointAuthSigningAlgValuesSupported: []string{"EdDSA", "Ed25519"},
 		RevocationEndpointAuthMethodsSupported:     auth,
 		IntrospectionEndpointAuthMethodsSupported:  auth,
+		DPoPSigningAlgValuesSupported:              DPoPAlgs,
 	}
 }
 

@@ -34,12 +34,12 @@ func (g *RefreshGrant) Handle(c echo.Context, cl AuthenticatedClient) error {
 	if form.Get("scope") != "" {
 		return oauth.ErrInvalidScope.WithHint("a refresh cannot change the scope")
 	}
-	pair, err := g.refresh.Handle(c.Request().Context(), commands.RefreshGrant{RefreshToken: rt, ClientID: string(cl.ID)}, RequestMetadata(c))
+	pair, err := g.refresh.Handle(c.Request().Context(), commands.RefreshGrant{RefreshToken: rt, ClientID: string(cl.ID), JKT: DPoPKey(c)}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
 	return WriteTokenResponse(c, TokenResponse{
-		AccessToken: pair.AccessToken, TokenType: "Bearer", ExpiresIn: pair.ExpiresIn,
+		AccessToken: pair.AccessToken, TokenType: tokenType(pair.JKT), ExpiresIn: pair.ExpiresIn,
 		RefreshToken: pair.RefreshToken, Scope: pair.Scope,
 	})
 }

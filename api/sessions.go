@@ -204,6 +204,9 @@ func (s *Sessions) bearer(c echo.Context) (token.AccessClaims, error) {
 	if err != nil {
 		return cl, errBearerInvalid(c)
 	}
+	if !bindingHolds(c.Request(), cl.JKT) {
+		return token.AccessClaims{}, errBindingBroken(c)
+	}
 	return cl, nil
 }
 
@@ -236,7 +239,10 @@ func (s *Sessions) start(c echo.Context) error {
 	if errs := req.check(); len(errs) > 0 {
 		return badBody(errs...)
 	}
-	out, err := s.uc.Start.Handle(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR}, RequestMetadata(c))
+	// A DPoP proof (validated by DPoPResource) binds the session's refresh
+	// family and access tokens to the login service's key (RFC 9449 §5).
+	out, err := s.uc.Start.Handle(c.Request().Context(), commands.StartSession{ClientID: caller.ClientID, Subject: req.Subject, AMR: req.AMR, ACR: req.ACR,
+		JKT: proofJKT(c.Request())}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
@@ -244,7 +250,7 @@ func (s *Sessions) start(c echo.Context) error {
 	noStore(c)
 	return c.JSON(http.StatusCreated, StartSessionResponse{
 		SessionToken: out.SessionToken, SessionID: out.SessionID, AccessToken: out.AccessToken,
-		RefreshToken: out.RefreshToken, TokenType: "Bearer", ExpiresIn: out.ExpiresIn,
+		RefreshToken: out.RefreshToken, TokenType: tokenType(out.JKT), ExpiresIn: out.ExpiresIn,
 	})
 }
 

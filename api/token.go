@@ -27,6 +27,36 @@ type TokenEndpoint struct {
 	auth   *ClientAuthenticator
 	mu     sync.RWMutex
 	grants map[string]Grant
+	// dpop checks DPoP proofs (RFC 9449 §5) against uri, the endpoint's
+	// public URI; nil refuses every proof.
+	dpop   DPoPChecker
+	nonces DPoPNonces
+	uri    string
+}
+
+// WithDPoP makes the endpoint accept DPoP proofs; issuer is the public
+// base URL that a proof's htu names; nonces serve the clients registered
+// with dpop_nonce_required (nil: such clients are refused).
+func (t *TokenEndpoint) WithDPoP(checker DPoPChecker, nonces DPoPNonces, issuer string) *TokenEndpoint {
+	t.dpop, t.nonces, t.uri = checker, nonces, strings.TrimRight(issuer, "/")+"/oauth2/token"
+	return t
+}
+
+// DPoPKey is the thumbprint of the token request's valid DPoP proof, ""
+// when it carried none; grants bind what they issue to it.
+func DPoPKey(c echo.Context) string {
+	s, _ := c.Get(dpopCtxKey).(string)
+	return s
+}
+
+const dpopCtxKey = "authledger.dpop.jkt"
+
+// tokenType is RFC 9449 §5.1's token_type: DPoP for a bound token.
+func tokenType(jkt string) string {
+	if jkt != "" {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // NewTokenEndpoint returns the endpoint with the given grants.
@@ -67,6 +97,14 @@ func (t *TokenEndpoint) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	jkt, err := tokenEndpointProof(c, t.dpop, t.nonces, t.uri, cl.Client.DPoPNonce)
+	if err != nil {
+		return err
+	}
+	if err := cl.Client.CheckDPoP(jkt); err != nil { // dpop_bound_access_tokens, every grant
+		return oauth.ErrInvalidDPoPProof.WithHint("this client must send a DPoP proof").WithDebug(err.Error())
+	}
+	c.Set(dpopCtxKey, jkt)
 	t.mu.RLock()
 	g := t.grants[gt]
 	t.mu.RUnlock()
@@ -123,13 +161,14 @@ func (g *ClientCredentialsGrant) Handle(c echo.Context, cl AuthenticatedClient) 
 		Client:    cl,
 		Scopes:    strings.Fields(form.Get("scope")),
 		Audiences: auds,
+		JKT:       DPoPKey(c),
 	}, RequestMetadata(c))
 	if err != nil {
 		return err
 	}
 	return WriteTokenResponse(c, TokenResponse{
 		AccessToken: out.Raw,
-		TokenType:   "Bearer",
+		TokenType:   tokenType(out.JKT),
 		ExpiresIn:   int64(out.ExpiresAt.Sub(out.IssuedAt).Round(time.Second) / time.Second),
 		Scope:       strings.Join(out.Scopes, " "),
 	})

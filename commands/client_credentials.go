@@ -34,6 +34,9 @@ type IssueClientCredentials struct {
 	Client    AuthenticatedClient
 	Scopes    []string // empty: every granted scope
 	Audiences []string // RFC 8707 resource / audience; empty: registered + issuer
+	// JKT is the thumbprint of the key of the request's valid DPoP proof
+	// ("" for none): the token is bound to it (cnf.jkt, RFC 9449 §5).
+	JKT string
 }
 
 // IssuedM2M is the minted token and what it grants.
@@ -47,6 +50,9 @@ type IssuedM2M struct {
 // JWT with sub = client_id.
 func (h *ClientCredentialsGrant) Issue(ctx context.Context, cmd IssueClientCredentials, meta Metadata) (IssuedM2M, error) {
 	v := cmd.Client.Client
+	if err := v.CheckDPoP(cmd.JKT); err != nil {
+		return IssuedM2M{}, oauth.ErrInvalidDPoPProof.WithHint("this client must send a DPoP proof").WithDebug(err.Error())
+	}
 	scopes, err := v.GrantScopes(cmd.Scopes)
 	if err != nil {
 		return IssuedM2M{}, oauth.ErrInvalidScope.WithDebug(err.Error())
@@ -62,6 +68,7 @@ func (h *ClientCredentialsGrant) Issue(ctx context.Context, cmd IssueClientCrede
 		ClientID: string(v.ID),
 		Audience: auds,
 		Scope:    scopes,
+		JKT:      cmd.JKT,
 	}, meta)
 	if err != nil {
 		return IssuedM2M{}, fmt.Errorf("sign m2m token for %s: %w", v.ID, err)

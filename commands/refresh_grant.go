@@ -17,6 +17,10 @@ import (
 type RefreshGrant struct {
 	RefreshToken string
 	ClientID     string
+	// JKT is the thumbprint of the key of the request's valid DPoP proof
+	// ("" for none). A family bound to a key refreshes only with proofs by
+	// it; the access token is bound to it either way (RFC 9449 §5).
+	JKT string
 }
 
 // TokenPair is what a refresh or a session start hands back.
@@ -29,6 +33,8 @@ type TokenPair struct {
 	// GraceReplay is set when the refresh token is the successor handed out
 	// again within the grace period.
 	GraceReplay bool
+	// JKT is the DPoP key the access token is bound to ("" for Bearer).
+	JKT string
 }
 
 // RefreshHandler spends a refresh token and returns its successor with a
@@ -86,13 +92,13 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 		return TokenPair{}, err
 	}
 	exp := now.Add(h.rules.Class(token.Refresh).Lifetime).Truncate(time.Second)
-	early := h.signEarly(ctx, cl, g.ClientID, meta)
+	early := h.signEarly(ctx, cl, g, meta)
 	var out refreshtoken.Outcome
 	var sessionEnded bool
 	c, err := h.families.Update(ctx, cl.Family, meta, func(f *refreshtoken.Family) ([]Changed, error) {
 		var err error
 		out, err = f.Rotate(refreshtoken.RotateInput{
-			Presented: cl, ClientID: g.ClientID, Next: next, KeyID: h.sealer.ActiveKeyID(),
+			Presented: cl, ClientID: g.ClientID, JKT: g.JKT, Next: next, KeyID: h.sealer.ActiveKeyID(),
 			ExpiresAt: exp, Now: now, Grace: h.grace, AccessLifetime: h.rules.Class(token.Access).Lifetime,
 		})
 		if err != nil {
@@ -112,6 +118,8 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 	switch {
 	case errors.Is(err, refreshtoken.ErrWrongClient):
 		return TokenPair{}, h.reject(ctx, "wrong_client", g.ClientID, &cl, meta)
+	case errors.Is(err, refreshtoken.ErrKeyMismatch):
+		return TokenPair{}, h.rejectKey(ctx, g, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrUnknownFamily), errors.Is(err, refreshtoken.ErrUnknownToken):
 		return TokenPair{}, h.reject(ctx, "unknown", g.ClientID, &cl, meta)
 	case errors.Is(err, refreshtoken.ErrExpired):
@@ -130,7 +138,7 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 	if out.Kind == refreshtoken.OutcomeReuse {
 		return TokenPair{}, oauth.ErrInvalidGrant.WithDebug("refresh: reuse of a spent token; family " + cl.Family.String() + " revoked and its session ended")
 	}
-	return h.issue(ctx, c.Aggregate.Info(), out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
+	return h.issue(ctx, c.Aggregate.Info(), g.JKT, out.Successor, out.Kind == refreshtoken.OutcomeGraceReplay, meta, early)
 }
 
 type signed struct {
@@ -146,39 +154,41 @@ type signed struct {
 // which never changes. If the rotation is refused the token is dropped
 // undelivered (its issuance stays in the ledger, marked with the family,
 // as evidence rather than a credential).
-func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, clientID string, meta Metadata) <-chan signed {
+func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, g RefreshGrant, meta Metadata) <-chan signed {
 	f := h.cache.peek(cl.Family)
 	if f == nil || ctx.Err() != nil {
 		return nil
 	}
 	cur, _ := f.Current()
 	info := f.Info()
-	if revoked, _ := f.Revoked(); revoked || info.ClientID != clientID || cur != cl.Token {
+	if revoked, _ := f.Revoked(); revoked || info.ClientID != g.ClientID || cur != cl.Token || (info.JKT != "" && info.JKT != g.JKT) {
 		return nil
 	}
 	early := make(chan signed, 1)
 	go func() {
-		at, err := signFamilyAccess(context.WithoutCancel(ctx), h.signer, h.rules, info, meta)
+		at, err := signFamilyAccess(context.WithoutCancel(ctx), h.signer, h.rules, info, g.JKT, meta)
 		early <- signed{at, err}
 	}()
 	return early
 }
 
-func signFamilyAccess(ctx context.Context, signer Signer, rules TokenRules, info refreshtoken.Started, meta Metadata) (token.Issued, error) {
+// signFamilyAccess signs an access token of the family, bound to the DPoP
+// key jkt of the request when it carried a proof.
+func signFamilyAccess(ctx context.Context, signer Signer, rules TokenRules, info refreshtoken.Started, jkt string, meta Metadata) (token.Issued, error) {
 	return signer.Sign(ctx, token.Claims{
 		Class: token.Access, Subject: info.Subject, ClientID: info.ClientID, Audience: rules.accessAudience(),
 		Scope: info.Scope, SessionID: info.SessionID, FamilyID: info.Family.String(),
-		AuthTime: info.AuthTime, ACR: info.ACR, AMR: info.AMR,
+		AuthTime: info.AuthTime, ACR: info.ACR, AMR: info.AMR, JKT: jkt,
 	}, meta)
 }
 
-func (h *RefreshHandler) issue(ctx context.Context, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
-	return issuePair(ctx, h.signer, h.sealer, h.rules, info, succ, replay, meta, early)
+func (h *RefreshHandler) issue(ctx context.Context, info refreshtoken.Started, jkt string, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
+	return issuePair(ctx, h.signer, h.sealer, h.rules, info, jkt, succ, replay, meta, early)
 }
 
 // issuePair signs an access token for the family (or takes the one signed
 // early) and seals its refresh token.
-func issuePair(ctx context.Context, signer Signer, sealer *RefreshSealer, rules TokenRules, info refreshtoken.Started, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
+func issuePair(ctx context.Context, signer Signer, sealer *RefreshSealer, rules TokenRules, info refreshtoken.Started, jkt string, succ refreshtoken.Claims, replay bool, meta Metadata, early <-chan signed) (TokenPair, error) {
 	rt, err := sealer.Seal(succ)
 	if err != nil {
 		// The successor's sealing key is gone (rotated out): refuse rather
@@ -190,14 +200,14 @@ func issuePair(ctx context.Context, signer Signer, sealer *RefreshSealer, rules 
 		r := <-early
 		at, err = r.at, r.err
 	} else {
-		at, err = signFamilyAccess(ctx, signer, rules, info, meta)
+		at, err = signFamilyAccess(ctx, signer, rules, info, jkt, meta)
 	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: sign access token: %w", err)
 	}
 	return TokenPair{
 		AccessToken: at.Raw, RefreshToken: rt, ExpiresIn: int64(at.ExpiresAt.Sub(at.IssuedAt) / time.Second),
-		Scope: strings.Join(info.Scope, " "), Family: info.Family, GraceReplay: replay,
+		Scope: strings.Join(info.Scope, " "), Family: info.Family, GraceReplay: replay, JKT: at.JKT,
 	}, nil
 }
 
@@ -215,4 +225,16 @@ func (h *RefreshHandler) reject(ctx context.Context, reason, clientID string, cl
 		debug += " (audit append failed: " + err.Error() + ")"
 	}
 	return oauth.ErrInvalidGrant.WithDebug(debug)
+}
+
+// rejectKey records a refresh of a DPoP-bound family without a proof by
+// its key (RFC 9449 §5), with the key it did present, and refuses it.
+func (h *RefreshHandler) rejectKey(ctx context.Context, g RefreshGrant, cl *refreshtoken.Claims, meta Metadata) error {
+	fam, tok := cl.Family, cl.Token
+	ev := refreshtoken.Rejected{Reason: "dpop_key_mismatch", ClientID: g.ClientID, Family: &fam, Token: &tok, JKT: g.JKT, At: h.rules.Now()}
+	debug := "refresh: dpop_key_mismatch"
+	if _, err := AppendAll(ctx, h.families.Store(), meta, Record(refreshtoken.RejectionsStream, ev)); err != nil {
+		debug += " (audit append failed: " + err.Error() + ")"
+	}
+	return oauth.ErrInvalidGrant.WithHint("the refresh token is bound to another DPoP key").WithDebug(debug)
 }

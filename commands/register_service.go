@@ -19,6 +19,11 @@ type RegisterService struct {
 	NoSecret bool
 	// RateLimit is the client's own request budget (nil: the defaults).
 	RateLimit *client.RateLimit
+	// DPoPBound makes DPoP mandatory for the client's token requests
+	// (dpop_bound_access_tokens, RFC 9449 §5.2).
+	DPoPBound bool
+	// DPoPNonce makes its proofs carry a server nonce (RFC 9449 §8).
+	DPoPNonce bool
 }
 
 // RegisteredService is the result. ClientSecret is shown once and never
@@ -40,7 +45,7 @@ func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metad
 		return RegisteredService{}, err
 	}
 	id := client.ID(client.IDPrefix + rid)
-	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, RateLimit: cmd.RateLimit}
+	reg := client.Registration{ID: id, Name: cmd.Name, Scopes: cmd.Scopes, Audiences: cmd.Audiences, Keys: cmd.Keys, RateLimit: cmd.RateLimit, DPoPBound: cmd.DPoPBound, DPoPNonce: cmd.DPoPNonce}
 	var secret string
 	if !cmd.NoSecret {
 		var ns client.NewSecret

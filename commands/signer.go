@@ -94,19 +94,26 @@ func NewJWTSigner(cfg JWTSignerConfig) (*JWTSigner, error) {
 // seconds; Audience is a string for one audience and an array for more,
 // as go-jose's jwt.Audience writes it. A new claim is a new field.
 type jwtClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  audience `json:"aud"`
-	Expiry    int64    `json:"exp"`
-	IssuedAt  int64    `json:"iat"`
-	NotBefore int64    `json:"nbf"`
-	ID        string   `json:"jti"`
-	ClientID  string   `json:"client_id"`
-	Scope     string   `json:"scope,omitempty"`
-	SessionID string   `json:"sid,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	ACR       string   `json:"acr,omitempty"`
-	AMR       []string `json:"amr,omitempty"`
+	Issuer    string        `json:"iss"`
+	Subject   string        `json:"sub"`
+	Audience  audience      `json:"aud"`
+	Expiry    int64         `json:"exp"`
+	IssuedAt  int64         `json:"iat"`
+	NotBefore int64         `json:"nbf"`
+	ID        string        `json:"jti"`
+	ClientID  string        `json:"client_id"`
+	Scope     string        `json:"scope,omitempty"`
+	SessionID string        `json:"sid,omitempty"`
+	AuthTime  int64         `json:"auth_time,omitempty"`
+	ACR       string        `json:"acr,omitempty"`
+	AMR       []string      `json:"amr,omitempty"`
+	Cnf       *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the RFC 7800 cnf claim of a DPoP-bound token (RFC 9449
+// §6.1).
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // audience marshals one audience as a string (RFC 7519 §4.1.3 allows
@@ -150,13 +157,16 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	if !c.AuthTime.IsZero() {
 		cl.AuthTime = c.AuthTime.Unix()
 	}
+	if c.JKT != "" {
+		cl.Cnf = &confirmation{JKT: c.JKT}
+	}
 	payload, err := json.Marshal(cl)
 	if err != nil {
 		return token.Issued{}, fmt.Errorf("sign: %w", err)
 	}
 	raw := signer.sign(payload)
 	ev := token.IssuedEvent{JTI: jti, Class: c.Class, Subject: c.Subject, ClientID: c.ClientID, Audience: c.Audience, Scope: scope,
-		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}
+		SessionID: c.SessionID, FamilyID: c.FamilyID, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp, JKT: c.JKT}
 	t := token.Load(jti, nil)
 	if err := t.Issue(ev); err != nil {
 		return token.Issued{}, err
@@ -164,7 +174,7 @@ func (s *JWTSigner) Sign(ctx context.Context, c token.Claims, meta Metadata) (to
 	if _, err := AppendAll(ctx, s.store, meta, Changes(t)); err != nil {
 		return token.Issued{}, fmt.Errorf("record issuance: %w", err)
 	}
-	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp}, nil
+	return token.Issued{Raw: raw, JTI: jti, KeyID: key.KID, IssuedAt: now, ExpiresAt: exp, JKT: c.JKT}, nil
 }
 
 func (s *JWTSigner) check(c token.Claims) (token.Class, time.Duration, error) {
@@ -181,6 +191,8 @@ func (s *JWTSigner) check(c token.Claims) (token.Class, time.Duration, error) {
 		return bad("aud is required")
 	case c.Lifetime < 0:
 		return bad("negative lifetime")
+	case c.JKT != "" && !validJKT(c.JKT):
+		return bad("jkt is not a base64url SHA-256 thumbprint")
 	case c.Lifetime > class.Lifetime:
 		return token.Class{}, 0, fmt.Errorf("%w: %s asks %s, bound %s", token.ErrLifetimeTooLong, c.Class, c.Lifetime, class.Lifetime)
 	}
@@ -318,4 +330,10 @@ func (s *JWTSigner) SignCheckpoint(ctx context.Context, head eventstore.Head) (s
 		return "", err
 	}
 	return signer.sign(payload), nil
+}
+
+// validJKT: an RFC 7638 SHA-256 thumbprint in base64url is 43 characters.
+func validJKT(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
 }

@@ -21,6 +21,10 @@ type StartSession struct {
 	Subject  string
 	AMR      []string
 	ACR      string
+	// JKT is the thumbprint of the key of the request's valid DPoP proof
+	// ("" for none): the refresh family and its access tokens are bound to
+	// it (RFC 9449 §5).
+	JKT string
 }
 
 // StartedSession is the answer of DESIGN.md §5. SessionToken is the cookie
@@ -82,7 +86,7 @@ func (h *StartSessionHandler) Handle(ctx context.Context, cmd StartSession, meta
 		rtExp = notAfter
 	}
 	famEv := refreshtoken.Started{Family: fam, ClientID: cmd.ClientID, Subject: cmd.Subject, SessionID: sid,
-		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: h.sealer.ActiveKeyID(), ExpiresAt: rtExp, At: now, NotAfter: notAfter}
+		ACR: cmd.ACR, AMR: cmd.AMR, AuthTime: authAt, Token: tid, KeyID: h.sealer.ActiveKeyID(), ExpiresAt: rtExp, At: now, NotAfter: notAfter, JKT: cmd.JKT}
 	f := refreshtoken.Load(fam, nil)
 	if err := f.Start(famEv); err != nil {
 		return StartedSession{}, fmt.Errorf("%w: %w", session.ErrInvalid, err)
@@ -97,7 +101,7 @@ func (h *StartSessionHandler) Handle(ctx context.Context, cmd StartSession, meta
 		// The ledger is the truth: without its record the session must not work.
 		return StartedSession{}, errors.Join(fmt.Errorf("start session: %w", err), h.live.Delete(context.WithoutCancel(ctx), sid))
 	}
-	pair, err := issuePair(ctx, h.signer, h.sealer, h.rules, famEv, refreshtoken.Claims{Family: fam, Generation: 1, Token: tid, ExpiresAt: rtExp, KeyID: famEv.KeyID}, false, meta, nil)
+	pair, err := issuePair(ctx, h.signer, h.sealer, h.rules, famEv, cmd.JKT, refreshtoken.Claims{Family: fam, Generation: 1, Token: tid, ExpiresAt: rtExp, KeyID: famEv.KeyID}, false, meta, nil)
 	if err != nil {
 		return StartedSession{}, err
 	}

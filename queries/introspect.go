@@ -51,6 +51,21 @@ type Introspection struct {
 	Exp       int64    `json:"exp,omitempty"`
 	Iat       int64    `json:"iat,omitempty"`
 	Nbf       int64    `json:"nbf,omitempty"`
+	// Cnf is the RFC 7800 confirmation of a DPoP-bound token: the key
+	// thumbprint (RFC 9449 §6.2). Absent for bearer tokens.
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is an RFC 7800 cnf member with the RFC 9449 jkt.
+type Confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+func confirmation(jkt string) *Confirmation {
+	if jkt == "" {
+		return nil
+	}
+	return &Confirmation{JKT: jkt}
 }
 
 // Introspector answers RFC 7662 introspection requests.
@@ -93,13 +108,17 @@ func (q *Introspector) Introspect(ctx context.Context, raw, hint string, caller 
 		// No token_type: RFC 7662 §2.2 means the RFC 6749 §7.1 access token
 		// type, which a refresh token does not have.
 		return Introspection{Active: true, Scope: strings.Join(info.Scope, " "), ClientID: info.ClientID,
-			Subject: info.Subject, SessionID: info.SessionID, ACR: info.ACR, Exp: exp.Unix()}, nil
+			Subject: info.Subject, SessionID: info.SessionID, ACR: info.ACR, Exp: exp.Unix(), Cnf: confirmation(info.JKT)}, nil
 	}
 	c, err := q.verifier.VerifySignature(ctx, raw)
 	if err != nil || !accessLive(c, q.revocations, now) || !caller.mayLearn(c) {
 		return Introspection{}, nil
 	}
-	return Introspection{Active: true, TokenType: "Bearer", Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
+	tt := "Bearer"
+	if c.JKT != "" {
+		tt = "DPoP" // RFC 9449 §6.2
+	}
+	return Introspection{Active: true, TokenType: tt, Cnf: confirmation(c.JKT), Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
 		Audience: c.Audience, Issuer: c.Issuer, JTI: c.JTI, SessionID: c.SessionID, ACR: c.ACR,
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix()}, nil
 }

@@ -6,7 +6,9 @@
 // errors and opens a circuit breaker on repeated authentication failures,
 // so a misconfigured service cannot hammer the token endpoint. It
 // authenticates with a client secret (client_secret_basic) or with an
-// Ed25519 key (private_key_jwt, RFC 7523).
+// Ed25519 key (private_key_jwt, RFC 7523). With Config.DPoP its tokens
+// are bound to a key it holds (RFC 9449), and Transport signs a proof for
+// every request made with them (docs/dpop.md).
 package m2m
 
 import (
@@ -29,6 +31,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/authledger/authledger/client/dpop"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
@@ -77,6 +81,13 @@ type Config struct {
 	BreakerOpen     time.Duration
 	// Rand returns a float in [0, 1) for jitter; nil means math/rand.
 	Rand func() float64
+	// DPoP, when set, makes every token request carry a DPoP proof by
+	// this key (RFC 9449 §5), so the tokens are bound to it (token_type
+	// DPoP); a use_dpop_nonce answer is retried once with the server's
+	// nonce. Call the resource servers through Transport, which signs a
+	// proof per request. dpop.NewKey makes one; keep it for the
+	// process's life (tokens bound to a lost key are useless).
+	DPoP *dpop.Key
 }
 
 // ErrBackoff is returned while the source waits after a failure and holds
@@ -92,6 +103,7 @@ type RetrieveError struct {
 	Status      int
 	Code        string
 	Description string
+	nonce       string // DPoP-Nonce of a use_dpop_nonce answer
 }
 
 func (e *RetrieveError) Error() string {
@@ -112,6 +124,7 @@ type Source struct {
 	breaker *gobreaker.CircuitBreaker[*oauth2.Token]
 
 	mu        sync.Mutex
+	nonce     string // the token endpoint's last DPoP-Nonce
 	tok       *oauth2.Token
 	refreshAt time.Time
 	failures  int
@@ -281,6 +294,19 @@ type tokenResponse struct {
 }
 
 func (s *Source) request(ctx context.Context, now time.Time) (*oauth2.Token, error) {
+	tok, err := s.requestOnce(ctx, now)
+	var re *RetrieveError
+	if s.cfg.DPoP != nil && errors.As(err, &re) && re.Code == "use_dpop_nonce" && re.nonce != "" {
+		// RFC 9449 §8: the server wants its nonce; one retry carries it.
+		s.mu.Lock()
+		s.nonce = re.nonce
+		s.mu.Unlock()
+		return s.requestOnce(ctx, now)
+	}
+	return tok, err
+}
+
+func (s *Source) requestOnce(ctx context.Context, now time.Time) (*oauth2.Token, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(s.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(s.cfg.Scopes, " "))
@@ -302,6 +328,16 @@ func (s *Source) request(ctx context.Context, now time.Time) (*oauth2.Token, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if s.cfg.DPoP != nil {
+		s.mu.Lock()
+		nonce := s.nonce
+		s.mu.Unlock()
+		proof, err := s.cfg.DPoP.Proof(http.MethodPost, s.cfg.TokenURL, dpop.ProofOptions{Nonce: nonce, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("m2m: DPoP proof: %w", err)
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	if s.signer == nil {
 		// RFC 6749 §2.3.1: form-encode each part before Basic.
 		req.SetBasicAuth(url.QueryEscape(s.cfg.ClientID), url.QueryEscape(s.cfg.ClientSecret))
@@ -317,13 +353,24 @@ func (s *Source) request(ctx context.Context, now time.Time) (*oauth2.Token, err
 	}
 	var tr tokenResponse
 	_ = json.Unmarshal(body, &tr)
-	if resp.StatusCode != http.StatusOK {
-		return nil, &RetrieveError{Status: resp.StatusCode, Code: tr.Error, Description: tr.Description}
+	if n := resp.Header.Get("DPoP-Nonce"); n != "" && s.cfg.DPoP != nil {
+		s.mu.Lock()
+		s.nonce = n
+		s.mu.Unlock()
 	}
-	if tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, "Bearer") || tr.ExpiresIn <= 0 {
+	if resp.StatusCode != http.StatusOK {
+		return nil, &RetrieveError{Status: resp.StatusCode, Code: tr.Error, Description: tr.Description, nonce: resp.Header.Get("DPoP-Nonce")}
+	}
+	// With a DPoP key only a DPoP token will do: a Bearer answer means the
+	// server ignored the proof, and the caller asked for a bound token.
+	want := "Bearer"
+	if s.cfg.DPoP != nil {
+		want = "DPoP"
+	}
+	if tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, want) || tr.ExpiresIn <= 0 {
 		return nil, &RetrieveError{Status: resp.StatusCode, Code: "invalid_response"}
 	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer", Expiry: now.Add(time.Duration(tr.ExpiresIn) * time.Second)}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: want, Expiry: now.Add(time.Duration(tr.ExpiresIn) * time.Second)}
 	return tok.WithExtra(map[string]any{"scope": tr.Scope}), nil
 }
 

@@ -95,6 +95,18 @@ func (p *payload) decode(data []byte) error {
 			return dec.Decode(&p.ACR)
 		case "amr":
 			return dec.Decode(&p.AMR)
+		case "cnf":
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return err
+			}
+			p.Cnf = &confirmation{}
+			return decodeObject(raw, func(name string, dec *json.Decoder) error {
+				if name == "jkt" {
+					return dec.Decode(&p.Cnf.JKT)
+				}
+				return skipValue(dec)
+			})
 		}
 		return skipValue(dec)
 	})

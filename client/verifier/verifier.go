@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,14 @@ type Config struct {
 	// (authledger_jwt_verification_duration_seconds by result and reason);
 	// verifiers sharing a registerer share the series.
 	Registerer prometheus.Registerer
+	// DPoP, if set, lets VerifyRequest accept DPoP-bound tokens (RFC 9449
+	// §7) with their proofs. Without it a DPoP-bound token is refused
+	// whatever the scheme.
+	DPoP *ProofChecker
+	// RequestURI, if set, is the URI a client addressed for r (behind a
+	// TLS-terminating proxy, the public https URL); nil derives it from r
+	// (scheme from r.TLS, r.Host, r.URL.Path). A proof's htu must name it.
+	RequestURI func(r *http.Request) string
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -131,6 +140,9 @@ type Claims struct {
 	AMR       []string
 	// KeyID is the kid that signed the token.
 	KeyID string
+	// JKT is cnf.jkt (RFC 9449 §6.1): the thumbprint of the key the token
+	// is bound to, "" for a bearer token.
+	JKT string
 }
 
 // HasScope reports whether the token grants scope s.
@@ -156,6 +168,12 @@ type payload struct {
 	AuthTime  *jwt.NumericDate `json:"auth_time"`
 	ACR       string           `json:"acr"`
 	AMR       []string         `json:"amr"`
+	Cnf       *confirmation    `json:"cnf"`
+}
+
+// confirmation is the RFC 7800 cnf claim; only jkt (RFC 9449 §6.1) is read.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 var allowedAlgs = []jose.SignatureAlgorithm{jose.EdDSA}
@@ -283,6 +301,14 @@ func (v *Verifier) checkClaims(p *payload) (*Claims, error) {
 	}
 	c := &Claims{Issuer: p.Issuer, Subject: p.Subject, Audience: p.Audience, ExpiresAt: exp, IssuedAt: iat, NotBefore: nbf,
 		ID: p.ID, ClientID: p.ClientID, Scope: strings.Fields(p.Scope), SessionID: p.SessionID, ACR: p.ACR, AMR: p.AMR}
+	if p.Cnf != nil {
+		if p.Cnf.JKT == "" {
+			// A cnf that binds to nothing this verifier knows must not
+			// read as a bearer token.
+			return nil, fmt.Errorf("%w: cnf without jkt", ErrMalformed)
+		}
+		c.JKT = p.Cnf.JKT
+	}
 	if p.AuthTime != nil {
 		c.AuthTime = p.AuthTime.Time()
 	}

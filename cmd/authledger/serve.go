@@ -120,7 +120,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer) error {
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
+	mw := []echo.MiddlewareFunc{metrics.Middleware, api.DPoPResource(a.clients.dpop, a.cfg.Issuer), // DPoP proofs on /v1 (RFC 9449 §7)
+		api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
 	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies),
 		Hardening: a.cfg.hardening()},
 		append([]api.Routes{metrics}, a.routes...)...)

@@ -126,6 +126,7 @@ func servicesRegisterCmd(env servicesEnv) *cobra.Command {
 		noScopes              bool
 		auds                  []string
 		rateLimit, rateBurst  int
+		dpopBound, dpopNonce  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "register --name N --scopes \"a b\" [--audience A ...] [--jwk FILE]",
@@ -139,7 +140,9 @@ names"). --jwk FILE holds one public Ed25519 JWK or a JWK Set for
 private_key_jwt; private keys are refused. --rate-limit gives the client
 its own request budget (requests per second; --rate-burst defaults to twice
 it), recorded in its registration, in place of the AUTHLEDGER_RATE_LIMIT_*
-defaults (docs/api.md "Rate limits").`,
+defaults (docs/api.md "Rate limits"). --dpop makes DPoP (RFC 9449)
+mandatory on every token request of the client (dpop_bound_access_tokens),
+--dpop-nonce makes its proofs carry a server nonce (docs/dpop.md).`,
 		Example: `  authledger services register --name billing --scopes "invoices:read invoices:write" --audience https://api.example
   authledger services register --name batch --scopes reports:read --jwk batch.pub.jwk`,
 		Args: exactArgs(),
@@ -171,7 +174,7 @@ defaults (docs/api.md "Rate limits").`,
 				}
 			}
 			return env.change(cmd, func(ctx context.Context, svc *cmds.Services, meta cmds.Metadata) (api.ServiceResponse, error) {
-				res, err := svc.Register(ctx, cmds.RegisterService{Name: name, Scopes: strings.Fields(scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, RateLimit: rl}, meta)
+				res, err := svc.Register(ctx, cmds.RegisterService{Name: name, Scopes: strings.Fields(scopes), Audiences: auds, Keys: keys, NoSecret: len(keys) > 0, RateLimit: rl, DPoPBound: dpopBound, DPoPNonce: dpopNonce}, meta)
 				if err != nil {
 					return api.ServiceResponse{}, err
 				}
@@ -189,6 +192,8 @@ defaults (docs/api.md "Rate limits").`,
 	cmd.Flags().StringVar(&jwkFile, "jwk", "", "`FILE` with a public Ed25519 JWK or JWK Set for private_key_jwt")
 	cmd.Flags().IntVar(&rateLimit, "rate-limit", 0, "the client's own request budget per second (0: the service defaults)")
 	cmd.Flags().IntVar(&rateBurst, "rate-burst", 0, "the burst of --rate-limit (default twice the rate)")
+	cmd.Flags().BoolVar(&dpopBound, "dpop", false, "require DPoP (RFC 9449) on every token request: dpop_bound_access_tokens")
+	cmd.Flags().BoolVar(&dpopNonce, "dpop-nonce", false, "require a server nonce in the client's DPoP proofs (RFC 9449 §8)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/internal/opsmetrics"
+	"github.com/authledger/authledger/internal/compose"
 	"github.com/authledger/authledger/readmodels/services"
 	"github.com/authledger/authledger/replayguard"
 )
@@ -24,6 +25,9 @@ type clientParts struct {
 	limiter       api.RateLimiter
 	tokenEndpoint *api.TokenEndpoint
 	requireScope  func(scope string) echo.MiddlewareFunc
+	// dpop checks DPoP proofs (RFC 9449) at the token endpoint and on /v1,
+	// with the replay guard of private_key_jwt (shared in Redis).
+	dpop api.DPoPChecker
 }
 
 // buildClients adds the service registry, client authentication, the token
@@ -79,11 +83,20 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	if err != nil {
 		return clientParts{}, err
 	}
+	dpop, err := compose.NewDPoPChecker(guard, nil)
+	if err != nil {
+		return clientParts{}, err
+	}
+	nonces, err := cmds.LoadDPoPNonces(ctx, keys.secrets, nil, nil) // keys DPoP server nonces, shared by every instance
+	if err != nil {
+		return clientParts{}, err
+	}
+	te.WithDPoP(dpop, nonces, in.cfg.Issuer)
 	svcCmds, err := cmds.NewServices(cmds.ServicesConfig{Store: in.store, Pepper: pepper, Publisher: revs.publisher})
 	if err != nil {
 		return clientParts{}, err
 	}
 	requireScope := func(scope string) echo.MiddlewareFunc { return api.RequireScope(revs.bearer, scope) }
-	return clientParts{registry: reg, auth: clientAuth, limiter: limiter, tokenEndpoint: te, requireScope: requireScope,
+	return clientParts{registry: reg, auth: clientAuth, limiter: limiter, tokenEndpoint: te, requireScope: requireScope, dpop: dpop,
 		contributions: contributions{routes: []api.Routes{te, api.NewAdminServices(svcCmds, reg, requireScope(api.ServicesAdminScope))}}}, nil
 }

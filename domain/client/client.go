@@ -78,6 +78,11 @@ type View struct {
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	// Version is the stream version this view reflects.
 	Version uint64 `json:"version"`
+	// DPoPBound: every token request must carry a DPoP proof
+	// (dpop_bound_access_tokens, RFC 9449 §5.2).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonce: its proofs must carry a server nonce (RFC 9449 §8).
+	DPoPNonce bool `json:"dpop_nonce_required,omitempty"`
 }
 
 // Clone returns a deep copy, so a read model can hand views out while it
@@ -217,7 +222,7 @@ func (v *View) Fold(e Event) {
 func (v *View) apply(e Event) {
 	switch e := e.(type) {
 	case Registered:
-		v.ID, v.Name, v.RegisteredAt = e.Client, e.Name, e.At
+		v.ID, v.Name, v.RegisteredAt, v.DPoPBound, v.DPoPNonce = e.Client, e.Name, e.At, e.DPoPBound, e.DPoPNonce
 		v.Scopes, v.Audiences = slices.Clone(e.Scopes), slices.Clone(e.Audiences)
 		v.RateLimit = e.RateLimit
 	case SecretAdded:
@@ -275,6 +280,10 @@ type Registration struct {
 	// RateLimit is the client's own request budget; nil keeps the
 	// service's defaults.
 	RateLimit *RateLimit
+	// DPoPBound requires DPoP on every token request (RFC 9449 §5.2).
+	DPoPBound bool
+	// DPoPNonce requires a server nonce in its proofs (RFC 9449 §8).
+	DPoPNonce bool
 }
 
 func checkScopes(scopes []string) error {
@@ -350,7 +359,7 @@ func (c *Client) Register(r Registration, now time.Time) error {
 	}
 	now = now.UTC()
 	scopes, auds := dedupe(r.Scopes), dedupe(r.Audiences)
-	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), RateLimit: r.RateLimit, At: now})
+	c.record(Registered{Client: r.ID, Name: r.Name, Scopes: scopes, Audiences: auds, Privileged: PrivilegesOf(scopes, auds), RateLimit: r.RateLimit, DPoPBound: r.DPoPBound, DPoPNonce: r.DPoPNonce, At: now})
 	if r.Secret != nil {
 		c.record(SecretAdded{SecretID: r.Secret.ID, Hash: r.Secret.Hash, At: now})
 	}
@@ -491,5 +500,15 @@ func (c *Client) Disable(reason string, now time.Time) error {
 	}
 	now = now.UTC()
 	c.record(Disabled{Reason: reason, At: now, AccessUntil: now.Add(TokenHorizon())})
+	return nil
+}
+
+// CheckDPoP is the client's rule for a token request that presented the
+// DPoP key jkt ("" for none): a client registered with
+// dpop_bound_access_tokens gets no bearer token (RFC 9449 §5.2).
+func (v View) CheckDPoP(jkt string) error {
+	if v.DPoPBound && jkt == "" {
+		return ErrDPoPRequired
+	}
 	return nil
 }

@@ -379,3 +379,24 @@ func TestDisableRecordsWhenTheLastTokenOfTheClientExpires(t *testing.T) {
 		t.Fatalf("old event Until = %v", got)
 	}
 }
+
+func TestCheckDPoP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		bound bool
+		jkt   string
+		want  error
+	}{
+		{"a dpop_bound client with a proof", true, "jkt", nil},
+		{"a dpop_bound client without a proof", true, "", client.ErrDPoPRequired},
+		{"an ordinary client without a proof", false, "", nil},
+		{"an ordinary client with a proof", false, "jkt", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := (client.View{DPoPBound: tc.bound}).CheckDPoP(tc.jkt); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

@@ -23,4 +23,7 @@ var (
 	ErrScopeNotAllowed    = errors.New("client: scope not granted")
 	ErrAudienceNotAllowed = errors.New("client: audience not allowed")
 	ErrTooManyKeys        = errors.New("client: too many keys")
+	// ErrDPoPRequired: the client is registered with
+	// dpop_bound_access_tokens and asked for a token without a DPoP proof.
+	ErrDPoPRequired = errors.New("client: this client must use DPoP")
 )

@@ -43,7 +43,14 @@ type Registered struct {
 	// RateLimit is the client's own request budget, if it was given one;
 	// an optional field, so events without it read as before.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
-	At        time.Time  `json:"at"`
+	// DPoPBound (RFC 9449 §5.2, registration metadata
+	// dpop_bound_access_tokens) makes DPoP mandatory: every token request
+	// of the client must carry a proof. Absent means false.
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonce makes the client's proofs carry a server nonce (RFC 9449
+	// §8). Absent means false.
+	DPoPNonce bool      `json:"dpop_nonce_required,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // SecretAdded records a secret by its hash only: v2 (Pepper.Hash) for

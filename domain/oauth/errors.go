@@ -45,4 +45,8 @@ var (
 	ErrSlowDown             = &Error{Code: "slow_down"}
 	ErrServerError          = &Error{Code: "server_error"}
 	ErrTemporarilyUnavail   = &Error{Code: "temporarily_unavailable"}
+	// RFC 9449 §5, §8: a DPoP proof that does not hold, or a missing or
+	// stale server nonce (the answer carries a fresh DPoP-Nonce).
+	ErrInvalidDPoPProof = &Error{Code: "invalid_dpop_proof"}
+	ErrUseDPoPNonce     = &Error{Code: "use_dpop_nonce"}
 )

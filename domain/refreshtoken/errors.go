@@ -35,4 +35,7 @@ var (
 	// ErrSuccessorNotNew: Rotate with a successor id that is zero or was
 	// already part of the family.
 	ErrSuccessorNotNew = errors.New("refreshtoken: successor id must be new")
+	// ErrKeyMismatch: the family is bound to a DPoP key (RFC 9449 §5) and
+	// the refresh came without a proof by that key.
+	ErrKeyMismatch = errors.New("refreshtoken: family bound to another DPoP key")
 )

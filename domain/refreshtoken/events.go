@@ -42,6 +42,10 @@ type Started struct {
 	// start carries it; Decode upcasts a start recorded before the field
 	// existed to one whose bound is derived from At (see decode.go).
 	NotAfter time.Time `json:"not_after,omitempty"`
+	// JKT binds the family to a DPoP key (RFC 9449 §5): the RFC 7638
+	// thumbprint of the key whose proofs every refresh must carry. Absent
+	// for a family started without DPoP.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Rotated spends From and makes To (generation Generation) current. KeyID and
@@ -85,7 +89,10 @@ type Rejected struct {
 	ClientID string    `json:"client_id,omitempty"`
 	Family   *FamilyID `json:"family,omitempty"`
 	Token    *TokenID  `json:"token,omitempty"`
-	At       time.Time `json:"at"`
+	// JKT is the DPoP key thumbprint the refused refresh presented, when
+	// the reason is a key that is not the family's ("" for no proof).
+	JKT string    `json:"jkt,omitempty"`
+	At  time.Time `json:"at"`
 }
 
 func (Started) EventType() string       { return TypeStarted }

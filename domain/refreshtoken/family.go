@@ -1,6 +1,9 @@
 package refreshtoken
 
-import "time"
+import (
+	"crypto/subtle"
+	"time"
+)
 
 // MaxGrace bounds the retry grace period: long enough for a client retrying
 // over a flaky network, short enough that a thief cannot ride on it.
@@ -159,10 +162,12 @@ func (f *Family) Start(s Started) error {
 // is minted, sealed with KeyID and expiring at ExpiresAt (whole seconds, as
 // the token carries them), cut at the family's NotAfter. Grace is the retry window (0 disables it);
 // AccessLifetime bounds the access tokens minted from the family, so a
-// revocation says when sets may forget it.
+// revocation says when sets may forget it. JKT is the thumbprint of the
+// DPoP key that signed the request's proof ("" for none).
 type RotateInput struct {
 	Presented      Presented
 	ClientID       string
+	JKT            string
 	Next           TokenID
 	KeyID          string
 	ExpiresAt      time.Time
@@ -185,6 +190,11 @@ func (f *Family) Rotate(in RotateInput) (Outcome, error) {
 	}
 	if f.revoked {
 		return Outcome{}, ErrFamilyRevoked
+	}
+	// Before any token state: a thief holding a stolen token but not the
+	// key can neither rotate the family nor trigger reuse revocation.
+	if f.start.JKT != "" && subtle.ConstantTimeCompare([]byte(in.JKT), []byte(f.start.JKT)) != 1 {
+		return Outcome{}, ErrKeyMismatch
 	}
 	if p.Token == f.current && p.Generation == f.generation {
 		bound := f.NotAfter()

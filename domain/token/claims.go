@@ -18,6 +18,9 @@ type Claims struct {
 	AMR       []string
 	// Lifetime, if set, shortens the class lifetime.
 	Lifetime time.Duration
+	// JKT, if set, binds the token to a DPoP key: the key's RFC 7638
+	// thumbprint goes into cnf.jkt (RFC 9449 §6.1) and into the ledger.
+	JKT string
 }
 
 // Issued is a signed token and what the issuer recorded about it.
@@ -27,6 +30,8 @@ type Issued struct {
 	KeyID     string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// JKT is the DPoP key the token is bound to ("" for a bearer token).
+	JKT string
 }
 
 // AccessClaims is what a verified access or M2M JWT says, for revocation,
@@ -43,4 +48,7 @@ type AccessClaims struct {
 	IssuedAt  time.Time
 	NotBefore time.Time
 	ExpiresAt time.Time
+	// JKT is cnf.jkt: the DPoP key thumbprint the token is bound to, ""
+	// for a bearer token.
+	JKT string
 }

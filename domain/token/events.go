@@ -25,6 +25,9 @@ type IssuedEvent struct {
 	KeyID     string    `json:"kid"`
 	IssuedAt  time.Time `json:"iat"`
 	ExpiresAt time.Time `json:"exp"`
+	// JKT is the DPoP key thumbprint the token is bound to (cnf.jkt), so
+	// an auditor sees which key could use it. Absent for bearer tokens.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // EventType implements the events' common interface.

@@ -37,7 +37,7 @@ func AccessVerifier(v *verifier.Verifier) AccessVerifierFunc {
 		}
 		return token.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID,
 			Scope: strings.Join(c.Scope, " "), JTI: c.ID, SessionID: c.SessionID, ACR: c.ACR,
-			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt}, nil
+			IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, JKT: c.JKT}, nil
 	}
 }
 
@@ -131,6 +131,6 @@ func BearerVerifier(v *verifier.Verifier) api.BearerVerifierFunc {
 		if err != nil {
 			return api.Principal{}, err
 		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope, JKT: c.JKT}, nil
 	}
 }

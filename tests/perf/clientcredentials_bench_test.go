@@ -22,6 +22,7 @@ import (
 	"github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/domain/client"
 	"github.com/authledger/authledger/eventstore"
+	"github.com/authledger/authledger/internal/compose"
 	"github.com/authledger/authledger/readmodels/jwks"
 	"github.com/authledger/authledger/readmodels/services"
 	"github.com/authledger/authledger/replayguard"
@@ -92,6 +93,11 @@ func newCCStack(b *testing.B, store eventstore.Store) *ccStack {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dpopChecker, err := compose.NewDPoPChecker(replayguard.NewMemory(nil), nil) // plain requests never reach it
+	if err != nil {
+		b.Fatal(err)
+	}
+	te.WithDPoP(dpopChecker, nil, benchIssuer)
 	srv := httptest.NewServer(api.New(api.Config{}, te))
 	b.Cleanup(srv.Close)
 	return &ccStack{srv: srv, clientID: string(res.Client.ID), clientSecret: res.ClientSecret}

@@ -110,6 +110,10 @@ type Options struct {
 	// StopTimeout bounds the wait after SIGTERM before the process is
 	// killed and the test fails (default 30s).
 	StopTimeout time.Duration
+	// Addr is AUTHLEDGER_LISTEN; empty means a free port. Set it (from
+	// FreeAddr) when the issuer must be the server's own URL, as for
+	// clients that check it, such as openid-client.
+	Addr string
 }
 
 // Server is one running `authledger serve`.
@@ -145,9 +149,12 @@ func Start(t testing.TB, bin string, opt Options) *Server {
 	if opt.StopTimeout <= 0 {
 		opt.StopTimeout = 30 * time.Second
 	}
-	addr, err := FreeAddr()
-	if err != nil {
-		t.Fatalf("e2eharness: free port: %v", err)
+	addr := opt.Addr
+	if addr == "" {
+		var err error
+		if addr, err = FreeAddr(); err != nil {
+			t.Fatalf("e2eharness: free port: %v", err)
+		}
 	}
 	env := append(BaseEnv(), "AUTHLEDGER_DATA_DIR="+opt.DataDir, "AUTHLEDGER_LISTEN="+addr)
 	for k, v := range opt.Env {
