@@ -146,7 +146,7 @@ func TestTheRFC8414CheckCatchesAMissingSigningAlgList(t *testing.T) {
 		"response_types_supported": []any{}, "token_endpoint_auth_methods_supported": []any{"private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": []any{"EdDSA"},
 		"introspection_endpoint_auth_methods_supported":    []any{"private_key_jwt"},
-		"scopes_supported":                                 []any{},
+		"scopes_supported": []any{},
 	}
 	got := strings.Join(rfc8414Problems(doc, "https://auth.example"), "\n")
 	for _, want := range []string{"introspection_endpoint_auth_signing_alg_values_supported: missing", "scopes_supported: an empty array"} {
