@@ -24,6 +24,11 @@ import (
 type Config struct {
 	// Listen is the HTTP listen address.
 	Listen string `env:"LISTEN" envDefault:"127.0.0.1:8080"`
+	// AdminListen, when set, is a second listener for /metrics, /readyz
+	// and /v1/admin/*, which the Listen one then refuses, so operations
+	// traffic can be firewalled apart (README, "An admin port"). Empty: one
+	// listener serves everything.
+	AdminListen string `env:"ADMIN_LISTEN"`
 	// Issuer is the iss of every token and the base of the metadata URLs.
 	Issuer string `env:"ISSUER" envDefault:"http://localhost:8080"`
 	// DataDir holds the embedded profile's files (ledger, read models, secrets).
@@ -149,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.Listen == "" {
 		bad("LISTEN", "must not be empty")
+	}
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("ADMIN_LISTEN", "must differ from %sLISTEN (leave it empty to serve everything on one port)", envPrefix)
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("ISSUER", "must be an http(s) URL without query or fragment, got %q", c.Issuer)

@@ -47,47 +47,76 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	e := a.server()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), a.close())
+	// One listener, or the public one and the admin one
+	// (AUTHLEDGER_ADMIN_LISTEN), each with its own drainer.
+	var listeners []*listener
+	public := http.Handler(e)
+	if cfg.AdminListen != "" {
+		public = publicOnly(e)
 	}
-	// Bounded timeouts so slow clients cannot hold connections; the write
-	// timeout leaves room for the 30 s long poll of /v1/revocations.
-	d := newDrainer(ln)
-	srv := &http.Server{
-		Handler:           d.handler(e),
-		ConnState:         d.connState,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
+	for _, l := range []struct {
+		name, addr string
+		h          http.Handler
+	}{{"public", cfg.Listen, public}, {"admin", cfg.AdminListen, e}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, o := range listeners {
+				_ = o.d.ln.Close()
+			}
+			return errors.Join(fmt.Errorf("listen (%s): %w", l.name, err), a.close())
+		}
+		listeners = append(listeners, newListener(l.name, ln, l.h))
 	}
-	log.Info("authledger serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "store", redactURL(cfg.Store))
+	attrs := []any{"addr", listeners[0].d.ln.Addr().String()}
+	if len(listeners) > 1 {
+		attrs = append(attrs, "admin_addr", listeners[1].d.ln.Addr().String())
+	}
+	log.Info("authledger serving", append(attrs, "issuer", cfg.Issuer, "store", redactURL(cfg.Store))...)
 
 	bgCtx, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	for _, t := range a.tasks {
 		bg.Go(func() { a.supervisor.run(bgCtx, t.name, t.run) })
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(d.ln) }()
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() {
+			if err := l.srv.Serve(l.d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("http server (%s): %w", l.name, err)
+			}
+		}()
+	}
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err)
+		runErr = err
 	}
 	// Stop taking requests first, then stop background work, then close
 	// stores (the ledger last, after draining pending appends).
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	d.drain(shutCtx, drainWindow)
-	if err := srv.Shutdown(shutCtx); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	var drains sync.WaitGroup
+	for _, l := range listeners {
+		drains.Go(func() { l.d.drain(shutCtx, drainWindow) })
 	}
+	drains.Wait()
+	var shutMu sync.Mutex
+	for _, l := range listeners {
+		drains.Go(func() {
+			if err := l.srv.Shutdown(shutCtx); err != nil {
+				shutMu.Lock()
+				runErr = errors.Join(runErr, fmt.Errorf("http shutdown (%s): %w", l.name, err))
+				shutMu.Unlock()
+			}
+		})
+	}
+	drains.Wait()
 	cancelBG()
 	bg.Wait()
 	if err := a.close(); err != nil {
@@ -97,6 +126,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("stopped cleanly")
 	}
 	return runErr
+}
+
+// listener is one http.Server on its own listener and drainer.
+type listener struct {
+	name string
+	d    *drainer
+	srv  *http.Server
+}
+
+func newListener(name string, ln net.Listener, h http.Handler) *listener {
+	d := newDrainer(ln)
+	// Bounded timeouts so slow clients cannot hold connections; the write
+	// timeout leaves room for the 30 s long poll of /v1/revocations.
+	return &listener{name: name, d: d, srv: &http.Server{
+		Handler:           d.handler(h),
+		ConnState:         d.connState,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}}
 }
 
 // server builds the HTTP handler with every route group the parts

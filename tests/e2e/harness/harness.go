@@ -110,6 +110,9 @@ type Options struct {
 	// StopTimeout bounds the wait after SIGTERM before the process is
 	// killed and the test fails (default 30s).
 	StopTimeout time.Duration
+	// ReadyBaseURL is where Start asks /readyz (default BaseURL): the
+	// admin listener's URL when AUTHLEDGER_ADMIN_LISTEN moves it there.
+	ReadyBaseURL string
 }
 
 // Server is one running `authledger serve`.
@@ -185,8 +188,12 @@ func (s *Server) WaitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, path := range []string{"/healthz", "/readyz"} {
+		base := s.BaseURL
+		if path == "/readyz" && s.opt.ReadyBaseURL != "" {
+			base = s.opt.ReadyBaseURL
+		}
 		for {
-			resp, err := client.Get(s.BaseURL + path)
+			resp, err := client.Get(base + path)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/authledger/authledger/api"
+)
+
+// isAdminPath reports the paths AUTHLEDGER_ADMIN_LISTEN moves off the
+// public listener. It reads the decoded path, cleaned and case-folded, so
+// that an escaped or dotted spelling the router might still resolve
+// ("/v1/%61dmin/…", "/v1/x/../admin/…", "/metrics/") is refused too: when
+// in doubt the public listener refuses.
+func isAdminPath(p string) bool {
+	p = strings.ToLower(path.Clean("/" + p))
+	return p == "/metrics" || p == "/readyz" || p == "/v1/admin" || strings.HasPrefix(p, "/v1/admin/")
+}
+
+// publicOnly is the public listener's handler when an admin listener is
+// configured: the admin paths answer the same 404 problem as any unrouted
+// path, so the public port does not reveal that they exist.
+func publicOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAdminPath(r.URL.Path) || (r.URL.RawPath != "" && isAdminPath(r.URL.RawPath)) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(api.NewProblem(http.StatusNotFound, "http-not-found", "Not Found", ""))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
