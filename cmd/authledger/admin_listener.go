@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"path"
 	"strings"
 
-	"github.com/authledger/authledger/api"
+	"github.com/labstack/echo/v4"
 )
 
 // isAdminPath reports the paths AUTHLEDGER_ADMIN_LISTEN moves off the
@@ -20,16 +19,15 @@ func isAdminPath(p string) bool {
 }
 
 // publicOnly is the public listener's handler when an admin listener is
-// configured: the admin paths answer the same 404 problem as any unrouted
-// path, so the public port does not reveal that they exist.
-func publicOnly(h http.Handler) http.Handler {
+// configured: the admin paths get the 404 of an unrouted path, written by
+// e's own error handler, so the public port does not reveal that they
+// exist.
+func publicOnly(e *echo.Echo) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isAdminPath(r.URL.Path) || (r.URL.RawPath != "" && isAdminPath(r.URL.RawPath)) {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusNotFound)
-			_ = json.NewEncoder(w).Encode(api.NewProblem(http.StatusNotFound, "http-not-found", "Not Found", ""))
+			e.HTTPErrorHandler(echo.ErrNotFound, e.NewContext(r, w))
 			return
 		}
-		h.ServeHTTP(w, r)
+		e.ServeHTTP(w, r)
 	})
 }

@@ -56,6 +56,9 @@ type Config struct {
 	InfisicalWebhookSecret redacted `env:"INFISICAL_WEBHOOK_SECRET"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// AccessLog is the level of the one line logged per request (debug,
+	// info, warn), or off.
+	AccessLog string `env:"ACCESS_LOG" envDefault:"info"`
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 
@@ -182,6 +185,9 @@ func (c Config) Validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
+	if _, _, err := c.accessLogLevel(); err != nil {
+		bad("ACCESS_LOG", "%v", err)
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}
@@ -213,4 +219,19 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// accessLogLevel is AccessLog as a level; on is false for "off". Empty
+// (a Config built in code) is the default, info.
+func (c Config) accessLogLevel() (lvl slog.Level, on bool, err error) {
+	switch {
+	case strings.EqualFold(c.AccessLog, "off"):
+		return 0, false, nil
+	case c.AccessLog == "":
+		return slog.LevelInfo, true, nil
+	}
+	if err := lvl.UnmarshalText([]byte(c.AccessLog)); err != nil || lvl > slog.LevelWarn {
+		return 0, false, fmt.Errorf("must be debug, info, warn or off, got %q", c.AccessLog)
+	}
+	return lvl, true, nil
 }

@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 
 	"github.com/authledger/authledger/api"
+	"github.com/authledger/authledger/internal/telemetry"
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -41,6 +44,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Adapters that log through slog.Default (the PostgreSQL listener, the
 	// projection runner's fallbacks) then write the same JSON at the same level.
 	slog.SetDefault(log)
+	// Tracing first, so the adapters buildApp opens (Redis) are traced.
+	stopTracing, err := telemetry.Setup(ctx, buildVersion())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("trace export: flush at stop failed", "err", err)
+		}
+	}()
+	if telemetry.Enabled(os.Getenv) {
+		log.Info("tracing on: exporting spans over OTLP/HTTP")
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -155,7 +173,24 @@ func newListener(name string, ln net.Listener, h http.Handler) *listener {
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
+	var mw []echo.MiddlewareFunc
+	if telemetry.Enabled(os.Getenv) {
+		// The request's span, named by route, around everything below.
+		mw = append(mw, otelecho.Middleware("authledger"))
+	}
+	if lvl, on, _ := a.cfg.accessLogLevel(); on {
+		mw = append(mw, api.AccessLog(a.log, lvl)) // outside metrics, which writes the error status
+	}
+	mw = append(mw, metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)) // per-client limit on /v1
 	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
+}
+
+// buildVersion is the main module's version from the build info ("devel"
+// for a source build), for the trace resource.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
