@@ -86,7 +86,9 @@ func AppendAll(ctx context.Context, store eventstore.Store, meta Metadata, chang
 	for _, a := range appends {
 		events += len(a.Events)
 	}
-	span.SetAttributes(attribute.Int("ledger.streams", len(appends)), attribute.Int("ledger.events", events))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("ledger.streams", len(appends)), attribute.Int("ledger.events", events))
+	}
 	recs, err := store.Append(ctx, appends...)
 	if err != nil {
 		return 0, err
@@ -123,12 +125,13 @@ type Repository[ID any, A Aggregate[E], E typedEvent] struct {
 	load     func(id ID, events []E) A
 	cache    Cache[ID, A]
 	attempts int
+	name     string // "update <aggregate type>", the span name of Update
 }
 
 // NewRepository reads streams of store with decode (the aggregate
 // package's codec) and folds them with load (the aggregate's Load).
 func NewRepository[ID any, A Aggregate[E], E typedEvent](store eventstore.Store, decode func(string, []byte) (E, error), load func(ID, []E) A) *Repository[ID, A, E] {
-	return &Repository[ID, A, E]{store: store, decode: decode, load: load, attempts: maxConflictAttempts}
+	return &Repository[ID, A, E]{store: store, decode: decode, load: load, attempts: maxConflictAttempts, name: "update " + aggregateName[A]()}
 }
 
 // WithAttempts returns a copy of r whose Update decides up to n times
@@ -202,7 +205,7 @@ type Committed[A any] struct {
 // concurrency conflict it reloads and decides again, up to
 // maxConflictAttempts times, then returns ErrKeptConflicting.
 func (r *Repository[ID, A, E]) Update(ctx context.Context, id ID, meta Metadata, decide Decide[A]) (_ Committed[A], err error) {
-	ctx, end := startCommand(ctx, "update "+aggregateName[A]())
+	ctx, end := startCommand(ctx, r.name)
 	defer func() { end(err) }()
 	if r.cache != nil {
 		if a, ok := r.cache.Get(id); ok {

@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // tracer names the write side's spans. Without a provider installed
@@ -19,7 +18,12 @@ var tracer = otel.Tracer("github.com/authledger/authledger/commands")
 // the error's type only: error texts may carry identifiers meant for the
 // log, and nothing of a command's input (credentials, tokens) is recorded.
 func startCommand(ctx context.Context, name string) (context.Context, func(error)) {
-	ctx, s := tracer.Start(ctx, "command "+name, trace.WithAttributes(attribute.String("authledger.command", name)))
+	ctx, s := tracer.Start(ctx, "command "+name)
+	if !s.IsRecording() {
+		// Tracing off (the default): no attributes to build.
+		return ctx, func(error) { s.End() }
+	}
+	s.SetAttributes(attribute.String("authledger.command", name))
 	return ctx, func(err error) {
 		if err != nil {
 			s.SetAttributes(attribute.String("error.type", fmt.Sprintf("%T", err)))
