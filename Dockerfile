@@ -4,8 +4,10 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 # Modules first, so source edits do not re-download them.
+# The main module requires the client module through a replace to ./client.
 COPY go.mod go.sum ./
-RUN go mod download
+COPY client/go.mod client/go.sum ./client/
+RUN GOWORK=off go mod download
 COPY . .
 # modernc.org/sqlite is pure Go: no cgo, a static binary.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/authledger ./cmd/authledger

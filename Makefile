@@ -1,7 +1,9 @@
 # authledger — two set-up commands on a fresh machine: `make run`, `make test`.
 GO      ?= go
 BIN     := bin/authledger
-PKGS    := ./...
+# The client packages are modules of their own (go.work joins them for
+# development), which ./... from the root does not cross into.
+PKGS    := ./... ./client/... ./client/echoverifier/...
 # A count, not a duration: Go 1.26's fuzz coordinator can fail a target with a
 # bare "context deadline exceeded" when a -fuzztime duration ends mid-run
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.

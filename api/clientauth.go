@@ -100,6 +100,7 @@ func (a *ClientAuthenticator) Authenticate(c echo.Context) (AuthenticatedClient,
 		}
 	}
 	a.count(cred.Method, "ok")
+	c.Set(accessClientKey, string(ac.ID))
 	return ac, nil
 }
 

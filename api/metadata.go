@@ -8,8 +8,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// AuthServerMetadata is the RFC 8414 §2 document, also served at the
-// OpenID discovery path for clients that only know that one.
+// AuthServerMetadata is the RFC 8414 §2 document. It lists only what
+// authledger does: no authorization endpoint (no grant uses one), no DPoP,
+// no token exchange. The same bytes answer /.well-known/openid-configuration
+// (RFC 8414 §5 lets an OAuth server publish there), because authledger is
+// no OpenID Provider — it issues no ID tokens and has no authorization or
+// userinfo endpoint — so the keys OpenID Connect Discovery 1.0 §3 requires
+// (authorization_endpoint, subject_types_supported,
+// id_token_signing_alg_values_supported) could only be false.
+// docs/api.md, "Discovery", says so for client authors.
 type AuthServerMetadata struct {
 	Issuer                                     string   `json:"issuer"`
 	JWKSURI                                    string   `json:"jwks_uri"`
@@ -21,9 +28,13 @@ type AuthServerMetadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
-	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
-	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
-	ServiceDocumentation                       string   `json:"service_documentation,omitempty"`
+	// RFC 8414 §2: present whenever private_key_jwt is among the
+	// endpoint's methods, as it is for each endpoint here.
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	ScopesSupported                                    []string `json:"scopes_supported,omitempty"`
+	ServiceDocumentation                               string   `json:"service_documentation,omitempty"`
 	// DPoPSigningAlgValuesSupported: RFC 9449 §5.1.
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
@@ -31,22 +42,30 @@ type AuthServerMetadata struct {
 // NewAuthServerMetadata derives the document from the issuer URL.
 func NewAuthServerMetadata(issuer string) AuthServerMetadata {
 	base := strings.TrimRight(issuer, "/")
+	// One client authenticator serves the token, revocation and
+	// introspection endpoints, so they share methods and algorithms.
 	auth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	// Both names: RFC 8037 "EdDSA" and the fully-specified "Ed25519" of
+	// RFC 9864, which private_key_jwt accepts as well.
+	algs := []string{"EdDSA", "Ed25519"}
 	return AuthServerMetadata{
-		Issuer:                            issuer,
-		JWKSURI:                           base + JWKSPath,
-		TokenEndpoint:                     base + "/oauth2/token",
-		RevocationEndpoint:                base + "/oauth2/revoke",
-		IntrospectionEndpoint:             base + "/oauth2/introspect",
-		GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
-		ResponseTypesSupported:            []string{},
-		TokenEndpointAuthMethodsSupported: auth,
-		// Both names: RFC 8037 "EdDSA" and the fully-specified "Ed25519" of
-		// RFC 9864, which private_key_jwt accepts as well.
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"EdDSA", "Ed25519"},
-		RevocationEndpointAuthMethodsSupported:     auth,
-		IntrospectionEndpointAuthMethodsSupported:  auth,
-		DPoPSigningAlgValuesSupported:              DPoPAlgs,
+		Issuer:                issuer,
+		JWKSURI:               base + JWKSPath,
+		TokenEndpoint:         base + "/oauth2/token",
+		RevocationEndpoint:    base + "/oauth2/revoke",
+		IntrospectionEndpoint: base + "/oauth2/introspect",
+		GrantTypesSupported:   []string{"client_credentials", "refresh_token"},
+		// REQUIRED by RFC 8414 §2 yet empty: no grant here has a response
+		// type. §3.2 would omit an empty array, but omitting a REQUIRED
+		// member fails more validators than an empty one.
+		ResponseTypesSupported:                             []string{},
+		TokenEndpointAuthMethodsSupported:                  auth,
+		TokenEndpointAuthSigningAlgValuesSupported:         algs,
+		RevocationEndpointAuthMethodsSupported:             auth,
+		RevocationEndpointAuthSigningAlgValuesSupported:    algs,
+		IntrospectionEndpointAuthMethodsSupported:          auth,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: algs,
+		DPoPSigningAlgValuesSupported:                      DPoPAlgs,
 	}
 }
 

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/domain/oauth"
@@ -111,7 +114,17 @@ func (t *TokenEndpoint) handle(c echo.Context) error {
 	if g == nil {
 		return oauth.ErrUnsupportedGrantType
 	}
-	return g.Handle(c, cl)
+	// The grant's span, under the HTTP one: its commands, ledger appends
+	// and Redis calls nest below it.
+	ctx, span := tracer.Start(c.Request().Context(), "oauth2.token "+gt,
+		trace.WithAttributes(attribute.String("oauth.grant_type", gt), attribute.String("oauth.client_id", string(cl.ID))))
+	defer span.End()
+	c.SetRequest(c.Request().WithContext(ctx))
+	err = g.Handle(c, cl)
+	if err != nil {
+		span.SetStatus(codes.Error, errorCode(err))
+	}
+	return err
 }
 
 // TokenResponse is the RFC 6749 §5.1 success body.

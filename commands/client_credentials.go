@@ -48,7 +48,9 @@ type IssuedM2M struct {
 
 // Issue checks the request against the client's grants and signs an M2M
 // JWT with sub = client_id.
-func (h *ClientCredentialsGrant) Issue(ctx context.Context, cmd IssueClientCredentials, meta Metadata) (IssuedM2M, error) {
+func (h *ClientCredentialsGrant) Issue(ctx context.Context, cmd IssueClientCredentials, meta Metadata) (_ IssuedM2M, err error) {
+	ctx, end := startCommand(ctx, "IssueClientCredentials")
+	defer func() { end(err) }()
 	v := cmd.Client.Client
 	if err := v.CheckDPoP(cmd.JKT); err != nil {
 		return IssuedM2M{}, oauth.ErrInvalidDPoPProof.WithHint("this client must send a DPoP proof").WithDebug(err.Error())

@@ -38,7 +38,9 @@ func NewElevateSessionHandler(sessions *SessionRepository, live SessionStore, ru
 }
 
 // Handle records session.Elevated and rotates the token.
-func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, meta Metadata) (ElevatedSession, error) {
+func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, meta Metadata) (_ ElevatedSession, err error) {
+	ctx, end := startCommand(ctx, "ElevateSession")
+	defer func() { end(err) }()
 	meta = meta.as(ClientActor(cmd.ClientID))
 	rec, err := h.live.Get(ctx, cmd.SessionID)
 	if err != nil {

@@ -37,7 +37,9 @@ func NewEndSessionHandler(sessions *SessionRepository, families *FamilyRepositor
 // (session.EndWithFamily); the revocation feed then denies its access
 // tokens (sid). The session store must answer first, so a 503 never hides
 // a half-ended session.
-func (h *EndSessionHandler) Handle(ctx context.Context, cmd EndSession, meta Metadata) error {
+func (h *EndSessionHandler) Handle(ctx context.Context, cmd EndSession, meta Metadata) (err error) {
+	ctx, end := startCommand(ctx, "EndSession")
+	defer func() { end(err) }()
 	if err := h.live.Ping(ctx); err != nil {
 		return err
 	}

@@ -74,7 +74,9 @@ func NewRefreshHandler(families *FamilyRepository, cache *FamilyCache, sessions 
 // spending its token would only leave it holding a dead one. (Once the
 // append is under way it may still commit; the client's retry of the same
 // token then gets the committed successor within the grace period.)
-func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metadata) (TokenPair, error) {
+func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metadata) (_ TokenPair, err error) {
+	ctx, end := startCommand(ctx, "RefreshGrant")
+	defer func() { end(err) }()
 	if err := ctx.Err(); err != nil {
 		return TokenPair{}, err
 	}

@@ -39,7 +39,9 @@ func (r RegisteredService) LogValue() slog.Value {
 }
 
 // Register appends the new client's stream (expected: no stream).
-func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metadata) (RegisteredService, error) {
+func (s *Services) Register(ctx context.Context, cmd RegisterService, meta Metadata) (_ RegisteredService, err error) {
+	ctx, end := startCommand(ctx, "RegisterService")
+	defer func() { end(err) }()
 	rid, err := s.randomHex(12)
 	if err != nil {
 		return RegisteredService{}, err

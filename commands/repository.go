@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/authledger/authledger/eventstore"
 )
@@ -55,7 +59,15 @@ func (c Changed) empty() bool { return len(c.events) == 0 }
 // AppendAll commits every non-empty decision in one atomic append, each
 // stream at its expected version, with meta on every event. It returns the
 // ledger position of the last event appended (0 when nothing was).
-func AppendAll(ctx context.Context, store eventstore.Store, meta Metadata, changes ...Changed) (uint64, error) {
+func AppendAll(ctx context.Context, store eventstore.Store, meta Metadata, changes ...Changed) (_ uint64, err error) {
+	ctx, span := tracer.Start(ctx, "ledger.append")
+	defer func() {
+		if err != nil {
+			span.SetAttributes(attribute.String("error.type", fmt.Sprintf("%T", err)))
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
+	}()
 	appends := make([]eventstore.StreamAppend, 0, len(changes))
 	for _, c := range changes {
 		if c.empty() {
@@ -69,6 +81,13 @@ func AppendAll(ctx context.Context, store eventstore.Store, meta Metadata, chang
 	}
 	if len(appends) == 0 {
 		return 0, nil
+	}
+	events := 0
+	for _, a := range appends {
+		events += len(a.Events)
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("ledger.streams", len(appends)), attribute.Int("ledger.events", events))
 	}
 	recs, err := store.Append(ctx, appends...)
 	if err != nil {
@@ -106,12 +125,13 @@ type Repository[ID any, A Aggregate[E], E typedEvent] struct {
 	load     func(id ID, events []E) A
 	cache    Cache[ID, A]
 	attempts int
+	name     string // "update <aggregate type>", the span name of Update
 }
 
 // NewRepository reads streams of store with decode (the aggregate
 // package's codec) and folds them with load (the aggregate's Load).
 func NewRepository[ID any, A Aggregate[E], E typedEvent](store eventstore.Store, decode func(string, []byte) (E, error), load func(ID, []E) A) *Repository[ID, A, E] {
-	return &Repository[ID, A, E]{store: store, decode: decode, load: load, attempts: maxConflictAttempts}
+	return &Repository[ID, A, E]{store: store, decode: decode, load: load, attempts: maxConflictAttempts, name: "update " + aggregateName[A]()}
 }
 
 // WithAttempts returns a copy of r whose Update decides up to n times
@@ -184,7 +204,9 @@ type Committed[A any] struct {
 // events with those decide returned, in one atomic append. On a
 // concurrency conflict it reloads and decides again, up to
 // maxConflictAttempts times, then returns ErrKeptConflicting.
-func (r *Repository[ID, A, E]) Update(ctx context.Context, id ID, meta Metadata, decide Decide[A]) (Committed[A], error) {
+func (r *Repository[ID, A, E]) Update(ctx context.Context, id ID, meta Metadata, decide Decide[A]) (_ Committed[A], err error) {
+	ctx, end := startCommand(ctx, r.name)
+	defer func() { end(err) }()
 	if r.cache != nil {
 		if a, ok := r.cache.Get(id); ok {
 			if out, won, err := r.tryCached(ctx, a, meta, decide); won {
@@ -220,6 +242,11 @@ func (r *Repository[ID, A, E]) Update(ctx context.Context, id ID, meta Metadata,
 		}
 		return Committed[A]{Aggregate: a, Position: pos}, nil
 	}
+}
+
+// aggregateName is A's type name (refreshtoken.Family), for span names.
+func aggregateName[A any]() string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", *new(A)), "*")
 }
 
 // tryCached decides on a cached aggregate. won is true only when the

@@ -38,7 +38,9 @@ func NewRevokeHandler(sealer *RefreshSealer, families *FamilyRepository, cache *
 // Handle revokes. Unknown, malformed and expired tokens are not errors
 // (§2.2: the server answers 200). A token issued to another client is
 // refused with unauthorized_client and left alone.
-func (h *RevokeHandler) Handle(ctx context.Context, r RevokeToken, meta Metadata) error {
+func (h *RevokeHandler) Handle(ctx context.Context, r RevokeToken, meta Metadata) (err error) {
+	ctx, end := startCommand(ctx, "RevokeToken")
+	defer func() { end(err) }()
 	meta = meta.as(ClientActor(r.ClientID))
 	first, second := h.revokeRefresh, h.revokeAccess
 	if r.Hint == "access_token" {
@@ -47,7 +49,7 @@ func (h *RevokeHandler) Handle(ctx context.Context, r RevokeToken, meta Metadata
 	if done, err := first(ctx, r, meta); done || err != nil {
 		return err
 	}
-	_, err := second(ctx, r, meta)
+	_, err = second(ctx, r, meta)
 	return err
 }
 

@@ -16,7 +16,9 @@ type RotateKeys struct {
 }
 
 // Rotate runs RotateKeys and returns the new key as recorded.
-func (k *Keys) Rotate(ctx context.Context, cmd RotateKeys, meta Metadata) (keyring.Key, error) {
+func (k *Keys) Rotate(ctx context.Context, cmd RotateKeys, meta Metadata) (_ keyring.Key, err error) {
+	ctx, end := startCommand(ctx, "RotateKeys")
+	defer func() { end(err) }()
 	var kid string
 	r, err := k.decide(ctx, meta, func(r *keyring.Ring, now time.Time) (*keyring.NewKey, error) {
 		if next, ok := r.Next(); ok && !cmd.Immediately {

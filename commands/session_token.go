@@ -63,7 +63,9 @@ func NewSessionAccessTokenHandler(resolver *SessionResolver, signer Signer, rule
 }
 
 // Handle issues the access token.
-func (h *SessionAccessTokenHandler) Handle(ctx context.Context, rawToken string, meta Metadata) (TokenPair, error) {
+func (h *SessionAccessTokenHandler) Handle(ctx context.Context, rawToken string, meta Metadata) (_ TokenPair, err error) {
+	ctx, end := startCommand(ctx, "SessionAccessToken")
+	defer func() { end(err) }()
 	rec, err := h.resolver.Resolve(ctx, rawToken)
 	if err != nil {
 		return TokenPair{}, err

@@ -54,7 +54,9 @@ func NewStartSessionHandler(store eventstore.Store, live SessionWriter, signer S
 // the session under its token hash, and issues the three tokens. With the
 // session store down it fails with session.ErrUnavailable before anything
 // is appended.
-func (h *StartSessionHandler) Handle(ctx context.Context, cmd StartSession, meta Metadata) (StartedSession, error) {
+func (h *StartSessionHandler) Handle(ctx context.Context, cmd StartSession, meta Metadata) (_ StartedSession, err error) {
+	ctx, end := startCommand(ctx, "StartSession")
+	defer func() { end(err) }()
 	meta = meta.as(ClientActor(cmd.ClientID))
 	now := h.rules.Now()
 	sid := uuid.NewString()

@@ -11,6 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authledger/authledger/eventstore"
 )
@@ -158,6 +162,10 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
+// tracer names the projections' spans (no-ops unless a provider is
+// installed).
+var tracer = otel.Tracer("github.com/authledger/authledger/projections")
+
 // handle is the Watermill handler: apply one record (or advance past
 // unhandled ones) and store the checkpoint.
 func (w *worker) handle(msg *message.Message) error {
@@ -165,6 +173,21 @@ func (w *worker) handle(msg *message.Message) error {
 	rec, skip, err := decode(msg)
 	if err != nil {
 		return err
+	}
+	if !skip {
+		// A span per applied record (none for the ones it skips): the
+		// projection's share of a request's trace happens later, so it
+		// starts its own trace, named after the projection.
+		var span trace.Span
+		ctx, span = tracer.Start(ctx, "projection "+w.name, trace.WithNewRoot(), trace.WithAttributes(
+			attribute.String("authledger.projection", w.name), attribute.Int64("ledger.position", int64(rec.Position)),
+			attribute.String("ledger.event_type", rec.Type)))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, "")
+			}
+			span.End()
+		}()
 	}
 	if w.kind == kindSQL {
 		err = w.applySQL(ctx, rec, skip)

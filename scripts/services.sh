@@ -4,6 +4,17 @@
 # them locally. Idempotent: does nothing when both already answer.
 set -euo pipefail
 
+# The README walk-through test (tests/readme) pastes the README's commands,
+# which use curl and jq: install them where they are missing.
+for tool in curl jq; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "services: installing $tool" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null; } ||
+      { echo "services: could not install $tool (apt-get as root)" >&2; exit 1; }
+  fi
+done
+
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 

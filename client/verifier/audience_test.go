@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/authledger/authledger/client/verifier"
 )
 
@@ -20,11 +18,11 @@ func TestRequireAudienceRejectsAnotherServicesToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := echo.New()
-	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
-	e.GET("/a", ok, verifier.Middleware(v), verifier.RequireAudience("https://a.svc"))
-	e.GET("/b", ok, verifier.Middleware(v), verifier.RequireAudience("https://b.svc"))
-	e.GET("/bare", ok, verifier.RequireAudience("https://b.svc"))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	e := http.NewServeMux()
+	e.Handle("/a", verifier.Middleware(v)(verifier.RequireAudience("https://a.svc")(ok)))
+	e.Handle("/b", verifier.Middleware(v)(verifier.RequireAudience("https://b.svc")(ok)))
+	e.Handle("/bare", verifier.RequireAudience("https://b.svc")(ok))
 	forA := k.sign(map[string]any{"aud": []string{"https://a.svc"}})
 	both := k.sign(map[string]any{"aud": []string{"https://a.svc", "https://b.svc"}})
 	cases := []struct {

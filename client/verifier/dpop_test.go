@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
 
 	"github.com/authledger/authledger/client/dpop"
 	"github.com/authledger/authledger/client/verifier"
@@ -378,11 +377,10 @@ func TestMiddlewareDPoPChallenges(t *testing.T) {
 	set, _ := verifier.ParseJWKS([]byte(issuer.jwks()))
 	a, b := newDPoPKey(t), newDPoPKey(t)
 	bound := issuer.sign(map[string]any{"cnf": map[string]any{"jkt": a.Thumbprint()}})
-	e := echo.New()
-	e.GET("/orders", func(c echo.Context) error {
-		cl, _ := verifier.ClaimsFrom(c)
-		return c.String(http.StatusOK, cl.JKT)
-	}, verifier.Middleware(dpopV(t, set)))
+	e := verifier.Middleware(dpopV(t, set))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cl, _ := verifier.ClaimsFromContext(r.Context())
+		_, _ = w.Write([]byte(cl.JKT))
+	}))
 	const algs = `algs="EdDSA Ed25519 ES256"`
 	tests := []struct {
 		name      string

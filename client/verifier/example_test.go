@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/authledger/authledger/client/verifier"
 )
 
@@ -74,12 +72,13 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	e := echo.New()
-	orders := e.Group("/orders", verifier.Middleware(v))
-	orders.GET("", func(c echo.Context) error {
-		claims, _ := verifier.ClaimsFrom(c)
-		return c.String(http.StatusOK, "orders of "+claims.Subject)
-	}, verifier.RequireScopes("orders:read"))
+	// Plain net/http; client/echoverifier has the same for Echo.
+	e := http.NewServeMux()
+	e.Handle("GET /orders", verifier.Middleware(v)(verifier.RequireScopes("orders:read")(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := verifier.ClaimsFromContext(r.Context())
+			_, _ = w.Write([]byte("orders of " + claims.Subject))
+		}))))
 
 	get := func(token string) {
 		req := httptest.NewRequest(http.MethodGet, "/orders", nil)
@@ -97,9 +96,9 @@ func Example() {
 	fmt.Println("leeway:", verifier.DefaultLeeway)
 	// Output:
 	// 200 orders of billing
-	// 403 {"message":"verifier: insufficient scope"}
-	// 401 {"message":"verifier: wrong audience"}
-	// 401 {"message":"verifier: signature invalid"}
+	// 403 {"error":"insufficient_scope","error_description":"verifier: insufficient scope"}
+	// 401 {"error":"invalid_token","error_description":"verifier: wrong audience"}
+	// 401 {"error":"invalid_token","error_description":"verifier: signature invalid"}
 	// leeway: 30s
 }
 

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/authledger/authledger/client/verifier"
 )
 
@@ -101,13 +99,15 @@ func TestAudienceIsConfigurablePerVerifier(t *testing.T) {
 func TestMiddleware(t *testing.T) {
 	k := newTestKey(t, "k1")
 	set, _ := verifier.ParseJWKS([]byte(k.jwks()))
-	e := echo.New()
-	e.GET("/orders", func(c echo.Context) error {
-		cl, _ := verifier.ClaimsFrom(c)
-		return c.String(http.StatusOK, cl.Subject)
-	}, verifier.Middleware(newV(t, set)), verifier.RequireScopes("orders:read"))
-	e.GET("/admin", func(c echo.Context) error { return c.NoContent(http.StatusOK) },
-		verifier.Middleware(newV(t, set)), verifier.RequireScopes("orders:admin"))
+	mux := http.NewServeMux()
+	mux.Handle("/orders", verifier.Middleware(newV(t, set))(verifier.RequireScopes("orders:read")(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cl, _ := verifier.ClaimsFromContext(r.Context())
+			_, _ = w.Write([]byte(cl.Subject))
+		}))))
+	mux.Handle("/admin", verifier.Middleware(newV(t, set))(verifier.RequireScopes("orders:admin")(
+		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))))
+	e := mux
 	tests := []struct {
 		name, path, auth string
 		status           int

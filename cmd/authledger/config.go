@@ -25,6 +25,11 @@ import (
 type Config struct {
 	// Listen is the HTTP listen address.
 	Listen string `env:"LISTEN" envDefault:"127.0.0.1:8080"`
+	// AdminListen, when set, is a second listener for /metrics, /readyz
+	// and /v1/admin/*, which the Listen one then refuses, so operations
+	// traffic can be firewalled apart (README, "An admin port"). Empty: one
+	// listener serves everything.
+	AdminListen string `env:"ADMIN_LISTEN"`
 	// Issuer is the iss of every token and the base of the metadata URLs.
 	Issuer string `env:"ISSUER" envDefault:"http://localhost:8080"`
 	// DataDir holds the embedded profile's files (ledger, read models, secrets).
@@ -53,6 +58,9 @@ type Config struct {
 	InfisicalWebhookSecret redacted `env:"INFISICAL_WEBHOOK_SECRET"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// AccessLog is the level of the one line logged per request (debug,
+	// info, warn), or off.
+	AccessLog string `env:"ACCESS_LOG" envDefault:"info"`
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 
@@ -206,6 +214,9 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		bad("LISTEN", "must not be empty")
 	}
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("ADMIN_LISTEN", "must differ from %sLISTEN (leave it empty to serve everything on one port)", envPrefix)
+	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("ISSUER", "must be an http(s) URL without query or fragment, got %q", c.Issuer)
 	}
@@ -229,6 +240,9 @@ func (c Config) Validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if _, _, err := c.accessLogLevel(); err != nil {
+		bad("ACCESS_LOG", "%v", err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
@@ -265,4 +279,19 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// accessLogLevel is AccessLog as a level; on is false for "off". Empty
+// (a Config built in code) is the default, info.
+func (c Config) accessLogLevel() (lvl slog.Level, on bool, err error) {
+	switch {
+	case strings.EqualFold(c.AccessLog, "off"):
+		return 0, false, nil
+	case c.AccessLog == "":
+		return slog.LevelInfo, true, nil
+	}
+	if err := lvl.UnmarshalText([]byte(c.AccessLog)); err != nil || lvl > slog.LevelWarn {
+		return 0, false, fmt.Errorf("must be debug, info, warn or off, got %q", c.AccessLog)
+	}
+	return lvl, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -88,4 +89,35 @@ func TestDrainClosesKeepAlivesCleanlyAndEndsLongPolls(t *testing.T) {
 		t.Fatal("drain did not return once every connection closed")
 	}
 	_ = srv.Shutdown(ctx)
+}
+
+// A long poll that arrives once draining has begun (on a connection kept
+// alive from before) answers at once as well, instead of holding Shutdown
+// for its whole wait.
+func TestALongPollArrivingWhileDrainingAnswersAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDrainer(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	d.drain(ctx, 0)
+	ended := make(chan error, 1)
+	h := d.handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			ended <- nil
+		case <-time.After(20 * time.Second):
+			ended <- context.DeadlineExceeded
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/revocations?after=3&wait=30", nil))
+	if err := <-ended; err != nil {
+		t.Fatal("the long poll waited its full wait while draining")
+	}
+	if rec.Header().Get("Connection") != "close" {
+		t.Fatal("no Connection: close while draining")
+	}
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authledger/authledger/internal/bus"
 	"github.com/authledger/authledger/internal/redisguard"
+	"github.com/authledger/authledger/internal/telemetry"
 )
 
 // openRedis returns the process's one Redis client (sessions, the bus
@@ -41,6 +44,13 @@ func openRedisGuarded(cfg Config) (*redis.Client, *redisguard.Guard, error) {
 	opt.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opt)
 	g := redisguard.Install(rdb, redisguard.Config{})
+	if telemetry.Enabled(os.Getenv) {
+		// Command names only: a statement would carry keys and values
+		// (session ids, replay-guard jtis).
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
+			return nil, nil, errors.Join(err, rdb.Close())
+		}
+	}
 	return rdb, g, nil
 }
 

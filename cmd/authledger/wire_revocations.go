@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authledger/authledger/api"
 	"github.com/authledger/authledger/client/verifier"
 	cmds "github.com/authledger/authledger/commands"
@@ -40,6 +42,9 @@ func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revoc
 	if err := in.runner.Register(revs); err != nil {
 		return revocationParts{}, fmt.Errorf("revocations: %w", err)
 	}
+	// What a stopping instance must answer at once (the SIGTERM drain).
+	in.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "authledger_revocation_long_polls",
+		Help: "GET /v1/revocations long polls waiting for news now."}, func() float64 { return float64(revs.Parked()) }))
 	fan := revocations.NewFanout(in.bus, in.bus, revs)
 	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs, Registerer: in.metrics})
 	if err != nil {

@@ -43,6 +43,11 @@ var (
 		"github.com/santhosh-tekuri/jsonschema", "github.com/ThreeDotsLabs/watermill", "github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "golang.org/x/",
 		"github.com/lestrrat-go/jwx/v2"} // an independent JOSE library, for interoperability tests
 	redis = "github.com/redis/go-redis/v9"
+	// otelAPI is the OpenTelemetry API the traced layers start spans with;
+	// only internal/telemetry (and cmd/) install the SDK and exporter. The
+	// prefix match cannot keep otel/sdk out of "go.opentelemetry.io/otel":
+	// review catches that.
+	otelAPI = []string{"go.opentelemetry.io/otel"}
 )
 
 var graph = []node{
@@ -52,7 +57,7 @@ var graph = []node{
 
 	// The ledger port and its adapters.
 	{pkg: "eventstore", ext: []string{"github.com/google/uuid", "github.com/gowebpki/jcs"}},
-	{pkg: "eventstore/internal/...", may: []string{"eventstore"}},
+	{pkg: "eventstore/internal/...", may: []string{"eventstore"}, ext: otelAPI},
 	{pkg: "eventstore/memstore", may: []string{"eventstore", "eventstore/internal/..."}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
@@ -72,7 +77,7 @@ var graph = []node{
 	// The write side: handlers decide through the domain and append to the
 	// ledger port; they know no HTTP, no read model, no Redis.
 	{pkg: "commands", may: append([]string{"eventstore", "secrets"}, domain...),
-		ext: []string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid", "github.com/prometheus/client_golang"}, testMay: testSupport, testExt: testExt},
+		ext: append([]string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid", "github.com/prometheus/client_golang"}, otelAPI...), testMay: testSupport, testExt: testExt},
 	// Write-side state beside the ledger.
 	{pkg: "sessionstore", may: domain, ext: []string{redis}, testMay: testSupport, testExt: append(testExt, redis)},
 	{pkg: "sessionstore/sessionstoretest", may: []string{"sessionstore"}, ext: []string{redis}},
@@ -83,7 +88,7 @@ var graph = []node{
 	// The read side.
 	{pkg: "queries", may: domain, testMay: testSupport, testExt: testExt},
 	{pkg: "projections", may: []string{"eventstore", "internal/migrate"},
-		ext: []string{"github.com/ThreeDotsLabs/watermill", "github.com/jackc/pgx/v5", "github.com/prometheus/client_golang", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
+		ext: append([]string{"github.com/ThreeDotsLabs/watermill", "github.com/jackc/pgx/v5", "github.com/prometheus/client_golang", "modernc.org/sqlite"}, otelAPI...), testMay: testSupport, testExt: testExt},
 	// The SQL projection contract builds its ledger from domain decisions.
 	{pkg: "projections/projectiontest", may: append([]string{"projections", "eventstore", "eventstore/memstore", "internal/pgtest"}, domain...)},
 	{pkg: "readmodels", ext: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}, testMay: testSupport, testExt: testExt},
@@ -99,14 +104,18 @@ var graph = []node{
 	// HTTP: thin handlers over use-case interfaces and read models; never
 	// the ledger, a store adapter or Redis.
 	{pkg: "api", may: append([]string{"commands", "queries", "readmodels/revocations", "internal/strictjson"}, domain...),
-		ext:     []string{"github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "gopkg.in/yaml.v3"},
+		ext:     append([]string{"github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "gopkg.in/yaml.v3"}, otelAPI...),
 		testMay: testSupport, testExt: testExt},
 
-	// What other services import: nothing of the server.
-	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/labstack/echo/v4", "github.com/sony/gobreaker/v2", "golang.org/x/",
+	// What other services import: nothing of the server, and no web
+	// framework either (client/ is a module of its own; client/echoverifier
+	// is one of its own again).
+	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/sony/gobreaker/v2", "golang.org/x/",
 		// an optional Registerer for the verification latency histogram
 		"github.com/prometheus/client_golang"},
 		testExt: []string{"golang.org/x/"}},
+	// The Echo middleware: its own module, so Echo reaches only who asks.
+	{pkg: "client/echoverifier", may: []string{"client/verifier"}, ext: []string{"github.com/labstack/echo/v4"}},
 
 	// Composition: the one place that knows every part.
 	{pkg: "internal/compose", may: append([]string{"api", "commands", "queries", "client/verifier", "eventstore"}, domain...)},
@@ -114,6 +123,8 @@ var graph = []node{
 	// Operational metrics: decorators of the ledger, secret and limiter ports.
 	{pkg: "internal/opsmetrics", may: append([]string{"eventstore", "secrets"}, domain...), ext: []string{"github.com/prometheus/client_golang"},
 		testMay: testSupport, testExt: testExt},
+	// Tracing set-up: the SDK and the OTLP exporter, from OTEL_* variables.
+	{pkg: "internal/telemetry", ext: []string{"go.opentelemetry.io/otel"}},
 	// The strict JSON decoder of request bodies: standard library only.
 	{pkg: "internal/strictjson"},
 	{pkg: "internal/pgtest", ext: []string{"github.com/jackc/pgx/v5"}},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/authledger/authledger/client/echoverifier"
 	"github.com/authledger/authledger/client/verifier"
 	e2eharness "github.com/authledger/authledger/tests/e2e/harness"
 )
@@ -76,10 +77,10 @@ func TestOpenIDClientDrivesDPoPFlows(t *testing.T) {
 	var accepted atomic.Int64
 	e := echo.New()
 	e.GET("/orders", func(c echo.Context) error {
-		cl, _ := verifier.ClaimsFrom(c)
+		cl, _ := echoverifier.ClaimsFrom(c)
 		accepted.Add(1)
 		return c.JSON(http.StatusOK, map[string]string{"jkt": cl.JKT, "sub": cl.Subject})
-	}, verifier.Middleware(v))
+	}, echoverifier.Middleware(v))
 	rs := httptest.NewServer(e)
 	defer rs.Close()
 

@@ -16,6 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authledger/authledger/eventstore"
 )
 
@@ -195,6 +200,10 @@ func (w *Writer) collect(first *request) []*request {
 	return batch
 }
 
+// tracer names the ledger writer's spans (no-ops unless a provider is
+// installed).
+var tracer = otel.Tracer("github.com/authledger/authledger/eventstore")
+
 // flush commits batch; if the database rejects the whole transaction (for
 // example a caller-supplied event id that already exists), each append is
 // retried alone so that only the offending one fails.
@@ -210,7 +219,25 @@ func (w *Writer) flush(batch []*request) {
 	if len(live) == 0 {
 		return
 	}
+	// One span per transaction, linked from every append it carries; each
+	// append's own span learns the size of the batch it rode in.
+	links := make([]trace.Link, 0, len(live))
+	for _, r := range live {
+		sp := trace.SpanFromContext(r.ctx)
+		sp.SetAttributes(attribute.Int("ledger.batch_size", len(live)))
+		links = append(links, trace.Link{SpanContext: sp.SpanContext()})
+	}
+	// Under the first append's span (the one that opened the batch); the
+	// others reach it through their links. Never the caller's context
+	// itself: its cancellation must not end the shared transaction.
+	parent := trace.ContextWithSpanContext(context.Background(), links[0].SpanContext)
+	_, span := tracer.Start(parent, "ledger.commit_batch", trace.WithLinks(links[1:]...),
+		trace.WithAttributes(attribute.Int("ledger.batch_size", len(live))))
+	defer span.End()
 	results, err := w.commit(live)
+	if err != nil {
+		span.SetStatus(codes.Error, "")
+	}
 	if err != nil && len(live) > 1 {
 		for _, r := range live {
 			res, err := w.commit([]*request{r})

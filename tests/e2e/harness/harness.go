@@ -114,6 +114,9 @@ type Options struct {
 	// FreeAddr) when the issuer must be the server's own URL, as for
 	// clients that check it, such as openid-client.
 	Addr string
+	// ReadyBaseURL is where Start asks /readyz (default BaseURL): the
+	// admin listener's URL when AUTHLEDGER_ADMIN_LISTEN moves it there.
+	ReadyBaseURL string
 }
 
 // Server is one running `authledger serve`.
@@ -192,8 +195,12 @@ func (s *Server) WaitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, path := range []string{"/healthz", "/readyz"} {
+		base := s.BaseURL
+		if path == "/readyz" && s.opt.ReadyBaseURL != "" {
+			base = s.opt.ReadyBaseURL
+		}
 		for {
-			resp, err := client.Get(s.BaseURL + path)
+			resp, err := client.Get(base + path)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
