@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/authledger/authledger/client/dpop"
 	"github.com/authledger/authledger/client/verifier"
 )
