@@ -129,11 +129,14 @@ func TestMetadataFollowsRFC8414(t *testing.T) {
 	if oidc := get("/.well-known/openid-configuration"); !bytes.Equal(oidc, body) {
 		t.Errorf("openid-configuration differs from the RFC 8414 document:\n%s\n%s", oidc, body)
 	}
-	for _, k := range []string{"userinfo_endpoint", "id_token_signing_alg_values_supported", "subject_types_supported", "authorization_endpoint",
-		"dpop_signing_alg_values_supported"} {
+	for _, k := range []string{"userinfo_endpoint", "id_token_signing_alg_values_supported", "subject_types_supported", "authorization_endpoint"} {
 		if _, ok := doc[k]; ok {
 			t.Errorf("advertises %s, which authledger does not do", k)
 		}
+	}
+	// DPoP is accepted (RFC 9449 §5.1), so its algorithms are listed.
+	if algs, ok := doc["dpop_signing_alg_values_supported"].([]any); !ok || len(algs) == 0 {
+		t.Errorf("dpop_signing_alg_values_supported = %v, want the accepted algorithms", doc["dpop_signing_alg_values_supported"])
 	}
 }
 
