@@ -56,7 +56,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer store.Close()
-	sp, err := openSecrets(cfg.Secrets)
+	sp, err := openSecrets(ctx, cfg, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	pepper := func(ctx context.Context) (client.Pepper, error) {
-		sp, err := openSecrets(cfg.Secrets)
+		sp, err := openSecrets(ctx, cfg, nil, nil)
 		if err != nil {
 			return client.Pepper{}, err
 		}

@@ -113,12 +113,16 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	hooks, err := buildInfisical(in, keys)
+	if err != nil {
+		return nil, err
+	}
 	a := &app{infraParts: in, keys: keys, revs: revs, clients: clients}
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := in.store.Head(ctx)
 		return err
 	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
-	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server} {
+	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server, hooks} {
 		a.add(c)
 	}
 	return a, nil
@@ -159,16 +163,14 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 }
 
 // buildServerRoutes adds the routes that depend on no other part: the
-// OpenAPI document and the Infisical webhook.
+// OpenAPI document.
 func buildServerRoutes(in *infraParts) (contributions, error) {
 	doc, err := api.NewOpenAPI()
 	if err != nil {
 		// Embedded: a document that does not parse is a build defect.
 		return contributions{}, err
 	}
-	if in.cfg.InfisicalWebhookSecret == "" {
-		in.log.Info("infisical webhook disabled: AUTHLEDGER_INFISICAL_WEBHOOK_SECRET is not set")
-	}
-	// Routed always (DESIGN.md §5); without a secret it refuses every call.
-	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret)}}}, nil
+	// The Infisical webhook is buildInfisical's: routed always (DESIGN.md
+	// §5), and without a secret it refuses every call.
+	return contributions{routes: []api.Routes{doc}}, nil
 }

@@ -158,6 +158,7 @@ type Provider struct {
 	latest   map[string]cached // by name
 	pinned   map[string]cached // by name + "\n" + version
 	degraded error             // the last transient failure, nil after a success
+	lastCall time.Time
 }
 
 var _ secrets.Provider = (*Provider)(nil)
@@ -217,7 +218,17 @@ func (p *Provider) Close() error {
 
 // Health is nil while the last call to Infisical succeeded, and a
 // *Degraded error while calls fail and cached values are served.
-func (p *Provider) Health(context.Context) error {
+func (p *Provider) Health(ctx context.Context) error {
+	p.mu.Lock()
+	quiet := p.now().Sub(p.lastCall) > probeAfter
+	p.mu.Unlock()
+	if quiet {
+		// Nothing asked Infisical lately: ask it something cheap, once,
+		// so readiness does not report a state from long ago.
+		_, _ = p.once(ctx, "probe", func() (any, error) {
+			return p.client.Folders().List(sdk.ListFoldersOptions{ProjectID: p.opts.Project, Environment: p.opts.Environment, Path: p.opts.Path})
+		})
+	}
 	p.mu.Lock()
 	err := p.degraded
 	p.mu.Unlock()
@@ -548,22 +559,30 @@ func (p *Provider) Sync(ctx context.Context) error {
 	return first
 }
 
+// probeAfter is how long Health trusts the last call's outcome.
+const probeAfter = 15 * time.Second
+
+// once is one attempt through the breaker, recorded for Health.
+func (p *Provider) once(ctx context.Context, op string, fn func() (any, error)) (any, error) {
+	res, err := p.cb.Execute(func() (any, error) { return p.call(ctx, fn) })
+	p.m.call(op, err)
+	p.mu.Lock()
+	p.lastCall = p.now()
+	if transient(err) && !errors.Is(err, context.Canceled) {
+		p.degraded = err
+	} else {
+		p.degraded = nil
+	}
+	p.mu.Unlock()
+	return res, err
+}
+
 // do runs one SDK call with the deadline, the breaker and the retries; a
 // 401 gets one fresh login first.
 func (p *Provider) do(ctx context.Context, op string, fn func() (any, error)) (any, error) {
 	relogged := false
 	for attempt := 0; ; attempt++ {
-		res, err := p.cb.Execute(func() (any, error) { return p.call(ctx, fn) })
-		p.m.call(op, err)
-		if err == nil || !transient(err) {
-			p.mu.Lock()
-			p.degraded = nil
-			p.mu.Unlock()
-		} else {
-			p.mu.Lock()
-			p.degraded = err
-			p.mu.Unlock()
-		}
+		res, err := p.once(ctx, op, fn)
 		if err == nil {
 			return res, nil
 		}

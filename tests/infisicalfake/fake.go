@@ -355,6 +355,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.secret(w, r, strings.TrimPrefix(p, "/v3/secrets/raw/"))
 	case r.Method == http.MethodPost && p == "/v1/folders":
 		s.createFolder(w, r)
+	case r.Method == http.MethodGet && p == "/v1/folders":
+		s.listFolders(w, r)
 	default:
 		fail(w, http.StatusNotFound, fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
 	}
@@ -654,4 +656,22 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	// Infisical answers an existing folder with that folder.
 	s.folders[folderKey(in.WorkspaceID, in.Environment, full)] = true
 	writeJSON(w, http.StatusOK, map[string]any{"folder": map[string]any{"id": newID(), "name": in.Name, "version": 1}})
+}
+
+func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	project, env, p := q.Get("workspaceId"), q.Get("environment"), cleanPath(q.Get("path"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.authorize(w, r, project, env, p, false) {
+		return
+	}
+	out := []map[string]any{}
+	prefix := project + "\x00" + env + "\x00"
+	for k := range s.folders {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != p && path.Dir(rest) == p {
+			out = append(out, map[string]any{"id": newID(), "name": path.Base(rest), "version": 1})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"folders": out})
 }
