@@ -560,7 +560,7 @@ func (p *Provider) Sync(ctx context.Context) error {
 }
 
 // probeAfter is how long Health trusts the last call's outcome.
-const probeAfter = 15 * time.Second
+const probeAfter = 2 * time.Second
 
 // once is one attempt through the breaker, recorded for Health.
 func (p *Provider) once(ctx context.Context, op string, fn func() (any, error)) (any, error) {
