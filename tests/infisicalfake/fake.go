@@ -675,3 +675,20 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"folders": out})
 }
+
+// Values returns every version's stored value and every access token
+// issued, for tests that search output for secret material.
+func (s *Server) Values() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, sec := range s.secrets {
+		for _, v := range sec.versions {
+			out = append(out, v.value)
+		}
+	}
+	for t := range s.tokens {
+		out = append(out, t)
+	}
+	return out
+}
