@@ -40,6 +40,9 @@ type InfisicalConfig struct {
 	// InfisicalSyncEvery is the safety-net re-read of cached secrets
 	// behind the webhooks. Default 5m.
 	InfisicalSyncEvery time.Duration `env:"INFISICAL_SYNC_EVERY" envDefault:"5m"`
+	// InfisicalBreakerOpenFor is how long the circuit breaker stays open
+	// after 5 consecutive failed calls before one probe call. Default 10s.
+	InfisicalBreakerOpenFor time.Duration `env:"INFISICAL_BREAKER_OPEN_FOR" envDefault:"10s"`
 }
 
 // infisicalEnvFile is config/infisical/<env>.yaml: where one environment's
@@ -140,7 +143,7 @@ func openInfisical(ctx context.Context, raw string, c InfisicalConfig, reg prome
 	if err != nil {
 		return nil, err
 	}
-	opts.Registerer, opts.Logger = reg, log
+	opts.Registerer, opts.Logger, opts.BreakerOpenFor = reg, log, c.InfisicalBreakerOpenFor
 	return infisical.Open(ctx, opts)
 }
 

@@ -159,6 +159,7 @@ type Provider struct {
 	pinned   map[string]cached // by name + "\n" + version
 	degraded error             // the last transient failure, nil after a success
 	lastCall time.Time
+	probing  bool
 }
 
 var _ secrets.Provider = (*Provider)(nil)
@@ -220,14 +221,23 @@ func (p *Provider) Close() error {
 // *Degraded error while calls fail and cached values are served.
 func (p *Provider) Health(ctx context.Context) error {
 	p.mu.Lock()
-	quiet := p.now().Sub(p.lastCall) > probeAfter
+	probe := p.now().Sub(p.lastCall) > probeAfter && !p.probing
+	p.probing = p.probing || probe
 	p.mu.Unlock()
-	if quiet {
-		// Nothing asked Infisical lately: ask it something cheap, once,
-		// so readiness does not report a state from long ago.
-		_, _ = p.once(ctx, "probe", func() (any, error) {
-			return p.client.Folders().List(sdk.ListFoldersOptions{ProjectID: p.opts.Project, Environment: p.opts.Environment, Path: p.opts.Path})
-		})
+	if probe {
+		// Nothing asked Infisical lately: ask it something cheap, in the
+		// background (a slow Infisical must not make /readyz slow), so the
+		// next answer does not report a state from long ago.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CallTimeout)
+			defer cancel()
+			_, _ = p.once(ctx, "probe", func() (any, error) {
+				return p.client.Folders().List(sdk.ListFoldersOptions{ProjectID: p.opts.Project, Environment: p.opts.Environment, Path: p.opts.Path})
+			})
+			p.mu.Lock()
+			p.probing = false
+			p.mu.Unlock()
+		}()
 	}
 	p.mu.Lock()
 	err := p.degraded
