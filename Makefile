@@ -7,7 +7,7 @@ PKGS    := ./...
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
 FUZZTIME ?= 10000x
 
-.PHONY: run build test lint services unit fuzz bench chaos clean
+.PHONY: run build test lint services unit fuzz bench clean
 
 ## run: build and start `authledger serve` on the embedded profile (SQLite in ./data)
 run: build
@@ -38,10 +38,6 @@ fuzz:
 ## bench: the benchmarks quoted in README.md
 bench: services
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
-
-## chaos: the fault scenarios with their long variants (AUTHLEDGER_CHAOS_LONG=1)
-chaos: services
-	AUTHLEDGER_CHAOS_LONG=1 $(GO) test -count=1 -timeout 20m ./tests/chaos/
 
 clean:
 	rm -rf bin

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -21,6 +23,7 @@ const secretsUsage = `usage:
   authledger secrets list [--json]
   authledger secrets rollback NAME VERSION
   authledger secrets rotate-sealing-key
+  authledger secrets migrate --from local:///dir [--dry-run]
 
 list shows every secret reference: the signing keys' references as the
 ledger records them (name and the exact version each key is read at), and
@@ -29,7 +32,11 @@ shows a value. rollback makes an earlier version of NAME the newest one,
 through the provider's versions (Infisical keeps every version), and
 records it in the ledger; a signing key is pinned to its version by the
 ledger and cannot be rolled back (rotate or revoke it). rotate-sealing-key
-adds a new refresh-token sealing key: tokens sealed before still open.`
+adds a new refresh-token sealing key: tokens sealed before still open.
+migrate copies every secret of a local provider, every version in order,
+into the configured provider (Infisical), so the versions the ledger
+records stay the same, then reads each version back and compares; with
+--dry-run it only says what it would copy.`
 
 func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -39,6 +46,16 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg, err := LoadConfig()
 	if err != nil {
 		return err
+	}
+	if args[0] == "migrate" {
+		sp, err := openSecrets(ctx, cfg, nil, nil)
+		if err != nil {
+			return err
+		}
+		if c, ok := sp.(io.Closer); ok {
+			defer c.Close()
+		}
+		return secretsMigrate(ctx, sp, args[1:], stdout, stderr)
 	}
 	var store eventstore.Store
 	if args[0] == "list" {
@@ -178,4 +195,106 @@ func secretChanges(ctx context.Context, store eventstore.Store) ([]secretref.Eve
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// secretsMigrate copies a local provider's secrets into to.
+func secretsMigrate(ctx context.Context, to secrets.Provider, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("secrets migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "the local provider to copy from (local:///dir)")
+	dryRun := fs.Bool("dry-run", false, "say what would be copied, write nothing")
+	if err := fs.Parse(args); err != nil || *from == "" || !strings.HasPrefix(*from, "local://") {
+		fmt.Fprintln(stderr, secretsUsage)
+		return exitError{2}
+	}
+	src, err := openSecrets(ctx, Config{Secrets: *from}, nil, nil)
+	if err != nil {
+		return err
+	}
+	names, err := src.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, name := range names {
+		msg, err := migrateOne(ctx, src, to, name, *dryRun)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "%s: FAILED: %v\n", name, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", name, msg)
+	}
+	fmt.Fprintf(stdout, "%d secrets, %d failed%s\n", len(names), failed, map[bool]string{true: " (dry run: nothing written)"}[*dryRun])
+	if failed > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// migrateOne copies every version of name, or says why it cannot: the
+// target's versions must line up with the source's, since the ledger
+// records version numbers.
+func migrateOne(ctx context.Context, src, to secrets.Provider, name string, dryRun bool) (string, error) {
+	newest, err := src.Get(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.ParseUint(newest.Version, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("the source version %q is not a number", newest.Version)
+	}
+	have := uint64(0)
+	if cur, err := to.Get(ctx, name); err == nil {
+		if have, err = strconv.ParseUint(cur.Version, 10, 64); err != nil || have > n {
+			return "", fmt.Errorf("the target already holds version %s, more than the source's %d", cur.Version, n)
+		}
+	} else if !errors.Is(err, secrets.ErrNotFound) {
+		return "", err
+	}
+	// What the target holds already must be the same material.
+	for v := uint64(1); v <= have; v++ {
+		if err := sameVersion(ctx, src, to, name, v); err != nil {
+			return "", err
+		}
+	}
+	if have == n {
+		return fmt.Sprintf("versions 1..%d already in the target, verified", n), nil
+	}
+	if dryRun {
+		return fmt.Sprintf("would copy versions %d..%d", have+1, n), nil
+	}
+	for v := have + 1; v <= n; v++ {
+		s, err := src.GetVersion(ctx, name, strconv.FormatUint(v, 10))
+		if err != nil {
+			return "", err
+		}
+		got, err := to.Put(ctx, name, s.Value.Bytes())
+		if err != nil {
+			return "", err
+		}
+		if got != strconv.FormatUint(v, 10) {
+			return "", fmt.Errorf("version %d landed as version %s in the target: the ledger's references would not match", v, got)
+		}
+		if err := sameVersion(ctx, src, to, name, v); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("versions %d..%d copied and read back", have+1, n), nil
+}
+
+func sameVersion(ctx context.Context, src, to secrets.Provider, name string, v uint64) error {
+	ver := strconv.FormatUint(v, 10)
+	a, err := src.GetVersion(ctx, name, ver)
+	if err != nil {
+		return err
+	}
+	b, err := to.GetVersion(ctx, name, ver)
+	if err != nil {
+		return fmt.Errorf("read back version %s: %w", ver, err)
+	}
+	if subtle.ConstantTimeCompare(a.Value.Bytes(), b.Value.Bytes()) != 1 {
+		return fmt.Errorf("version %s differs between the source and the target", ver)
+	}
+	return nil
 }

@@ -692,3 +692,10 @@ func (s *Server) Values() []string {
 	}
 	return out
 }
+
+// HasFolder says whether a folder exists.
+func (s *Server) HasFolder(project, env, folder string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.folders[folderKey(project, env, cleanPath(folder))]
+}
