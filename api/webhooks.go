@@ -87,27 +87,35 @@ func (w InfisicalWebhook) Register(e *echo.Echo) {
 }
 
 // seenDeliveries remembers the MACs accepted within the tolerance window.
+// Only authenticated deliveries get in, in arrival order, so the oldest
+// are forgotten from the front of the queue.
 type seenDeliveries struct {
-	mu sync.Mutex
-	at map[[sha256.Size]byte]time.Time
+	mu    sync.Mutex
+	at    map[[sha256.Size]byte]time.Time
+	order []seenMAC
 }
 
-// first records mac at now and says whether it is new; entries older than
-// the window are forgotten (the timestamp check refuses them anyway).
+type seenMAC struct {
+	mac [sha256.Size]byte
+	at  time.Time
+}
+
+// first records mac at now and says whether it is new. Entries older than
+// twice the window are forgotten: the timestamp check refuses them anyway.
 func (s *seenDeliveries) first(mac []byte, now time.Time, window time.Duration) bool {
 	var k [sha256.Size]byte
 	copy(k[:], mac)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for m, t := range s.at {
-		if now.Sub(t) > 2*window {
-			delete(s.at, m)
-		}
+	for len(s.order) > 0 && now.Sub(s.order[0].at) > 2*window {
+		delete(s.at, s.order[0].mac)
+		s.order = s.order[1:]
 	}
 	if _, dup := s.at[k]; dup {
 		return false
 	}
 	s.at[k] = now
+	s.order = append(s.order, seenMAC{mac: k, at: now})
 	return true
 }
 

@@ -198,7 +198,8 @@ func BenchmarkInfisicalWebhook(b *testing.B) {
 	e := api.New(api.Config{}, api.InfisicalWebhook{Secret: secret, Events: ev, Now: func() time.Time { return now }})
 	b.ResetTimer()
 	for i := range b.N {
-		body, sig := signedDelivery(secret, "secrets.modified", "proj", "prod", "/authledger", now.Add(time.Duration(i)*time.Microsecond))
+		// A distinct path per delivery: the same body twice would be a replay.
+		body, sig := signedDelivery(secret, "secrets.modified", "proj", "prod", fmt.Sprintf("/authledger/%d", i), now)
 		req := httptest.NewRequest(http.MethodPost, api.InfisicalWebhookPath, strings.NewReader(body))
 		req.Header.Set(api.InfisicalSignatureHeader, sig)
 		rec := httptest.NewRecorder()

@@ -4,6 +4,14 @@
 # them locally. Idempotent: does nothing when both already answer.
 set -euo pipefail
 
+# The Infisical scripts' tests (tests/infisicalfake) run them with curl and jq.
+for tool in curl jq; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "services: installing $tool" >&2
+    (apt-get update -qq && apt-get install -y -qq "$tool") >/dev/null || { echo "services: could not install $tool" >&2; exit 1; }
+  fi
+done
+
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 

@@ -450,3 +450,38 @@ func TestOpenRefusesWhenInfisicalIsDown(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// BenchmarkGet is a read of the newest version: from the cache, and
+// through the SDK to the fake over loopback (every read a miss).
+func BenchmarkGet(b *testing.B) {
+	f := infisicalfake.New(map[string][]string{project: {"dev"}})
+	f.AddIdentity(infisicalfake.Identity{ID: "identity-dev", ClientID: devClient, ClientSecret: devSecret,
+		Privileges: []infisicalfake.Privilege{{Project: project, Environment: "dev", Path: devPath, Write: true}}})
+	if err := f.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer f.Stop()
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", time.Hour}, {"uncached", time.Nanosecond}} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts := devOptions(f)
+			opts.CacheTTL = tc.ttl
+			p, err := infisical.Open(context.Background(), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			if _, err := p.Put(context.Background(), "refresh-sealing-key", make([]byte, 32)); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := p.Get(context.Background(), "refresh-sealing-key"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
