@@ -270,10 +270,12 @@ func TestFailures(t *testing.T) {
 	t.Run("a slow answer is cut at the call timeout and reported unavailable", func(t *testing.T) {
 		f := newFake(t)
 		opts := devOptions(f)
-		opts.CallTimeout = 100 * time.Millisecond
+		// Generous enough for the login on a busy machine; the slow answer
+		// is far slower.
+		opts.CallTimeout = time.Second
 		opts.Retries = -1
 		p := open(t, opts)
-		f.SetLatency(2 * time.Second)
+		f.SetLatency(20 * time.Second)
 		_, err := p.Get(ctx, "slow")
 		if !errors.Is(err, secrets.ErrUnavailable) {
 			t.Fatalf("err = %v", err)
