@@ -15,7 +15,7 @@
 #   approval  for prod, an approval policy on the human configuration folder
 #             (/authledger-config): a human change there needs an approver.
 #             authledger's own folder is written only by its identity
-#             (docs/infisical/README.md, "Approvals in prod").
+#             (docs/infisical/access.md, "Approvals in prod").
 #
 # Environment:
 #   INFISICAL_URL            e.g. https://eu.infisical.com

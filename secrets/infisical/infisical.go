@@ -257,9 +257,6 @@ type Degraded struct{ Reason string }
 
 func (d *Degraded) Error() string { return d.Reason }
 
-// IsDegraded reports this as degraded rather than down (api.ReadyCheck).
-func (d *Degraded) IsDegraded() bool { return true }
-
 // Where is the project, environment and folder this provider reads.
 func (p *Provider) Where() (project, environment, folder string) {
 	return p.opts.Project, p.opts.Environment, p.opts.Path
