@@ -91,6 +91,8 @@ func TestServeOnInfisical(t *testing.T) {
 	}
 
 	t.Run("a webhook for our folder is acted on, one for another environment is ignored", func(t *testing.T) {
+		reads := func() int64 { return f.Requests("GET /api/v3/secrets/raw/refresh-sealing-key") }
+		before := reads()
 		for _, tc := range []struct{ env, outcome string }{{"dev", "invalidated"}, {"prod", "ignored"}} {
 			body, sig := webhookDelivery("secrets.modified", fakeProject, tc.env, "/authledger", time.Now())
 			req := httptest.NewRequest(http.MethodPost, "/v1/webhooks/infisical", strings.NewReader(body))
@@ -105,6 +107,12 @@ func TestServeOnInfisical(t *testing.T) {
 			want := fmt.Sprintf(`authledger_infisical_webhook_events_total{event="secrets.modified",outcome=%q} 1`, tc.outcome)
 			if !strings.Contains(m, want) {
 				t.Fatalf("metrics lack %s", want)
+			}
+		}
+		// The invalidated sealing key is read again from Infisical.
+		for deadline := time.Now().Add(30 * time.Second); reads() == before; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the invalidated secret was never re-read")
 			}
 		}
 	})
