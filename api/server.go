@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -91,7 +92,16 @@ func New(cfg Config, groups ...Routes) *echo.Echo {
 const (
 	readyOK          = "ok"
 	readyUnavailable = "unavailable"
+	readyDegraded    = "degraded"
 )
+
+// Degraded is what a ReadyCheck returns for a dependency that fails while
+// the service keeps serving without it (from a cache): /readyz stays 200,
+// the check reads "degraded" and Reason is shown under "reasons". Reason
+// is a fixed phrase chosen by the check, never an error's text.
+type Degraded struct{ Reason string }
+
+func (d *Degraded) Error() string { return d.Reason }
 
 // readyz answers a short reason per check (ok or unavailable) and logs
 // what failed, with the request id, for the operator.
@@ -101,8 +111,16 @@ func readyz(checks []ReadyCheck, log *slog.Logger) echo.HandlerFunc {
 		defer cancel()
 		status := http.StatusOK
 		out := map[string]string{}
+		reasons := map[string]string{}
 		for _, ch := range checks {
-			if err := ch.Check(ctx); err != nil {
+			err := ch.Check(ctx)
+			var dg *Degraded
+			if errors.As(err, &dg) {
+				out[ch.Name], reasons[ch.Name] = readyDegraded, dg.Reason
+				log.Warn("readiness check degraded", "check", ch.Name, "reason", dg.Reason)
+				continue
+			}
+			if err != nil {
 				status = http.StatusServiceUnavailable
 				out[ch.Name] = readyUnavailable
 				log.Warn("readiness check failed", "check", ch.Name,
@@ -114,7 +132,13 @@ func readyz(checks []ReadyCheck, log *slog.Logger) echo.HandlerFunc {
 		overall := readyOK
 		if status != http.StatusOK {
 			overall = readyUnavailable
+		} else if len(reasons) > 0 {
+			overall = readyDegraded
 		}
-		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "status": overall, "checks": out})
+		answer := map[string]any{"ready": status == http.StatusOK, "status": overall, "checks": out}
+		if len(reasons) > 0 {
+			answer["reasons"] = reasons
+		}
+		return c.JSON(status, answer)
 	}
 }

@@ -59,3 +59,19 @@ func (s *RefreshSealer) Open(ctx context.Context, raw string) (refreshtoken.Clai
 	s.mu.Unlock()
 	return s.codec.Load().Open(raw)
 }
+
+// Reload fetches the sealing keys again now, so that after a sealing-key
+// rotation (`authledger secrets rotate-sealing-key`, on any instance) new
+// tokens are sealed with the newest key; tokens sealed before still open.
+// On an error the keys in use stay.
+func (s *RefreshSealer) Reload(ctx context.Context) error {
+	if s.reload == nil {
+		return nil
+	}
+	fresh, err := s.reload(ctx)
+	if err != nil {
+		return err
+	}
+	s.codec.Store(fresh)
+	return nil
+}

@@ -45,7 +45,7 @@ func runAuditCheckpoint(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	sp, err := openSecrets(cfg.Secrets)
+	sp, err := openSecrets(ctx, cfg, nil, nil)
 	if err != nil {
 		return err
 	}

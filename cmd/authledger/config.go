@@ -72,6 +72,7 @@ type Config struct {
 	RateLimitConfig
 	HardeningConfig
 	AuditConfig
+	InfisicalConfig
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -236,6 +237,11 @@ func (c Config) Validate() error {
 	}
 	if !hasScheme(c.Secrets, "local", "infisical") {
 		bad("SECRETS", "must be local:///dir or infisical://…, got %q", redactURL(c.Secrets))
+	}
+	if hasScheme(c.Secrets, "infisical") {
+		if _, err := infisicalOptions(c.Secrets, c.InfisicalConfig); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -151,7 +151,7 @@ func withKeys(ctx context.Context, fn func(*cmds.Keys, cmds.Metadata) error) err
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer store.Close()
-	sp, err := openSecrets(cfg.Secrets)
+	sp, err := openSecrets(ctx, cfg, nil, nil)
 	if err != nil {
 		return err
 	}

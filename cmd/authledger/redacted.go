@@ -1,6 +1,9 @@
 package main
 
-import "log/slog"
+import (
+	"fmt"
+	"log/slog"
+)
 
 // redacted is a configuration secret: it prints and logs as a placeholder,
 // so a Config dumped by mistake does not carry it.
@@ -15,3 +18,7 @@ func (r redacted) String() string {
 func (r redacted) GoString() string             { return r.String() }
 func (r redacted) LogValue() slog.Value         { return slog.StringValue(r.String()) }
 func (r redacted) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+func (r redacted) MarshalJSON() ([]byte, error) { return []byte(`"` + r.String() + `"`), nil }
+
+// Format covers every verb (%x, %q, %d …), not only those that call String.
+func (r redacted) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(r.String())) }

@@ -52,7 +52,7 @@ func configuredServicesEnv() servicesEnv {
 			if err != nil {
 				return client.Pepper{}, err
 			}
-			sp, err := openSecrets(cfg.Secrets)
+			sp, err := openSecrets(ctx, cfg, nil, nil)
 			if err != nil {
 				return client.Pepper{}, err
 			}

@@ -116,7 +116,11 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 		return nil, err
 	}
 	projs := buildProjections(in, clients)
-	server, err := buildServerRoutes(in, clients.limiter)
+	server, err := buildServerRoutes(in)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := buildInfisical(in, keys, clients.limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +129,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 		_, err := in.store.Head(ctx)
 		return err
 	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
-	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens.contributions, audit, projs, server} {
+	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens.contributions, audit, projs, server, hooks} {
 		a.add(c)
 	}
 	return a, nil
@@ -176,17 +180,15 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	return in, nil
 }
 
-// buildServerRoutes adds the OpenAPI document and the Infisical webhook,
-// whose refused signatures spend the clients part's failure budgets.
-func buildServerRoutes(in *infraParts, limits api.RateLimiter) (contributions, error) {
+// buildServerRoutes adds the routes that depend on no other part: the
+// OpenAPI document.
+func buildServerRoutes(in *infraParts) (contributions, error) {
 	doc, err := api.NewOpenAPI()
 	if err != nil {
 		// Embedded: a document that does not parse is a build defect.
 		return contributions{}, err
 	}
-	if in.cfg.InfisicalWebhookSecret == "" {
-		in.log.Info("infisical webhook disabled: AUTHLEDGER_INFISICAL_WEBHOOK_SECRET is not set")
-	}
-	// Routed always (DESIGN.md §5); without a secret it refuses every call.
-	return contributions{routes: []api.Routes{doc, api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret), Limits: limits}}}, nil
+	// The Infisical webhook is buildInfisical's: routed always (DESIGN.md
+	// §5), and without a secret it refuses every call.
+	return contributions{routes: []api.Routes{doc}}, nil
 }

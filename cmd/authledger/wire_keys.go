@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
@@ -47,15 +49,18 @@ func (c KeysConfig) policy() (keyring.Policy, error) {
 	return p, nil
 }
 
-// openSecrets opens the provider named by AUTHLEDGER_SECRETS.
-func openSecrets(raw string) (secrets.Provider, error) {
-	u, err := url.Parse(raw)
+// openSecrets opens the provider named by AUTHLEDGER_SECRETS; reg and log
+// may be nil (the CLI).
+func openSecrets(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (secrets.Provider, error) {
+	u, err := url.Parse(cfg.Secrets)
 	if err != nil {
 		return nil, errors.New("secrets: AUTHLEDGER_SECRETS is not a URL")
 	}
 	switch u.Scheme {
 	case "local":
 		return local.Open(sqlitePath(u), local.Options{})
+	case "infisical":
+		return openInfisical(ctx, cfg.Secrets, cfg.InfisicalConfig, reg, log)
 	default:
 		return nil, fmt.Errorf("secrets: provider %q is not supported by this build", u.Scheme)
 	}
@@ -89,9 +94,12 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 	if err != nil {
 		return keyParts{}, err
 	}
-	sp, err := openSecrets(in.cfg.Secrets)
+	sp, err := openSecrets(ctx, in.cfg, in.metrics, in.log)
 	if err != nil {
 		return keyParts{}, err
+	}
+	if c, ok := sp.(io.Closer); ok {
+		in.onClose(c.Close)
 	}
 	if sp, err = opsmetrics.CountSecretErrors(sp, in.metrics); err != nil {
 		return keyParts{}, fmt.Errorf("keys: metrics: %w", err)

@@ -118,5 +118,6 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
 	return tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
-		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}}, nil
+		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
+		tasks: []task{{"sealing key reload", sealingKeyReload(in.log, sealer)}}}}, nil
 }

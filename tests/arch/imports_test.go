@@ -73,6 +73,10 @@ var graph = []node{
 	// Secrets: the port and its adapters.
 	{pkg: "secrets"},
 	{pkg: "secrets/...", may: []string{"secrets"}, testMay: []string{"secrets/secretstest"}},
+	// The Infisical provider is the only package that imports the SDK
+	// (infisical_sdk_test.go refuses it everywhere else, cmd/ and tests/ too).
+	{pkg: "secrets/infisical", may: []string{"secrets"}, ext: []string{infisicalSDK, "github.com/prometheus/client_golang", "github.com/sony/gobreaker/v2"},
+		testMay: []string{"secrets/secretstest", "tests/infisicalfake"}, testExt: []string{"github.com/prometheus/client_golang"}},
 
 	// The write side: handlers decide through the domain and append to the
 	// ledger port; they know no HTTP, no read model, no Redis.
