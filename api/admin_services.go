@@ -223,8 +223,8 @@ type registerServiceRequest struct {
 	JWKs      json.RawMessage `json:"jwks,omitempty"` // one public JWK or a JWK Set
 	// RateLimit is the client's own request budget (docs/api.md "Rate limits").
 	RateLimit *client.RateLimit `json:"rate_limit,omitempty"`
-	DPoPBound bool            `json:"dpop_bound_access_tokens,omitempty"`
-	DPoPNonce bool            `json:"dpop_nonce_required,omitempty"`
+	DPoPBound bool              `json:"dpop_bound_access_tokens,omitempty"`
+	DPoPNonce bool              `json:"dpop_nonce_required,omitempty"`
 }
 
 func bindJSON(c echo.Context, v any) error {

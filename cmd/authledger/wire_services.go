@@ -9,8 +9,8 @@ import (
 
 	"github.com/authledger/authledger/api"
 	cmds "github.com/authledger/authledger/commands"
-	"github.com/authledger/authledger/internal/opsmetrics"
 	"github.com/authledger/authledger/internal/compose"
+	"github.com/authledger/authledger/internal/opsmetrics"
 	"github.com/authledger/authledger/readmodels/services"
 	"github.com/authledger/authledger/replayguard"
 )

@@ -47,27 +47,27 @@ func TestAKeyRotationFailingUnderLoad(t *testing.T) {
 		}
 	}
 	t.Cleanup(restore) // before t.TempDir's removal
-	if published := metric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`); published != 0 {
+	if published := scrapeMetric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`); published != 0 {
 		t.Skipf("the next key was published before the directory turned read-only (%v)", published)
 	}
 	load := startLoad(clients, func(int) string { return srv.BaseURL })
 
 	poll(t, "three failed rotation ticks", func() bool {
-		return metric(t, srv.BaseURL, "authledger_key_rotation_failures_total") >= 3
+		return scrapeMetric(t, srv.BaseURL, "authledger_key_rotation_failures_total") >= 3
 	})
-	if up := metric(t, srv.BaseURL, "authledger_secret_provider_up"); up != 0 {
+	if up := scrapeMetric(t, srv.BaseURL, "authledger_secret_provider_up"); up != 0 {
 		t.Errorf("authledger_secret_provider_up = %v while every write fails", up)
 	}
-	if n := metric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`); n != 0 {
+	if n := scrapeMetric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`); n != 0 {
 		t.Errorf("%v keys published without their secret stored", n)
 	}
 	time.Sleep(phase(time.Second))
-	failures := metric(t, srv.BaseURL, "authledger_key_rotation_failures_total")
+	failures := scrapeMetric(t, srv.BaseURL, "authledger_key_rotation_failures_total")
 
 	restore()
 	back := time.Now()
 	poll(t, "the next key published after the provider came back", func() bool {
-		return metric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`) == 1
+		return scrapeMetric(t, srv.BaseURL, `authledger_signing_keys{state="published"}`) == 1
 	})
 	recovery := time.Since(back)
 	time.Sleep(phase(time.Second))
@@ -85,7 +85,7 @@ func TestAKeyRotationFailingUnderLoad(t *testing.T) {
 			t.Errorf("%d token answers %q: a failing rotation must not touch issuance", n, k)
 		}
 	}
-	if up := metric(t, srv.BaseURL, "authledger_secret_provider_up"); up != 1 {
+	if up := scrapeMetric(t, srv.BaseURL, "authledger_secret_provider_up"); up != 1 {
 		t.Errorf("authledger_secret_provider_up = %v after recovery", up)
 	}
 	chainHolds(t, srv.Env)

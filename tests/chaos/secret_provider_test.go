@@ -15,7 +15,7 @@ import (
 
 // metric reads one sample of /metrics by its exact series text (name and
 // labels as exposed), or -1 when absent.
-func metric(t *testing.T, base, series string) float64 {
+func scrapeMetric(t *testing.T, base, series string) float64 {
 	t.Helper()
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/metrics")
 	if err != nil {
