@@ -95,6 +95,11 @@ var graph = []node{
 		ext:     []string{"github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "gopkg.in/yaml.v3"},
 		testMay: testSupport, testExt: testExt},
 
+	// The sign-in module (docs/login.md): the passkey ceremonies on
+	// go-webauthn, a client of the token commands; no ledger adapter.
+	{pkg: "login", may: append([]string{"api", "commands"}, domain...), ext: []string{"github.com/go-webauthn/webauthn", "github.com/labstack/echo/v4"},
+		testMay: testSupport, testExt: append(testExt, "github.com/go-webauthn/webauthn")},
+
 	// What other services import: nothing of the server.
 	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/labstack/echo/v4", "github.com/sony/gobreaker/v2", "golang.org/x/"},
 		testExt: []string{"golang.org/x/"}},
