@@ -93,10 +93,11 @@ func (a *softAuthenticator) authData(attested bool) []byte {
 	out = append(out, make([]byte, 16)...) // AAGUID: none
 	out = binary.BigEndian.AppendUint16(out, uint16(len(a.credID)))
 	out = append(out, a.credID...)
-	pub := a.key.PublicKey
-	x, y := make([]byte, 32), make([]byte, 32)
-	pub.X.FillBytes(x)
-	pub.Y.FillBytes(y)
+	pub, err := a.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	x, y := pub[1:33], pub[33:65]
 	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
 		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
 		Curve:         int64(webauthncose.P256), XCoord: x, YCoord: y,

@@ -164,7 +164,9 @@ func failureReasons(t *testing.T, f *fixture, subject string) []string {
 	return out
 }
 
-func failures(t *testing.T, f *fixture, subject string) int { return len(failureReasons(t, f, subject)) }
+func failures(t *testing.T, f *fixture, subject string) int {
+	return len(failureReasons(t, f, subject))
+}
 
 func TestAnAssertionThatBreaksARuleIsRefusedAndRecorded(t *testing.T) {
 	t.Parallel()

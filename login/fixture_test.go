@@ -167,13 +167,6 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(a.body, v); err != nil {
-		t.Fatalf("answer %d: %v: %s", a.status, err, a.body)
-	}
-}
-
 func (b *browser) do(method, path string, body []byte) answer {
 	b.f.t.Helper()
 	req := httptest.NewRequest(method, origin+path, bytes.NewReader(body))
