@@ -59,6 +59,7 @@ type Config struct {
 	// Validate names every bad setting before anything starts.
 	KeysConfig
 	TokensConfig
+	LoginConfig // wire_login.go
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -181,6 +182,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.TokensConfig.validate()...)
+	errs = append(errs, c.LoginConfig.validate(c.Issuer)...)
 	return errors.Join(errs...)
 }
 

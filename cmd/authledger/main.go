@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"projections": {"inspect or rebuild read models (projections status|rebuild NAME)", runProjections},
 		"keys":        {"list, rotate or revoke signing keys (keys list|rotate|revoke KID)", runKeys},
 		"services":    {"manage service clients (services register|list|show|rotate-secret|add-key|disable)", runServices},
+		"subjects":    {"enrol a subject's first passkey (subjects enrol SUBJECT)", runSubjects},
 	}
 }
 

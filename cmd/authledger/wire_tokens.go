@@ -107,6 +107,12 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return contributions{}, err
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
-	return contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
-		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}, nil
+	out := contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}
+	loginParts, err := buildLogin(in, tok, rules, clients.limiter, absolute)
+	if err != nil {
+		return contributions{}, err
+	}
+	out.add(loginParts)
+	return out, nil
 }
