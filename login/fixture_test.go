@@ -121,7 +121,7 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 		SignIn:   commands.NewPasskeySignInHandler(store, tok.StartSession, tok.Elevate, clk.Now),
 		Failures: commands.NewRecordSignInFailureHandler(store, clk.Now),
 		Manage:   commands.NewManagePasskeyHandler(store, clk.Now),
-		Links:    commands.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession,
+		Links:    commands.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
 		Limits:     ratelimit.New(ratelimit.DefaultLimits()),
 		Challenges: login.NewChallenges(clk.Now), Now: clk.Now,
 	}

@@ -61,6 +61,9 @@ type Config struct {
 	Links    *commands.EnrolmentRepository
 	Sessions SessionResolver
 	End      SessionEnder
+	// SessionList and Activity feed the account page.
+	SessionList SessionLister
+	Activity    ActivityFeed
 	// Limits charges failed sign-ins per credential and per source
 	// address, with the token endpoint's budgets.
 	Limits     api.RateLimiter
@@ -81,7 +84,7 @@ func New(cfg Config) (*Passkeys, error) {
 	for name, missing := range map[string]bool{
 		"RP.ID": cfg.RP.ID == "", "RP.Origins": len(cfg.RP.Origins) == 0, "Issuer": cfg.Issuer == "",
 		"Register": cfg.Register == nil, "SignIn": cfg.SignIn == nil, "Failures": cfg.Failures == nil,
-		"Manage": cfg.Manage == nil, "Links": cfg.Links == nil, "Sessions": cfg.Sessions == nil, "End": cfg.End == nil,
+		"Manage": cfg.Manage == nil, "Links": cfg.Links == nil, "Sessions": cfg.Sessions == nil, "End": cfg.End == nil, "SessionList": cfg.SessionList == nil,
 		"Challenges": cfg.Challenges == nil, "StepUpMaxAge": cfg.StepUpMaxAge <= 0, "SessionLifetime": cfg.SessionLifetime <= 0,
 	} {
 		if missing {
@@ -93,6 +96,9 @@ func New(cfg Config) (*Passkeys, error) {
 	}
 	if cfg.DisplayName == "" {
 		cfg.DisplayName = "authledger"
+	}
+	if cfg.Activity == nil {
+		cfg.Activity = LedgerActivity{Manage: cfg.Manage}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -132,6 +138,14 @@ func (p *Passkeys) Register(e *echo.Echo) {
 	post.POST("/passkey/stepup/options", p.stepUpOptions)
 	post.POST("/passkey/stepup", p.stepUpFinish)
 	post.POST("/logout", p.logout)
+
+	acct := e.Group("/account", p.headers)
+	acct.GET("", p.account)
+	unsafe := acct.Group("", p.sameOrigin)
+	unsafe.POST("/passkeys/rename", p.renamePasskey)
+	unsafe.POST("/passkeys/remove", p.removePasskey)
+	unsafe.POST("/sessions/end", p.endSession)
+	unsafe.POST("/sessions/end-others", p.endOtherSessions)
 }
 
 // headers are every /login answer's: no caching, no framing, a strict CSP

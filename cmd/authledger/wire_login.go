@@ -9,6 +9,7 @@ import (
 	cmds "github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/internal/compose"
 	"github.com/authledger/authledger/login"
+	"github.com/authledger/authledger/readmodels/passkeys"
 )
 
 // LoginConfig turns on authledger's own sign-in module (docs/login.md).
@@ -62,6 +63,11 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, limit
 	if err != nil {
 		return contributions{}, err
 	}
+	// The credentials read model, for operators and dashboards; sign-in
+	// and the account page decide on the ledger stream.
+	if err := in.runner.Register(passkeys.Credentials{}); err != nil {
+		return contributions{}, fmt.Errorf("login: %w", err)
+	}
 	store, now := in.store, rules.Now
 	p, err := login.New(login.Config{
 		RP: rp, Issuer: in.cfg.Issuer, StepUpMaxAge: lc.StepUpMaxAge, SessionLifetime: sessionLifetime,
@@ -69,7 +75,7 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, limit
 		SignIn:   cmds.NewPasskeySignInHandler(store, tok.StartSession, tok.Elevate, now),
 		Failures: cmds.NewRecordSignInFailureHandler(store, now),
 		Manage:   cmds.NewManagePasskeyHandler(store, now),
-		Links:    cmds.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession,
+		Links:    cmds.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
 		Limits: limiter, Challenges: login.NewChallenges(now), Log: in.log, Now: now,
 	})
 	if err != nil {

@@ -48,11 +48,24 @@ type Credential struct {
 // sign-in, rename and removal decides on, so a counter and a removal are
 // checked against the ledger, never a read model.
 type Credentials struct {
-	subject string
-	version uint64
-	creds   []Credential
-	pending []Event
+	subject  string
+	version  uint64
+	creds    []Credential
+	activity []Activity
+	pending  []Event
 }
+
+// Activity is one recorded step of the subject's passkeys, for the account
+// page: what happened, to which credential, when.
+type Activity struct {
+	Type       string // the event type
+	Credential string
+	Detail     string // a failure's reason, a purpose, a new name
+	At         time.Time
+}
+
+// MaxActivity bounds how many recent steps the aggregate keeps.
+const MaxActivity = 20
 
 // Load folds subject's stream events in version order.
 func Load(subject string, events []Event) *Credentials {
@@ -84,6 +97,13 @@ func (c *Credentials) List() []Credential {
 		out[i].PublicKey = slices.Clone(cr.PublicKey)
 		out[i].Transports = slices.Clone(cr.Transports)
 	}
+	return out
+}
+
+// Activity is the most recent steps, newest first.
+func (c *Credentials) Activity() []Activity {
+	out := slices.Clone(c.activity)
+	slices.Reverse(out)
 	return out
 }
 
@@ -172,12 +192,28 @@ func (c *Credentials) Remove(credential string, now time.Time) error {
 	return nil
 }
 
+func (c *Credentials) note(a Activity) {
+	c.activity = append(c.activity, a)
+	if len(c.activity) > MaxActivity {
+		c.activity = slices.Delete(c.activity, 0, len(c.activity)-MaxActivity)
+	}
+}
+
 func (c *Credentials) apply(e Event) {
+	switch e := e.(type) {
+	case SignInSucceeded:
+		c.note(Activity{Type: TypeSignInSucceeded, Credential: e.Credential, Detail: e.Purpose, At: e.At})
+	case SignInFailed:
+		c.note(Activity{Type: TypeSignInFailed, Credential: e.Credential, Detail: e.Reason, At: e.At})
+	case CloneWarning:
+		c.note(Activity{Type: TypeCloneWarning, Credential: e.Credential, At: e.At})
+	}
 	switch e := e.(type) {
 	case Registered:
 		c.creds = append(c.creds, Credential{ID: e.Credential, PublicKey: e.PublicKey, SignCount: e.SignCount, AAGUID: e.AAGUID,
 			Name: e.Name, Transports: e.Transports, AttestationType: e.AttestationType, BackupEligible: e.BackupEligible,
 			BackupState: e.BackupState, RegisteredAt: e.At})
+		c.note(Activity{Type: TypeRegistered, Credential: e.Credential, Detail: e.Name, At: e.At})
 	case Used:
 		if i := c.index(e.Credential); i >= 0 {
 			c.creds[i].SignCount, c.creds[i].LastUsed = e.SignCount, e.At
@@ -186,7 +222,9 @@ func (c *Credentials) apply(e Event) {
 		if i := c.index(e.Credential); i >= 0 {
 			c.creds[i].Name = e.Name
 		}
+		c.note(Activity{Type: TypeRenamed, Credential: e.Credential, Detail: e.Name, At: e.At})
 	case Removed:
+		c.note(Activity{Type: TypeRemoved, Credential: e.Credential, At: e.At})
 		if i := c.index(e.Credential); i >= 0 {
 			c.creds = slices.Delete(c.creds, i, i+1)
 		}

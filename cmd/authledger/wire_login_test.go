@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAnIPAddressIssuerStopsPasskeyLoginAtStartUp(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("AUTHLEDGER_DATA_DIR", t.TempDir())
+	t.Setenv("AUTHLEDGER_ISSUER", "http://127.0.0.1:8080")
+	t.Setenv("AUTHLEDGER_LOGIN", "passkeys")
+	_, err := LoadConfig()
+	if err == nil || !strings.Contains(err.Error(), "AUTHLEDGER_LOGIN_RP_ID") {
+		t.Fatalf("LoadConfig: %v, want an error naming AUTHLEDGER_LOGIN_RP_ID", err)
+	}
+	t.Setenv("AUTHLEDGER_LOGIN_RP_ID", "localhost")
+	t.Setenv("AUTHLEDGER_LOGIN_ORIGINS", "http://localhost:8080")
+	if _, err := LoadConfig(); err != nil {
+		t.Fatalf("with an RP id: %v", err)
+	}
+}
+
+func TestPasskeyLoginServesTheSignInPage(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("AUTHLEDGER_DATA_DIR", t.TempDir())
+	t.Setenv("AUTHLEDGER_LOGIN", "passkeys")
+	e := buildServed(t, false)
+	found := false
+	for _, r := range e.Routes() {
+		if r.Path == "/login/passkey/signin" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("AUTHLEDGER_LOGIN=passkeys served no /login/passkey/signin")
+	}
+}
