@@ -173,8 +173,8 @@ type RegisterPasskeyHandler struct {
 }
 
 // NewRegisterPasskeyHandler builds the handler.
-func NewRegisterPasskeyHandler(store eventstore.Store, now func() time.Time) *RegisterPasskeyHandler {
-	return &RegisterPasskeyHandler{creds: Passkeys(store), links: Enrolments(store), now: now}
+func NewRegisterPasskeyHandler(creds *PasskeyRepository, links *EnrolmentRepository, now func() time.Time) *RegisterPasskeyHandler {
+	return &RegisterPasskeyHandler{creds: creds, links: links, now: now}
 }
 
 // Handle registers the credential.
@@ -235,8 +235,8 @@ type PasskeySignInHandler struct {
 }
 
 // NewPasskeySignInHandler builds the handler.
-func NewPasskeySignInHandler(store eventstore.Store, start SessionStarter, elevate SessionElevator, now func() time.Time) *PasskeySignInHandler {
-	return &PasskeySignInHandler{creds: Passkeys(store), start: start, elevate: elevate, now: now}
+func NewPasskeySignInHandler(creds *PasskeyRepository, start SessionStarter, elevate SessionElevator, now func() time.Time) *PasskeySignInHandler {
+	return &PasskeySignInHandler{creds: creds, start: start, elevate: elevate, now: now}
 }
 
 // PasskeySession is a started or raised session.
@@ -290,8 +290,8 @@ type RecordSignInFailureHandler struct {
 }
 
 // NewRecordSignInFailureHandler builds the handler.
-func NewRecordSignInFailureHandler(store eventstore.Store, now func() time.Time) *RecordSignInFailureHandler {
-	return &RecordSignInFailureHandler{creds: Passkeys(store), now: now}
+func NewRecordSignInFailureHandler(creds *PasskeyRepository, now func() time.Time) *RecordSignInFailureHandler {
+	return &RecordSignInFailureHandler{creds: creds, now: now}
 }
 
 // Handle appends passkey.signin_failed.v1. A subject that is not a valid
@@ -316,12 +316,14 @@ func (h *RecordSignInFailureHandler) Handle(ctx context.Context, subject, creden
 // ManagePasskeyHandler renames and removes a subject's passkeys.
 type ManagePasskeyHandler struct {
 	creds *PasskeyRepository
+	cache *PasskeyCache
 	now   func() time.Time
 }
 
-// NewManagePasskeyHandler builds the handler.
-func NewManagePasskeyHandler(store eventstore.Store, now func() time.Time) *ManagePasskeyHandler {
-	return &ManagePasskeyHandler{creds: Passkeys(store), now: now}
+// NewManagePasskeyHandler builds the handler; cache (may be nil) is the
+// one creds uses, read by Cached.
+func NewManagePasskeyHandler(creds *PasskeyRepository, cache *PasskeyCache, now func() time.Time) *ManagePasskeyHandler {
+	return &ManagePasskeyHandler{creds: creds, cache: cache, now: now}
 }
 
 // Rename records passkey.renamed.v1.
@@ -343,4 +345,42 @@ func (h *ManagePasskeyHandler) Remove(ctx context.Context, subject, credential s
 // Load returns subject's credentials as the ledger holds them now.
 func (h *ManagePasskeyHandler) Load(ctx context.Context, subject string) (*passkey.Credentials, error) {
 	return h.creds.Load(ctx, subject)
+}
+
+// Cached returns subject's credentials as this instance last committed
+// them, or the ledger's when it holds none. It may be stale (another
+// instance registered a passkey): callers that find nothing must Load.
+func (h *ManagePasskeyHandler) Cached(ctx context.Context, subject string) (*passkey.Credentials, error) {
+	if h.cache != nil {
+		if cs, ok := h.cache.Get(subject); ok {
+			return cs, nil
+		}
+	}
+	return h.creds.Load(ctx, subject)
+}
+
+// PasskeyCommands are the passkey use cases wired on one repository and
+// cache.
+type PasskeyCommands struct {
+	Register *RegisterPasskeyHandler
+	SignIn   *PasskeySignInHandler
+	Failures *RecordSignInFailureHandler
+	Manage   *ManagePasskeyHandler
+	Links    *EnrolmentRepository
+	Enrol    *IssueEnrolmentHandler
+}
+
+// NewPasskeyCommands wires them; start and elevate are the session use
+// cases of POST /v1/sessions and its step-up.
+func NewPasskeyCommands(store eventstore.Store, start SessionStarter, elevate SessionElevator, now func() time.Time) PasskeyCommands {
+	cache := &PasskeyCache{}
+	creds, links := Passkeys(store).WithCache(cache), Enrolments(store)
+	return PasskeyCommands{
+		Register: NewRegisterPasskeyHandler(creds, links, now),
+		SignIn:   NewPasskeySignInHandler(creds, start, elevate, now),
+		Failures: NewRecordSignInFailureHandler(creds, now),
+		Manage:   NewManagePasskeyHandler(creds, cache, now),
+		Links:    links,
+		Enrol:    NewIssueEnrolmentHandler(store, now),
+	}
 }

@@ -69,9 +69,17 @@ type fixtureOpt func(*login.Config)
 
 func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	t.Helper()
+	return newFixtureOn(t, nil, opts...)
+}
+
+// newFixtureOn builds the fixture on store (nil: an in-memory ledger).
+func newFixtureOn(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
-	store := memstore.New(clk.Now)
+	if store == nil {
+		store = memstore.New(clk.Now)
+	}
 	sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
@@ -115,13 +123,11 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pk := commands.NewPasskeyCommands(store, tok.StartSession, tok.Elevate, clk.Now)
 	cfg := login.Config{
 		RP: rp, Issuer: issuer, StepUpMaxAge: 5 * time.Minute, SessionLifetime: 12 * time.Hour,
-		Register: commands.NewRegisterPasskeyHandler(store, clk.Now),
-		SignIn:   commands.NewPasskeySignInHandler(store, tok.StartSession, tok.Elevate, clk.Now),
-		Failures: commands.NewRecordSignInFailureHandler(store, clk.Now),
-		Manage:   commands.NewManagePasskeyHandler(store, clk.Now),
-		Links:    commands.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
+		Register: pk.Register, SignIn: pk.SignIn, Failures: pk.Failures, Manage: pk.Manage,
+		Links: pk.Links, Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
 		Limits:     ratelimit.New(ratelimit.DefaultLimits()),
 		Challenges: login.NewChallenges(clk.Now), Now: clk.Now,
 	}
@@ -135,7 +141,7 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	e := echo.New()
 	e.HTTPErrorHandler = api.ErrorHandler(slog.New(slog.DiscardHandler))
 	p.Register(e)
-	return &fixture{t: t, store: store, clock: clk, tok: tok, enrol: commands.NewIssueEnrolmentHandler(store, clk.Now), server: e}
+	return &fixture{t: t, store: store, clock: clk, tok: tok, enrol: pk.Enrol, server: e}
 }
 
 // link mints an enrolment link for subject and returns its code.

@@ -218,8 +218,26 @@ func (p *Passkeys) user(ctx context.Context, subject string) (webUser, error) {
 	if err != nil {
 		return webUser{}, err
 	}
+	return toUser(subject, cs.List())
+}
+
+// cachedUser is user from this instance's cache when it knows the
+// credential, the ledger otherwise.
+func (p *Passkeys) cachedUser(ctx context.Context, subject string, credential []byte) (webUser, error) {
+	cs, err := p.cfg.Manage.Cached(ctx, subject)
+	if err != nil {
+		return webUser{}, err
+	}
+	u, err := toUser(subject, cs.List())
+	if err != nil || slices.ContainsFunc(u.creds, func(w webauthn.Credential) bool { return bytes.Equal(w.ID, credential) }) {
+		return u, err
+	}
+	return p.user(ctx, subject)
+}
+
+func toUser(subject string, list []passkey.Credential) (webUser, error) {
 	u := webUser{subject: subject}
-	for _, cr := range cs.List() {
+	for _, cr := range list {
 		w, err := toWebAuthn(cr)
 		if err != nil {
 			return webUser{}, err
@@ -493,7 +511,7 @@ func (p *Passkeys) assertion(c echo.Context, cer ceremony) (subject, credential 
 	if subject == "" {
 		return "", credential, 0, passkey.ReasonUnknownCredential
 	}
-	u, err := p.user(ctx, subject)
+	u, err := p.cachedUser(ctx, subject, parsed.RawID)
 	if err != nil {
 		return "", credential, 0, passkey.ReasonUnknownCredential
 	}

@@ -69,13 +69,11 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, limit
 		return contributions{}, fmt.Errorf("login: %w", err)
 	}
 	store, now := in.store, rules.Now
+	pk := cmds.NewPasskeyCommands(store, tok.StartSession, tok.Elevate, now)
 	p, err := login.New(login.Config{
 		RP: rp, Issuer: in.cfg.Issuer, StepUpMaxAge: lc.StepUpMaxAge, SessionLifetime: sessionLifetime,
-		Register: cmds.NewRegisterPasskeyHandler(store, now),
-		SignIn:   cmds.NewPasskeySignInHandler(store, tok.StartSession, tok.Elevate, now),
-		Failures: cmds.NewRecordSignInFailureHandler(store, now),
-		Manage:   cmds.NewManagePasskeyHandler(store, now),
-		Links:    cmds.Enrolments(store), Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
+		Register: pk.Register, SignIn: pk.SignIn, Failures: pk.Failures, Manage: pk.Manage,
+		Links: pk.Links, Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
 		Limits: limiter, Challenges: login.NewChallenges(now), Log: in.log, Now: now,
 	})
 	if err != nil {

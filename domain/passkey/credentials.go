@@ -246,3 +246,19 @@ var codec = event.NewCodec[Event]("passkey", event.Lenient(),
 // Decode turns a stored event into its newest shape; unknown types yield
 // (nil, nil) so a stream may carry events a newer version added.
 func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }
+
+// Clone is a deep copy a caller may decide on.
+func (c *Credentials) Clone() *Credentials {
+	cp := &Credentials{subject: c.subject, version: c.version, activity: slices.Clone(c.activity), pending: slices.Clone(c.pending)}
+	cp.creds = c.List()
+	return cp
+}
+
+// Committed is the state once the pending events are appended: their
+// effects kept, the version advanced past them, nothing pending.
+func (c *Credentials) Committed() *Credentials {
+	cp := c.Clone()
+	cp.version += uint64(len(cp.pending))
+	cp.pending = nil
+	return cp
+}
