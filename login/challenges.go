@@ -24,7 +24,9 @@ type ceremony struct {
 	subject   string // register, step_up
 	enrolment string // register with a link: its code
 	sessionID string // step_up, and register from a session
-	expires   time.Time
+	// oidc: the browser flow's provider, state, nonce and PKCE verifier.
+	provider, state, nonce, verifier string
+	expires                          time.Time
 }
 
 // Challenges keeps begun ceremonies in process, each under the SHA-256 of

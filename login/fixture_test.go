@@ -65,7 +65,7 @@ type fixture struct {
 	server *echo.Echo
 }
 
-type fixtureOpt func(*login.Config)
+type fixtureOpt func(*fixture, *login.Config)
 
 func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	t.Helper()
@@ -131,17 +131,18 @@ func newFixtureOn(t testing.TB, store eventstore.Store, opts ...fixtureOpt) *fix
 		Limits:     ratelimit.New(ratelimit.DefaultLimits()),
 		Challenges: login.NewChallenges(clk.Now), Now: clk.Now,
 	}
+	e := echo.New()
+	e.HTTPErrorHandler = api.ErrorHandler(slog.New(slog.DiscardHandler))
+	f := &fixture{t: t, store: store, clock: clk, tok: tok, enrol: pk.Enrol, server: e}
 	for _, o := range opts {
-		o(&cfg)
+		o(f, &cfg)
 	}
 	p, err := login.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := echo.New()
-	e.HTTPErrorHandler = api.ErrorHandler(slog.New(slog.DiscardHandler))
 	p.Register(e)
-	return &fixture{t: t, store: store, clock: clk, tok: tok, enrol: pk.Enrol, server: e}
+	return f
 }
 
 // link mints an enrolment link for subject and returns its code.

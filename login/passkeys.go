@@ -68,8 +68,11 @@ type Config struct {
 	// address, with the token endpoint's budgets.
 	Limits     api.RateLimiter
 	Challenges *Challenges
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Upstreams, when set, adds the browser flow /login/oidc/<provider>
+	// and lets an upstream sign-in enrol a subject's first passkey.
+	Upstreams *Upstreams
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Passkeys is the /login endpoint group.
@@ -130,6 +133,8 @@ func (p *Passkeys) Register(e *echo.Echo) {
 	g.GET("", p.page("login.html"))
 	g.GET("/enrol", p.page("enrol.html"))
 	g.GET("/static/:file", p.static)
+	g.GET("/oidc/:provider", p.oidcStart)
+	g.GET("/oidc/:provider/callback", p.oidcCallback)
 	post := g.Group("", p.sameOrigin)
 	post.POST("/passkey/register/options", p.registerOptions)
 	post.POST("/passkey/register", p.registerFinish)
@@ -248,12 +253,16 @@ func toUser(subject string, list []passkey.Credential) (webUser, error) {
 }
 
 func (p *Passkeys) setCeremony(c echo.Context, cer ceremony) error {
+	return p.setCeremonyWith(c, cer, http.SameSiteStrictMode)
+}
+
+func (p *Passkeys) setCeremonyWith(c echo.Context, cer ceremony, same http.SameSite) error {
 	raw, err := p.cfg.Challenges.put(cer)
 	if err != nil {
 		return err
 	}
 	c.SetCookie(&http.Cookie{Name: CeremonyCookie, Value: raw, Path: "/", MaxAge: int(ChallengeLifetime / time.Second),
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: true, SameSite: same})
 	return nil
 }
 
@@ -344,7 +353,7 @@ func (p *Passkeys) registerOptions(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := p.recent(c, rec); err != nil {
+		if err := p.mayRegister(c, rec); err != nil {
 			return err
 		}
 		cer.subject, cer.sessionID = rec.Subject, rec.ID
@@ -427,7 +436,7 @@ func (p *Passkeys) registerFinish(c echo.Context) error {
 		if err != nil || rec.ID != cer.sessionID {
 			return errSignInRequired
 		}
-		if err := p.recent(c, rec); err != nil {
+		if err := p.mayRegister(c, rec); err != nil {
 			return err
 		}
 	}
@@ -563,6 +572,23 @@ func (p *Passkeys) refused(c echo.Context, err error, credential string) error {
 		return errSignInFailed
 	}
 	return err
+}
+
+// mayRegister says whether a session may add a passkey: a recent
+// user-verified one, or a recent upstream sign-in of a subject who holds
+// no passkey yet (the upstream is then the enrolment proof).
+func (p *Passkeys) mayRegister(c echo.Context, rec session.Record) error {
+	fresh := p.cfg.Now().Sub(rec.AuthTime) <= p.cfg.StepUpMaxAge
+	if fresh && rec.ACR == commands.ACRUpstream {
+		cs, err := p.cfg.Manage.Load(c.Request().Context(), rec.Subject)
+		if err != nil {
+			return err
+		}
+		if len(cs.List()) == 0 {
+			return nil
+		}
+	}
+	return p.recent(c, rec)
 }
 
 // recent is the step-up rule: the session's last authentication is within

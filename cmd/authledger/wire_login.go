@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/authledger/authledger/internal/compose"
 	"github.com/authledger/authledger/login"
 	"github.com/authledger/authledger/readmodels/passkeys"
+	"github.com/authledger/authledger/replayguard"
 )
 
 // LoginConfig turns on authledger's own sign-in module (docs/login.md).
@@ -23,6 +28,12 @@ type LoginConfig struct {
 	// LoginOrigins override the allowed page origins (the issuer's origin
 	// by default); each must lie within the RP id.
 	LoginOrigins []string `env:"LOGIN_ORIGINS" envSeparator:","`
+	// LoginUpstreams is a JSON file listing the upstream OpenID providers
+	// (docs/login.md, "Adding an upstream provider"): their ID tokens are
+	// exchanged at /oauth2/token (RFC 8693) by the clients each lists,
+	// and, with AUTHLEDGER_LOGIN=passkeys, sign people in at
+	// /login/oidc/<name>.
+	LoginUpstreams string `env:"LOGIN_UPSTREAMS"`
 	// StepUpMaxAge is how recent a user-verified authentication must be
 	// for a sensitive operation (RFC 9470 max_age).
 	StepUpMaxAge time.Duration `env:"STEPUP_MAX_AGE" envDefault:"5m"`
@@ -36,9 +47,12 @@ func (c LoginConfig) relyingParty(issuer string) (login.RelyingParty, error) {
 
 func (c LoginConfig) validate(issuer string) []error {
 	var errs []error
+	if _, err := c.upstreams(); err != nil {
+		errs = append(errs, err)
+	}
 	switch strings.TrimSpace(c.Login) {
 	case "":
-		return nil
+		return errs
 	case "passkeys":
 	default:
 		errs = append(errs, fmt.Errorf("%sLOGIN: must be empty or \"passkeys\", got %q", envPrefix, c.Login))
@@ -52,10 +66,51 @@ func (c LoginConfig) validate(issuer string) []error {
 	return errs
 }
 
+// upstreams reads and checks the providers file ("" is none).
+func (c LoginConfig) upstreams() ([]login.Provider, error) {
+	if c.LoginUpstreams == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.LoginUpstreams)
+	if err != nil {
+		return nil, fmt.Errorf("%sLOGIN_UPSTREAMS: %w", envPrefix, err)
+	}
+	var ps []login.Provider
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&ps); err != nil {
+		return nil, fmt.Errorf("%sLOGIN_UPSTREAMS: %s: %w", envPrefix, c.LoginUpstreams, err)
+	}
+	var errs []error
+	for i := range ps {
+		if err := ps[i].Check(os.LookupEnv); err != nil {
+			errs = append(errs, fmt.Errorf("%sLOGIN_UPSTREAMS: %w", envPrefix, err))
+		}
+	}
+	return ps, errors.Join(errs...)
+}
+
 // buildLogin adds the passkey module when AUTHLEDGER_LOGIN=passkeys. It is
 // a client of the token use cases (tok), acting as cmds.LoginClientID.
-func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, limiter api.RateLimiter, sessionLifetime time.Duration) (contributions, error) {
+func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clients clientParts, sessionLifetime time.Duration) (contributions, error) {
 	lc := in.cfg.LoginConfig
+	providers, err := lc.upstreams()
+	if err != nil {
+		return contributions{}, err
+	}
+	var ups *login.Upstreams
+	if len(providers) > 0 {
+		var guard login.ReplayGuard = replayguard.NewMemory(nil)
+		if in.redis != nil {
+			guard = replayguard.NewRedis(in.redis, "authledger:idt:", nil)
+		}
+		if ups, err = login.NewUpstreams(providers, cmds.NewUpstreamSignInHandler(in.store, tok.StartSession, rules.Now), guard, nil, rules.Now); err != nil {
+			return contributions{}, err
+		}
+		if err := clients.tokenEndpoint.AddGrant(ups.Grant()); err != nil {
+			return contributions{}, err
+		}
+	}
 	if strings.TrimSpace(lc.Login) == "" {
 		return contributions{}, nil
 	}
@@ -74,7 +129,7 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, limit
 		RP: rp, Issuer: in.cfg.Issuer, StepUpMaxAge: lc.StepUpMaxAge, SessionLifetime: sessionLifetime,
 		Register: pk.Register, SignIn: pk.SignIn, Failures: pk.Failures, Manage: pk.Manage,
 		Links: pk.Links, Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
-		Limits: limiter, Challenges: login.NewChallenges(now), Log: in.log, Now: now,
+		Limits: clients.limiter, Challenges: login.NewChallenges(now), Upstreams: ups, Log: in.log, Now: now,
 	})
 	if err != nil {
 		return contributions{}, err

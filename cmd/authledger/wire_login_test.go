@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,4 +37,26 @@ func TestPasskeyLoginServesTheSignInPage(t *testing.T) {
 	if !found {
 		t.Fatal("AUTHLEDGER_LOGIN=passkeys served no /login/passkey/signin")
 	}
+}
+
+func TestABadUpstreamsFileStopsStartUp(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	t.Setenv("AUTHLEDGER_DATA_DIR", dir)
+	path := filepath.Join(dir, "upstreams.json")
+	if err := os.WriteFile(path, []byte(`[{"name":"corp","issuer":"https://idp.example","audiences":["a"],"algorithms":["none"]}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTHLEDGER_LOGIN_UPSTREAMS", path)
+	_, err := LoadConfig()
+	if err == nil || !strings.Contains(err.Error(), "AUTHLEDGER_LOGIN_UPSTREAMS") || !strings.Contains(err.Error(), `"none"`) {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(`[{"name":"corp","issuer":"https://idp.example","audiences":["a"],"clients":["svc-x"]}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	buildServed(t, false) // the grant registers without reaching the upstream
 }

@@ -109,7 +109,7 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
 	out := contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
 		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}
-	loginParts, err := buildLogin(in, tok, rules, clients.limiter, absolute)
+	loginParts, err := buildLogin(in, tok, rules, clients, absolute)
 	if err != nil {
 		return contributions{}, err
 	}
