@@ -1,6 +1,9 @@
 package refreshtoken
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // MaxGrace bounds the retry grace period: long enough for a client retrying
 // over a flaky network, short enough that a thief cannot ride on it.
@@ -119,6 +122,8 @@ func (f *Family) apply(e Event) {
 		f.current, f.generation, f.expiresAt = e.Token, 1, e.ExpiresAt
 	case *Started:
 		f.apply(*e)
+	case Elevated:
+		f.start.ACR, f.start.AMR, f.start.AuthTime = e.ACR, slices.Clone(e.AMR), e.AuthTime
 	case Rotated:
 		f.spent[e.From] = f.generation
 		f.current, f.generation, f.expiresAt = e.To, e.Generation, e.ExpiresAt
