@@ -20,6 +20,11 @@ type Principal struct {
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// SessionID, ACR and AuthTime are set for a user access token (one
+	// minted from a session): StepUpForUserTokens reads them.
+	SessionID string
+	ACR       string
+	AuthTime  time.Time
 }
 
 // BearerVerifier checks a bearer token presented to authledger's own APIs:

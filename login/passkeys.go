@@ -603,9 +603,7 @@ func (p *Passkeys) recent(c echo.Context, rec session.Record) error {
 // StepUpRequired answers RFC 9470 §3's challenge: the caller must
 // authenticate again, user-verified, within maxAge.
 func StepUpRequired(c echo.Context, maxAge time.Duration) error {
-	c.Response().Header().Set("WWW-Authenticate", `Bearer error="insufficient_user_authentication", error_description="a recent user-verified authentication is required", acr_values="`+
-		commands.ACRUserVerified+`", max_age=`+itoa(int(maxAge/time.Second)))
-	return api.NewProblem(http.StatusUnauthorized, "step-up-required", "Unauthorized", "a recent user-verified authentication is required (step-up)")
+	return api.StepUpChallenge(c, commands.ACRUserVerified, maxAge)
 }
 
 func (p *Passkeys) stepUpOptions(c echo.Context) error {

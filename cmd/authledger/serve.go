@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authledger/authledger/api"
+	cmds "github.com/authledger/authledger/commands"
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -104,7 +105,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // OpenAPI document.
 func (a *app) server() *echo.Echo {
 	metrics := api.NewMetrics(a.metrics)
-	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer)} // per-client limit on /v1
+	mw := []echo.MiddlewareFunc{metrics.Middleware, api.BearerRequestLimit(a.clients.limiter, a.revs.bearer), // per-client limit on /v1
+		api.StepUpForUserTokens(cmds.ACRUserVerified, a.cfg.StepUpMaxAge, time.Now)} // wire_login.go
 	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies)},
 		append([]api.Routes{metrics}, a.routes...)...)
 }

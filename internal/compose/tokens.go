@@ -131,6 +131,6 @@ func BearerVerifier(v *verifier.Verifier) api.BearerVerifierFunc {
 		if err != nil {
 			return api.Principal{}, err
 		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope}, nil
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope, SessionID: c.SessionID, ACR: c.ACR, AuthTime: c.AuthTime}, nil
 	}
 }
