@@ -21,6 +21,7 @@ test: services lint unit fuzz
 
 services:
 	./scripts/services.sh
+	./scripts/chromium.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

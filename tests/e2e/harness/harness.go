@@ -102,6 +102,9 @@ func BaseEnv() []string {
 type Options struct {
 	// DataDir is AUTHLEDGER_DATA_DIR; empty means a new t.TempDir().
 	DataDir string
+	// Addr is AUTHLEDGER_LISTEN; empty means a free port on 127.0.0.1.
+	// Browser tests pick it first so the issuer can name it.
+	Addr string
 	// Env adds AUTHLEDGER_* (or other) variables, e.g. AUTHLEDGER_STORE.
 	Env map[string]string
 	// ReadyTimeout bounds the wait for /readyz (default 60s; the race
@@ -145,9 +148,12 @@ func Start(t testing.TB, bin string, opt Options) *Server {
 	if opt.StopTimeout <= 0 {
 		opt.StopTimeout = 30 * time.Second
 	}
-	addr, err := FreeAddr()
-	if err != nil {
-		t.Fatalf("e2eharness: free port: %v", err)
+	addr := opt.Addr
+	if addr == "" {
+		var err error
+		if addr, err = FreeAddr(); err != nil {
+			t.Fatalf("e2eharness: free port: %v", err)
+		}
 	}
 	env := append(BaseEnv(), "AUTHLEDGER_DATA_DIR="+opt.DataDir, "AUTHLEDGER_LISTEN="+addr)
 	for k, v := range opt.Env {
