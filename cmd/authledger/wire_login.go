@@ -66,6 +66,15 @@ func (c LoginConfig) validate(issuer string) []error {
 	return errs
 }
 
+// metadata adds the RFC 8693 grant to the RFC 8414 document when
+// upstream providers are configured.
+func (c LoginConfig) metadata(doc api.AuthServerMetadata) api.AuthServerMetadata {
+	if c.LoginUpstreams != "" {
+		doc.GrantTypesSupported = append(doc.GrantTypesSupported, login.GrantTokenExchange)
+	}
+	return doc
+}
+
 // upstreams reads and checks the providers file ("" is none).
 func (c LoginConfig) upstreams() ([]login.Provider, error) {
 	if c.LoginUpstreams == "" {

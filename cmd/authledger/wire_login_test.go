@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +60,10 @@ func TestABadUpstreamsFileStopsStartUp(t *testing.T) {
 	if _, err := LoadConfig(); err != nil {
 		t.Fatal(err)
 	}
-	buildServed(t, false) // the grant registers without reaching the upstream
+	e := buildServed(t, false) // the grant registers without reaching the upstream
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-authorization-server", nil))
+	if !strings.Contains(rec.Body.String(), "urn:ietf:params:oauth:grant-type:token-exchange") {
+		t.Fatalf("metadata: %s", rec.Body)
+	}
 }
