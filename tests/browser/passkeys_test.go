@@ -100,6 +100,24 @@ func eventually(t *testing.T, ctx context.Context, what string, cond func() (boo
 
 // textOf is the innerText of the first element matching the CSS
 // selector, or "" when there is none (yet).
+// click clicks the element once it is there and visible, trying again
+// while a navigation replaces the document under the query.
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("click %s: %v", sel, err)
+}
+
 func textOf(ctx context.Context, sel string) string {
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -230,22 +248,33 @@ func TestAPersonEnrolsSignsInStepsUpAndRemovesTheirPasskey(t *testing.T) {
 	}
 	run(t, ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("register")))
 	screenshot(t, ctx, "enrol.png")
-	run(t, ctx, chromedp.SetValue(chromedp.ID("name"), "laptop"), chromedp.Click(chromedp.ID("register")))
+	run(t, ctx, chromedp.SetValue(chromedp.ID("name"), "laptop"))
+	click(t, ctx, "#register")
 	eventually(t, ctx, "the passkey is created", func() (bool, string) {
 		s := textOf(ctx, "#status")
 		return strings.Contains(s, "Passkey created"), s
 	})
 
-	// 2. Sign in with it (registration signs nobody in; the sign-out of
-	// step 5 below covers the session cookie's end).
-	run(t, ctx, chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("signin")))
-	screenshot(t, ctx, "login.png")
-	run(t, ctx, chromedp.Click(chromedp.ID("signin")))
-	signedIn := time.Now()
-	eventually(t, ctx, "signed in and on /account", func() (bool, string) {
+	// 2. Sign in with it, sign out, and sign in again.
+	signIn := func() time.Time {
+		run(t, ctx, chromedp.Navigate(base+"/login"))
+		click(t, ctx, "#signin")
+		at := time.Now()
+		eventually(t, ctx, "signed in and on /account", func() (bool, string) {
+			l := location(ctx)
+			return strings.HasSuffix(l, "/account") && textOf(ctx, "#subject") == "alice", l + " " + textOf(ctx, "#status")
+		})
+		return at
+	}
+	signIn()
+	click(t, ctx, `#sessions button[data-action="end"]`)
+	eventually(t, ctx, "signed out and back on /login", func() (bool, string) {
 		l := location(ctx)
-		return strings.HasSuffix(l, "/account") && textOf(ctx, "#subject") == "alice", l + " " + textOf(ctx, "#status")
+		return strings.HasSuffix(l, "/login") && textOf(ctx, "#signin") != "", l
 	})
+	run(t, ctx, chromedp.WaitVisible(chromedp.ID("signin")))
+	screenshot(t, ctx, "login.png")
+	signedIn := signIn()
 
 	// 3. The account page shows the session and the activity.
 	otherID, otherRefresh, clientID, secret := loginService(t, srv, "alice")
@@ -261,7 +290,7 @@ func TestAPersonEnrolsSignsInStepsUpAndRemovesTheirPasskey(t *testing.T) {
 	if wait := maxAge + time.Second - time.Since(signedIn); wait > 0 {
 		time.Sleep(wait)
 	}
-	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-session="`+otherID+`"] button`)))
+	click(t, ctx, `tr[data-session="`+otherID+`"] button`)
 	eventually(t, ctx, "the other session is gone from the page", func() (bool, string) {
 		s := textOf(ctx, "#sessions")
 		return s != "" && !strings.Contains(s, otherID) && strings.Contains(s, "this browser"), s + " | " + textOf(ctx, "#status")
@@ -279,7 +308,7 @@ func TestAPersonEnrolsSignsInStepsUpAndRemovesTheirPasskey(t *testing.T) {
 	})
 
 	// 5. Remove the passkey (step-up again if the last one is too old).
-	run(t, ctx, chromedp.Click(chromedp.CSS(`#passkeys button[data-action="remove"]`)))
+	click(t, ctx, `#passkeys button[data-action="remove"]`)
 	eventually(t, ctx, "no passkey is left", func() (bool, string) {
 		p := textOf(ctx, "#passkeys")
 		return strings.Contains(p, "No passkeys."), p + " | " + textOf(ctx, "#status")
@@ -304,6 +333,9 @@ func TestAPersonEnrolsSignsInStepsUpAndRemovesTheirPasskey(t *testing.T) {
 		}
 		counts[e.Type]++
 	}
+	if counts["session.started.v1"] < 3 || counts["session.ended.v1"] < 2 {
+		t.Errorf("two passkey sign-ins, a sign-out and the ended other session should be recorded: %v", counts)
+	}
 	for _, typ := range []string{"passkey.enrolment_issued.v1", "passkey.registered.v1", "passkey.enrolment_redeemed.v1",
 		"passkey.used.v1", "passkey.signin_succeeded.v1", "session.started.v1", "session.elevated.v1",
 		"refreshtoken.elevated.v1", "session.ended.v1", "passkey.removed.v1"} {
@@ -311,7 +343,7 @@ func TestAPersonEnrolsSignsInStepsUpAndRemovesTheirPasskey(t *testing.T) {
 			t.Errorf("the ledger holds no %s: %v", typ, counts)
 		}
 	}
-	if counts["passkey.signin_succeeded.v1"] < 2 {
-		t.Errorf("sign-in and step-up should both be recorded: %v", counts)
+	if counts["passkey.signin_succeeded.v1"] < 3 {
+		t.Errorf("two sign-ins and a step-up should be recorded: %v", counts)
 	}
 }
