@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -480,8 +481,7 @@ func (p *Passkeys) fail(c echo.Context, subject, credential, reason string) erro
 			key = "passkey:-"
 		}
 		if wait, ok := p.cfg.Limits.ChargeFailure(ctx, key, api.SourceAddress(c), p.cfg.Now()); !ok {
-			secs := max(1, int((wait+time.Second-1)/time.Second))
-			c.Response().Header().Set("Retry-After", itoa(secs))
+			c.Response().Header().Set("Retry-After", retryAfter(wait))
 			return api.NewProblem(http.StatusTooManyRequests, "rate-limited", "Too Many Requests", "too many failed sign-ins; retry later")
 		}
 	}
@@ -491,9 +491,9 @@ func (p *Passkeys) fail(c echo.Context, subject, credential, reason string) erro
 	return errSignInFailed
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+// retryAfter is a Retry-After value: whole seconds, at least 1.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
 }
 
 // assertion parses and verifies an assertion against a ceremony. It
@@ -565,7 +565,7 @@ func (p *Passkeys) refused(c echo.Context, err error, credential string) error {
 	if errors.Is(err, passkey.ErrCloneSuspected) || errors.Is(err, passkey.ErrUnknownCredential) {
 		if p.cfg.Limits != nil {
 			if wait, ok := p.cfg.Limits.ChargeFailure(c.Request().Context(), "passkey:"+credential, api.SourceAddress(c), p.cfg.Now()); !ok {
-				c.Response().Header().Set("Retry-After", itoa(max(1, int(wait/time.Second))))
+				c.Response().Header().Set("Retry-After", retryAfter(wait))
 				return api.NewProblem(http.StatusTooManyRequests, "rate-limited", "Too Many Requests", "too many failed sign-ins; retry later")
 			}
 		}
