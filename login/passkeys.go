@@ -258,23 +258,32 @@ func (p *Passkeys) setCeremony(c echo.Context, cer ceremony) error {
 }
 
 func (p *Passkeys) setCeremonyWith(c echo.Context, cer ceremony, same http.SameSite) error {
-	raw, err := p.cfg.Challenges.put(cer)
+	raw, err := p.cfg.Challenges.put(c.Request().Context(), cer)
 	if err != nil {
-		return err
+		return ceremonyStoreError(err)
 	}
 	c.SetCookie(&http.Cookie{Name: CeremonyCookie, Value: raw, Path: "/", MaxAge: int(ChallengeLifetime / time.Second),
 		HttpOnly: true, Secure: true, SameSite: same})
 	return nil
 }
 
-// takeCeremony spends the ceremony cookie (single use) and clears it.
-func (p *Passkeys) takeCeremony(c echo.Context, kind string) (ceremony, bool) {
+// takeCeremony spends the ceremony cookie (single use) and clears it. A
+// store that does not answer is an error (503), never a pass.
+func (p *Passkeys) takeCeremony(c echo.Context, kind string) (ceremony, bool, error) {
 	c.SetCookie(&http.Cookie{Name: CeremonyCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	ck, err := c.Cookie(CeremonyCookie)
 	if err != nil {
-		return ceremony{}, false
+		return ceremony{}, false, nil
 	}
-	return p.cfg.Challenges.take(ck.Value, kind)
+	cer, ok, err := p.cfg.Challenges.take(c.Request().Context(), ck.Value, kind)
+	return cer, ok, ceremonyStoreError(err)
+}
+
+func ceremonyStoreError(err error) error {
+	if errors.Is(err, ErrCeremonyStore) {
+		return api.NewProblem(http.StatusServiceUnavailable, "ceremony-store-unavailable", "Service Unavailable", "sign-in is unavailable; retry later")
+	}
+	return err
 }
 
 func (p *Passkeys) setSession(c echo.Context, token string) {
@@ -341,14 +350,14 @@ func (p *Passkeys) registerOptions(c echo.Context) error {
 	if err := decodeStrict(b, &req); err != nil {
 		return err
 	}
-	cer := ceremony{kind: "register"}
+	cer := ceremony{Kind: "register"}
 	now := p.cfg.Now().UTC()
 	if req.Code != "" {
 		subject, err := commands.CheckEnrolment(ctx, p.cfg.Links, req.Code, now)
 		if err != nil {
 			return enrolmentError(err)
 		}
-		cer.subject, cer.enrolment = subject, req.Code
+		cer.Subject, cer.Enrolment = subject, req.Code
 	} else {
 		rec, err := p.currentSession(c)
 		if err != nil {
@@ -357,9 +366,9 @@ func (p *Passkeys) registerOptions(c echo.Context) error {
 		if err := p.mayRegister(c, rec); err != nil {
 			return err
 		}
-		cer.subject, cer.sessionID = rec.Subject, rec.ID
+		cer.Subject, cer.SessionID = rec.Subject, rec.ID
 	}
-	u, err := p.user(ctx, cer.subject)
+	u, err := p.user(ctx, cer.Subject)
 	if err != nil {
 		return err
 	}
@@ -372,7 +381,7 @@ func (p *Passkeys) registerOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cer.data = *sd
+	cer.Data = *sd
 	if err := p.setCeremony(c, cer); err != nil {
 		return err
 	}
@@ -393,7 +402,10 @@ type registerRequest struct {
 
 func (p *Passkeys) registerFinish(c echo.Context) error {
 	ctx := c.Request().Context()
-	cer, ok := p.takeCeremony(c, "register")
+	cer, ok, err := p.takeCeremony(c, "register")
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errChallenge
 	}
@@ -415,13 +427,13 @@ func (p *Passkeys) registerFinish(c echo.Context) error {
 	if err != nil {
 		return api.NewProblem(http.StatusBadRequest, "passkey-invalid", "Bad Request", "the registration response could not be parsed")
 	}
-	u, err := p.user(ctx, cer.subject)
+	u, err := p.user(ctx, cer.Subject)
 	if err != nil {
 		return err
 	}
-	cred, err := p.wa.CreateCredential(u, cer.data, parsed)
+	cred, err := p.wa.CreateCredential(u, cer.Data, parsed)
 	if err != nil {
-		p.cfg.Log.Info("passkey registration refused", "subject", cer.subject, "err", err)
+		p.cfg.Log.Info("passkey registration refused", "subject", cer.Subject, "err", err)
 		return api.NewProblem(http.StatusBadRequest, "passkey-invalid", "Bad Request", "the registration response could not be verified")
 	}
 	tr := make([]string, len(cred.Transport))
@@ -431,17 +443,17 @@ func (p *Passkeys) registerFinish(c echo.Context) error {
 	reg := passkey.Registered{Credential: base64.RawURLEncoding.EncodeToString(cred.ID), PublicKey: cred.PublicKey,
 		SignCount: cred.Authenticator.SignCount, AAGUID: base64.RawURLEncoding.EncodeToString(cred.Authenticator.AAGUID), Name: req.Name,
 		Transports: tr, AttestationType: cred.AttestationType, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, Via: "session"}
-	if cer.sessionID != "" {
+	if cer.SessionID != "" {
 		// The session must still be recent now, not only at the start.
 		rec, err := p.currentSession(c)
-		if err != nil || rec.ID != cer.sessionID {
+		if err != nil || rec.ID != cer.SessionID {
 			return errSignInRequired
 		}
 		if err := p.mayRegister(c, rec); err != nil {
 			return err
 		}
 	}
-	err = p.cfg.Register.Handle(ctx, commands.RegisterPasskey{Subject: cer.subject, Credential: reg, EnrolmentCode: cer.enrolment}, p.meta(c))
+	err = p.cfg.Register.Handle(ctx, commands.RegisterPasskey{Subject: cer.Subject, Credential: reg, EnrolmentCode: cer.Enrolment}, p.meta(c))
 	switch {
 	case err == nil:
 	case errors.Is(err, passkey.ErrDuplicate):
@@ -453,7 +465,7 @@ func (p *Passkeys) registerFinish(c echo.Context) error {
 	default:
 		return enrolmentError(err)
 	}
-	return c.JSON(http.StatusCreated, map[string]string{"credential": reg.Credential, "subject": cer.subject})
+	return c.JSON(http.StatusCreated, map[string]string{"credential": reg.Credential, "subject": cer.Subject})
 }
 
 func (p *Passkeys) signInOptions(c echo.Context) error {
@@ -461,7 +473,7 @@ func (p *Passkeys) signInOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.setCeremony(c, ceremony{kind: "sign_in", data: *sd}); err != nil {
+	if err := p.setCeremony(c, ceremony{Kind: "sign_in", Data: *sd}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, opts)
@@ -511,11 +523,11 @@ func (p *Passkeys) assertion(c echo.Context, cer ceremony) (subject, credential 
 	}
 	credential = base64.RawURLEncoding.EncodeToString(parsed.RawID)
 	subject = string(parsed.Response.UserHandle)
-	if cer.kind == "step_up" {
-		if subject != "" && subject != cer.subject {
-			return cer.subject, credential, 0, passkey.ReasonWrongSubject
+	if cer.Kind == "step_up" {
+		if subject != "" && subject != cer.Subject {
+			return cer.Subject, credential, 0, passkey.ReasonWrongSubject
 		}
-		subject = cer.subject
+		subject = cer.Subject
 	}
 	if subject == "" {
 		return "", credential, 0, passkey.ReasonUnknownCredential
@@ -531,10 +543,10 @@ func (p *Passkeys) assertion(c echo.Context, cer ceremony) (subject, credential 
 		return subject, credential, 0, passkey.ReasonUserVerification
 	}
 	var cred *webauthn.Credential
-	if cer.kind == "step_up" {
-		cred, err = p.wa.ValidateLogin(u, cer.data, parsed)
+	if cer.Kind == "step_up" {
+		cred, err = p.wa.ValidateLogin(u, cer.Data, parsed)
 	} else {
-		_, cred, err = p.wa.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return u, nil }, cer.data, parsed)
+		_, cred, err = p.wa.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return u, nil }, cer.Data, parsed)
 	}
 	if err != nil {
 		p.cfg.Log.Info("passkey assertion refused", "subject", subject, "err", err)
@@ -544,7 +556,10 @@ func (p *Passkeys) assertion(c echo.Context, cer ceremony) (subject, credential 
 }
 
 func (p *Passkeys) signInFinish(c echo.Context) error {
-	cer, ok := p.takeCeremony(c, "sign_in")
+	cer, ok, err := p.takeCeremony(c, "sign_in")
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return p.fail(c, "", "", passkey.ReasonChallenge)
 	}
@@ -622,19 +637,22 @@ func (p *Passkeys) stepUpOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.setCeremony(c, ceremony{kind: "step_up", data: *sd, subject: rec.Subject, sessionID: rec.ID}); err != nil {
+	if err := p.setCeremony(c, ceremony{Kind: "step_up", Data: *sd, Subject: rec.Subject, SessionID: rec.ID}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, opts)
 }
 
 func (p *Passkeys) stepUpFinish(c echo.Context) error {
-	cer, ok := p.takeCeremony(c, "step_up")
+	cer, ok, err := p.takeCeremony(c, "step_up")
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return p.fail(c, "", "", passkey.ReasonChallenge)
 	}
 	rec, err := p.currentSession(c)
-	if err != nil || rec.ID != cer.sessionID {
+	if err != nil || rec.ID != cer.SessionID {
 		return errSignInRequired
 	}
 	subject, credential, count, reason := p.assertion(c, cer)

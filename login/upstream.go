@@ -392,7 +392,7 @@ func (p *Passkeys) oidcStart(c echo.Context) error {
 	}
 	state, nonce := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 	verifier := oauth2.GenerateVerifier()
-	cer := ceremony{kind: "oidc", provider: up.Name, state: state, nonce: nonce, verifier: verifier}
+	cer := ceremony{Kind: "oidc", Provider: up.Name, State: state, Nonce: nonce, Verifier: verifier}
 	// Lax, not Strict: the callback is a top-level navigation from the
 	// upstream's site, on which a Strict cookie is not sent.
 	if err := p.setCeremonyWith(c, cer, http.SameSiteLaxMode); err != nil {
@@ -426,9 +426,12 @@ func (p *Passkeys) oidcCallback(c echo.Context) error {
 		_ = u.signIn.Refuse(context.WithoutCancel(ctx), up.Name, "", "browser", reason, p.meta(c))
 		return api.NewProblem(http.StatusUnauthorized, "upstream-sign-in-failed", "Unauthorized", "the sign-in with "+up.Name+" could not be completed")
 	}
-	cer, ok := p.takeCeremony(c, "oidc")
+	cer, ok, err := p.takeCeremony(c, "oidc")
+	if err != nil {
+		return err
+	}
 	q := c.QueryParams()
-	if !ok || cer.provider != up.Name || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(cer.state)) != 1 {
+	if !ok || cer.Provider != up.Name || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(cer.State)) != 1 {
 		return refuse("state")
 	}
 	if q.Get("error") != "" || q.Get("code") == "" {
@@ -438,7 +441,7 @@ func (p *Passkeys) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return api.NewProblem(http.StatusBadGateway, "upstream-unavailable", "Bad Gateway", "the sign-in provider could not be reached")
 	}
-	tok, err := p.oauthConfig(up, op).Exchange(oidc.ClientContext(ctx, up.client), q.Get("code"), oauth2.VerifierOption(cer.verifier))
+	tok, err := p.oauthConfig(up, op).Exchange(oidc.ClientContext(ctx, up.client), q.Get("code"), oauth2.VerifierOption(cer.Verifier))
 	if err != nil {
 		p.cfg.Log.Info("upstream code exchange refused", "provider", up.Name, "err", err)
 		return refuse("code")
@@ -455,7 +458,7 @@ func (p *Passkeys) oidcCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(v.nonce), []byte(cer.nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(v.nonce), []byte(cer.Nonce)) != 1 {
 		return refuse("nonce")
 	}
 	out, err := u.signIn.Handle(ctx, commands.UpstreamSignIn{Provider: up.Name, Issuer: up.Issuer, UpstreamSubject: v.upstreamSubject,

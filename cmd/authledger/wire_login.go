@@ -133,12 +133,17 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clien
 		return contributions{}, fmt.Errorf("login: %w", err)
 	}
 	store, now := in.store, rules.Now
+	challenges := login.NewChallenges(now)
+	if in.redis != nil {
+		// Shared, so a ceremony begun on one instance finishes on any.
+		challenges = login.NewRedisChallenges(in.redis, "authledger:ceremony:", now)
+	}
 	pk := cmds.NewPasskeyCommands(store, tok.StartSession, tok.Elevate, now)
 	p, err := login.New(login.Config{
 		RP: rp, Issuer: in.cfg.Issuer, StepUpMaxAge: lc.StepUpMaxAge, SessionLifetime: sessionLifetime,
 		Register: pk.Register, SignIn: pk.SignIn, Failures: pk.Failures, Manage: pk.Manage,
 		Links: pk.Links, Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
-		Limits: clients.limiter, Challenges: login.NewChallenges(now), Upstreams: ups, Log: in.log, Now: now,
+		Limits: clients.limiter, Challenges: challenges, Upstreams: ups, Log: in.log, Now: now,
 	})
 	if err != nil {
 		return contributions{}, err
