@@ -25,6 +25,7 @@ test: services tools interop-deps lint unit fuzz
 
 services:
 	./scripts/services.sh
+	./scripts/chromium.sh
 
 ## tools: what tests run besides Go (promtool for tests/ops)
 tools:

@@ -22,6 +22,11 @@ type Principal struct {
 	Scopes   []string
 	// JKT is the token's cnf.jkt (DPoP-bound), "" for a bearer token.
 	JKT string
+	// SessionID, ACR and AuthTime are set for a user access token (one
+	// minted from a session): StepUpForUserTokens reads them.
+	SessionID string
+	ACR       string
+	AuthTime  time.Time
 }
 
 // BearerVerifier checks a bearer token presented to authledger's own APIs:

@@ -2,8 +2,10 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/authledger/authledger/domain/refreshtoken"
 	"github.com/authledger/authledger/domain/session"
 )
 
@@ -28,13 +30,18 @@ type ElevatedSession struct {
 // ElevateSessionHandler records a step-up.
 type ElevateSessionHandler struct {
 	sessions *SessionRepository
+	families *FamilyRepository
+	cache    *FamilyCache
 	live     SessionStore
 	rules    TokenRules
 }
 
-// NewElevateSessionHandler builds the handler.
-func NewElevateSessionHandler(sessions *SessionRepository, live SessionStore, rules TokenRules) *ElevateSessionHandler {
-	return &ElevateSessionHandler{sessions: sessions, live: live, rules: rules}
+// NewElevateSessionHandler builds the handler. The session's refresh
+// family is elevated in the same append, so tokens refreshed afterwards
+// carry the new acr and auth_time; cache is the refresh handler's family
+// cache, whose entry is dropped after the step-up.
+func NewElevateSessionHandler(sessions *SessionRepository, families *FamilyRepository, cache *FamilyCache, live SessionStore, rules TokenRules) *ElevateSessionHandler {
+	return &ElevateSessionHandler{sessions: sessions, families: families, cache: cache, live: live, rules: rules}
 }
 
 // Handle records session.Elevated and rotates the token.
@@ -54,15 +61,41 @@ func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, 
 	if err != nil {
 		return ElevatedSession{}, err
 	}
+	var familyID refreshtoken.FamilyID
 	c, err := h.sessions.Update(ctx, cmd.SessionID, meta, func(s *session.Session) ([]Changed, error) {
 		if !s.Exists() || s.Info().ClientID != cmd.ClientID {
 			// Another login service's session looks like no session at all.
 			return nil, session.ErrNotFound
 		}
-		return nil, s.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now)
+		if err := s.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now); err != nil {
+			return nil, err
+		}
+		fam := s.Info().Family
+		if fam == "" {
+			return nil, nil
+		}
+		id, err := refreshtoken.ParseFamilyID(fam)
+		if err != nil {
+			return nil, err
+		}
+		f, err := h.families.Load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.Elevate(s.Info().ACR, s.Info().AMR, s.Info().AuthTime, now); err != nil {
+			if errors.Is(err, refreshtoken.ErrFamilyRevoked) {
+				return nil, nil // its tokens are dead anyway
+			}
+			return nil, err
+		}
+		familyID = id
+		return []Changed{Changes(f)}, nil
 	})
 	if err != nil {
 		return ElevatedSession{}, fmt.Errorf("elevate session: %w", err)
+	}
+	if h.cache != nil && familyID != (refreshtoken.FamilyID{}) {
+		h.cache.Drop(familyID)
 	}
 	info := c.Aggregate.Info()
 	rec.ACR, rec.AMR, rec.AuthTime, rec.LastSeen, rec.TokenHash = info.ACR, info.AMR, info.AuthTime, now, hashToken(raw)

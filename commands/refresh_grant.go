@@ -146,6 +146,11 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 type signed struct {
 	at  token.Issued
 	err error
+	// The authentication context the early token was signed with: a
+	// step-up committed meanwhile changes the family's, and the early
+	// token is then signed again.
+	acr      string
+	authTime time.Time
 }
 
 // signEarly starts signing the access token while the rotation is
@@ -153,7 +158,7 @@ type signed struct {
 // likely to win (the cached current token, by its own client, of a live
 // family): the two ledger appends then share a group commit instead of
 // queueing one after the other. The claims come from the family's start,
-// which never changes. If the rotation is refused the token is dropped
+// which changes only on a step-up (checked in issuePair). If the rotation is refused the token is dropped
 // undelivered (its issuance stays in the ledger, marked with the family,
 // as evidence rather than a credential).
 func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, g RefreshGrant, meta Metadata) <-chan signed {
@@ -169,7 +174,7 @@ func (h *RefreshHandler) signEarly(ctx context.Context, cl refreshtoken.Claims, 
 	early := make(chan signed, 1)
 	go func() {
 		at, err := signFamilyAccess(context.WithoutCancel(ctx), h.signer, h.rules, info, g.JKT, meta)
-		early <- signed{at, err}
+		early <- signed{at: at, err: err, acr: info.ACR, authTime: info.AuthTime}
 	}()
 	return early
 }
@@ -201,6 +206,9 @@ func issuePair(ctx context.Context, signer Signer, sealer *RefreshSealer, rules 
 	if early != nil {
 		r := <-early
 		at, err = r.at, r.err
+		if err == nil && (r.acr != info.ACR || !r.authTime.Equal(info.AuthTime)) {
+			at, err = signFamilyAccess(ctx, signer, rules, info, jkt, meta)
+		}
 	} else {
 		at, err = signFamilyAccess(ctx, signer, rules, info, jkt, meta)
 	}

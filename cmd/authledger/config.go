@@ -73,6 +73,7 @@ type Config struct {
 	HardeningConfig
 	AuditConfig
 	InfisicalConfig
+	LoginConfig // wire_login.go
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -261,6 +262,7 @@ func (c Config) Validate() error {
 	errs = append(errs, rlErrs...)
 	errs = append(errs, c.HardeningConfig.validate()...)
 	errs = append(errs, c.AuditConfig.validate()...)
+	errs = append(errs, c.LoginConfig.validate(c.Issuer)...)
 	return errors.Join(errs...)
 }
 

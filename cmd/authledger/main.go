@@ -107,7 +107,7 @@ Exit codes: 0 ok; 1 a failed check or operation; 2 a usage error.`,
 	}
 	root.SetVersionTemplate("authledger {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(), newConfigCmd(), newAuditCmd(), newProjectionsCmd(), newKeysCmd(), newServicesCmd(), newLedgerCmd(), newSecretsCmd())
+	root.AddCommand(newServeCmd(), newConfigCmd(), newAuditCmd(), newProjectionsCmd(), newKeysCmd(), newServicesCmd(), newLedgerCmd(), newSecretsCmd(), newSubjectsCmd())
 	return root
 }
 

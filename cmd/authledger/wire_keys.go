@@ -156,7 +156,7 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 		}}},
 		routes: []api.Routes{
 			api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
-			api.Metadata{Document: api.NewAuthServerMetadata(in.cfg.Issuer)},
+			api.Metadata{Document: in.cfg.LoginConfig.metadata(api.NewAuthServerMetadata(in.cfg.Issuer))},
 		},
 	}}, nil
 }

@@ -117,7 +117,13 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return tokenParts{}, err
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
-	return tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+	out := tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
 		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
-		tasks: []task{{"sealing key reload", sealingKeyReload(in.log, sealer)}}}}, nil
+		tasks: []task{{"sealing key reload", sealingKeyReload(in.log, sealer)}}}}
+	loginParts, err := buildLogin(in, tok, rules, clients, absolute)
+	if err != nil {
+		return tokenParts{}, err
+	}
+	out.add(loginParts)
+	return out, nil
 }

@@ -13,6 +13,7 @@ var codec = event.NewCodec[Event]("refreshtoken", event.Lenient(),
 	event.Register[ReuseDetected](),
 	event.Register[Revoked](),
 	event.Register[Rejected](),
+	event.Register[Elevated](),
 	event.Upcast(TypeStarted, boundLegacyStart),
 )
 

@@ -2,6 +2,7 @@ package refreshtoken
 
 import (
 	"crypto/subtle"
+	"slices"
 	"time"
 )
 
@@ -122,6 +123,8 @@ func (f *Family) apply(e Event) {
 		f.current, f.generation, f.expiresAt = e.Token, 1, e.ExpiresAt
 	case *Started:
 		f.apply(*e)
+	case Elevated:
+		f.start.ACR, f.start.AMR, f.start.AuthTime = e.ACR, slices.Clone(e.AMR), e.AuthTime
 	case Rotated:
 		f.spent[e.From] = f.generation
 		f.current, f.generation, f.expiresAt = e.To, e.Generation, e.ExpiresAt

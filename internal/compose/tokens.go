@@ -106,7 +106,7 @@ func NewTokens(d TokenDeps) (Tokens, error) {
 		Refresh:      refresh,
 		StartSession: commands.NewStartSessionHandler(d.Store, d.Live, d.Signer, d.Sealer, d.Rules),
 		EndSession:   commands.NewEndSessionHandler(sessions, families, cache, d.Live, d.Rules, d.Publisher),
-		Elevate:      commands.NewElevateSessionHandler(sessions, d.Live, d.Rules),
+		Elevate:      commands.NewElevateSessionHandler(sessions, families, cache, d.Live, d.Rules),
 		Revoke:       commands.NewRevokeHandler(d.Sealer, families, cache, sessions, commands.Tokens(d.Store), d.Verifier, d.Rules, d.Publisher, d.Live),
 		AccessToken:  commands.NewSessionAccessTokenHandler(resolver, d.Signer, d.Rules),
 		Resolver:     resolver,
@@ -131,6 +131,6 @@ func BearerVerifier(v *verifier.Verifier) api.BearerVerifierFunc {
 		if err != nil {
 			return api.Principal{}, err
 		}
-		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope, JKT: c.JKT}, nil
+		return api.Principal{Subject: c.Subject, ClientID: c.ClientID, Scopes: c.Scope, JKT: c.JKT, SessionID: c.SessionID, ACR: c.ACR, AuthTime: c.AuthTime}, nil
 	}
 }

@@ -111,6 +111,12 @@ var graph = []node{
 		ext:     append([]string{"github.com/labstack/echo/v4", "github.com/prometheus/client_golang", "gopkg.in/yaml.v3"}, otelAPI...),
 		testMay: testSupport, testExt: testExt},
 
+	// The sign-in module (docs/login.md): the passkey ceremonies on
+	// go-webauthn, a client of the token commands; no ledger adapter.
+	{pkg: "login", may: append([]string{"api", "commands"}, domain...), ext: []string{"github.com/go-webauthn/webauthn", "github.com/labstack/echo/v4",
+		"github.com/coreos/go-oidc/v3", "github.com/go-jose/go-jose/v4", "golang.org/x/oauth2", redis},
+		testMay: testSupport, testExt: append(testExt, "github.com/go-webauthn/webauthn", "github.com/coreos/go-oidc/v3", redis)},
+
 	// What other services import: nothing of the server, and no web
 	// framework either (client/ is a module of its own; client/echoverifier
 	// is one of its own again).

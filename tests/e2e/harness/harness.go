@@ -102,6 +102,10 @@ func BaseEnv() []string {
 type Options struct {
 	// DataDir is AUTHLEDGER_DATA_DIR; empty means a new t.TempDir().
 	DataDir string
+	// Addr is AUTHLEDGER_LISTEN; empty means a free port on 127.0.0.1.
+	// Set it (from FreeAddr) when the issuer must be the server's own URL:
+	// browser tests, and clients that check it, such as openid-client.
+	Addr string
 	// Env adds AUTHLEDGER_* (or other) variables, e.g. AUTHLEDGER_STORE.
 	Env map[string]string
 	// ReadyTimeout bounds the wait for /readyz (default 60s; the race
@@ -110,10 +114,6 @@ type Options struct {
 	// StopTimeout bounds the wait after SIGTERM before the process is
 	// killed and the test fails (default 30s).
 	StopTimeout time.Duration
-	// Addr is AUTHLEDGER_LISTEN; empty means a free port. Set it (from
-	// FreeAddr) when the issuer must be the server's own URL, as for
-	// clients that check it, such as openid-client.
-	Addr string
 	// ReadyBaseURL is where Start asks /readyz (default BaseURL): the
 	// admin listener's URL when AUTHLEDGER_ADMIN_LISTEN moves it there.
 	ReadyBaseURL string
