@@ -17,8 +17,8 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 
 	"github.com/authledger/authledger/api"
-	"github.com/authledger/authledger/internal/telemetry"
 	cmds "github.com/authledger/authledger/commands"
+	"github.com/authledger/authledger/internal/telemetry"
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -198,8 +198,8 @@ func (a *app) server() *echo.Echo {
 		mw = append(mw, api.AccessLog(a.log, lvl)) // outside metrics, which writes the error status
 	}
 	mw = append(mw, metrics.Middleware,
-		api.DPoPResource(a.clients.dpop, a.cfg.Issuer),                        // DPoP proofs on /v1 (RFC 9449 §7)
-		api.BearerRequestLimit(a.clients.limiter, a.revs.bearer),              // per-client limit on /v1
+		api.DPoPResource(a.clients.dpop, a.cfg.Issuer),                              // DPoP proofs on /v1 (RFC 9449 §7)
+		api.BearerRequestLimit(a.clients.limiter, a.revs.bearer),                    // per-client limit on /v1
 		api.StepUpForUserTokens(cmds.ACRUserVerified, a.cfg.StepUpMaxAge, time.Now)) // wire_login.go
 	return api.New(api.Config{Logger: a.log, Metrics: metrics, ReadyChecks: a.ready, Middleware: mw, ClientAddress: clientAddress(a.cfg.TrustedProxies),
 		Hardening: a.cfg.hardening()},
