@@ -157,7 +157,7 @@ func buildInfisical(in *infraParts, keys keyParts, limits api.RateLimiter) (cont
 	}
 	// Refused signatures spend the clients part's failure budgets.
 	hook := api.InfisicalWebhook{Secret: []byte(in.cfg.InfisicalWebhookSecret), Log: in.log, Limits: limits}
-	p, ok := keys.secrets.(*infisical.Provider)
+	p, ok := keys.provider.(*infisical.Provider)
 	if !ok {
 		return contributions{routes: []api.Routes{hook}}, nil
 	}

@@ -82,8 +82,12 @@ func newKeys(store eventstore.Store, sp secrets.Provider, p keyring.Policy, pub 
 type keyParts struct {
 	contributions
 	secrets secrets.Provider
-	model   *jwks.Model
-	signer  *cmds.JWTSigner
+	// provider is secrets before the metrics decorator, for the parts
+	// that use what a particular provider adds (Infisical's cache, health
+	// and sync: wire_infisical.go).
+	provider secrets.Provider
+	model    *jwks.Model
+	signer   *cmds.JWTSigner
 }
 
 // buildKeys builds the secret provider, key commands, rotation scheduler,
@@ -101,6 +105,7 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 	if c, ok := sp.(io.Closer); ok {
 		in.onClose(c.Close)
 	}
+	provider := sp
 	if sp, err = opsmetrics.CountSecretErrors(sp, in.metrics); err != nil {
 		return keyParts{}, fmt.Errorf("keys: metrics: %w", err)
 	}
@@ -140,7 +145,7 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 	if err != nil {
 		return keyParts{}, err
 	}
-	return keyParts{secrets: sp, model: model, signer: signer, contributions: contributions{
+	return keyParts{secrets: sp, provider: provider, model: model, signer: signer, contributions: contributions{
 		tasks: []task{
 			{"key rotation scheduler", sched.Run},
 			// The bus only speeds delivery up; a Redis outage must not stop serving.
