@@ -12,7 +12,7 @@ import (
 )
 
 // FormatVersion is the first line of every hashed envelope (DESIGN.md §3).
-const FormatVersion = "github.com/authledger/authledger/v1"
+const FormatVersion = "authledger/v1"
 
 // GenesisHash is the prev_hash of the first event.
 var GenesisHash = strings.Repeat("0", 64)

@@ -26,7 +26,7 @@ func (r *Runner) acquire(ctx context.Context, w *worker) (context.Context, func(
 
 func lockKey(name string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("github.com/authledger/authledger/projection/" + name))
+	h.Write([]byte("authledger/projection/" + name))
 	return int64(h.Sum64())
 }
 

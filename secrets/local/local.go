@@ -255,7 +255,7 @@ func (p *Provider) read() (*document, error) {
 
 // aad binds each ciphertext to its name and version, so entries cannot be
 // swapped inside the file without failing authentication.
-func aad(name string) []byte { return []byte("github.com/authledger/authledger/secrets/v1\n" + name) }
+func aad(name string) []byte { return []byte("authledger/secrets/v1\n" + name) }
 
 func (p *Provider) seal(plain []byte, binding string) (sealed, error) {
 	nonce := make([]byte, p.aead.NonceSize())
