@@ -98,16 +98,18 @@ func (s *RefreshSealer) Seal(c refreshtoken.Claims) (string, error) { return s.c
 func (s *RefreshSealer) Open(ctx context.Context, raw string) (refreshtoken.Claims, error) {
 	c := s.codec.Load()
 	cl, err := c.Open(raw)
-	if err == nil || s.reload == nil {
-		return cl, err
+	if err == nil {
+		return cl, nil
 	}
 	kid, ok := refreshtoken.KeyIDOf(raw)
 	if !ok || c.Has(kid) {
 		return cl, err
 	}
-	s.reloadOnce(ctx, c)
-	c = s.codec.Load()
-	cl, err = c.Open(raw)
+	if s.reload != nil {
+		s.reloadOnce(ctx, c)
+		c = s.codec.Load()
+		cl, err = c.Open(raw)
+	}
 	if err != nil && !c.Has(kid) && s.live != nil && s.live(kid) {
 		return cl, &SealingKeyMissingError{KeyID: kid}
 	}

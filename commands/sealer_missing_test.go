@@ -10,6 +10,7 @@ import (
 	"github.com/authledger/authledger/commands"
 	"github.com/authledger/authledger/domain/refreshtoken"
 	"github.com/authledger/authledger/secrets"
+	"github.com/authledger/authledger/secrets/local"
 )
 
 func codecWith(t *testing.T, active string, kids ...string) *refreshtoken.Codec {
@@ -62,5 +63,37 @@ func TestASealingKeyTheLedgerUsedButThisInstanceLacksIsAServerFault(t *testing.T
 	delete(ledgerUsed, "v2")
 	if _, err := lacking.Open(ctx, raw); !errors.Is(err, refreshtoken.ErrMalformed) {
 		t.Fatalf("Open of a token naming a key the ledger never used = %v, want ErrMalformed", err)
+	}
+}
+
+// Two providers that each generated their own first sealing key give them
+// different key ids, so a token from one is a missing key on the other,
+// not a forgery.
+func TestAnotherProvidersFirstSealingKeyIsAMissingKeyNotAForgery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	open := func() *refreshtoken.Codec {
+		sp, err := local.Open(t.TempDir(), local.Options{MasterKey: make([]byte, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := commands.LoadRefreshCodec(ctx, sp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := open(), open()
+	if a.ActiveKeyID() == b.ActiveKeyID() {
+		t.Fatalf("two providers' first keys share the key id %s", a.ActiveKeyID())
+	}
+	raw, err := a.Seal(refreshtoken.Claims{Family: refreshtoken.FamilyID{1}, Generation: 1, Token: refreshtoken.TokenID{2}, ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := commands.NewRefreshSealer(b, nil)
+	s.KnowLedgerKeys(func(kid string) bool { return kid == a.ActiveKeyID() })
+	if _, err := s.Open(ctx, raw); !errors.Is(err, commands.ErrSealingKeyMissing) {
+		t.Fatalf("Open = %v, want ErrSealingKeyMissing", err)
 	}
 }

@@ -9,22 +9,28 @@ import (
 	"time"
 
 	"github.com/authledger/authledger/eventstore"
-	"github.com/authledger/authledger/eventstore/memstore"
 )
 
-// faultyStore is a real in-memory ledger whose appends fail with err while
-// err is set, and whose non-writing check answers check.
+// faultyStore stands for an adapter: its appends fail with err while err
+// is set, a stale expected version is a conflict, and its non-writing
+// check answers check. (The adapters' own CheckWritable is tested against
+// real files and servers in their packages.)
 type faultyStore struct {
 	eventstore.Store
 	err   error
 	check error
+	n     uint64
 }
 
-func (f *faultyStore) Append(ctx context.Context, a ...eventstore.StreamAppend) ([]eventstore.Record, error) {
+func (f *faultyStore) Append(_ context.Context, a ...eventstore.StreamAppend) ([]eventstore.Record, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return f.Store.Append(ctx, a...)
+	if !a[0].Expected.Check(f.n) {
+		return nil, &eventstore.VersionConflictError{Stream: a[0].Stream, Expected: a[0].Expected, Actual: f.n}
+	}
+	f.n++
+	return []eventstore.Record{{Position: f.n, Stream: a[0].Stream, Version: f.n}}, nil
 }
 
 func (f *faultyStore) CheckWritable(context.Context) error { return f.check }
@@ -38,7 +44,7 @@ func TestWriteHealthFollowsRealAppends(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	fs := &faultyStore{Store: memstore.New(nil)}
+	fs := &faultyStore{}
 	w := eventstore.NewWriteHealth(fs, 10*time.Second, clock)
 
 	if err := w.Check(ctx); err != nil {
@@ -93,7 +99,7 @@ func TestWriteHealthFollowsRealAppends(t *testing.T) {
 func TestWriteHealthProbeAtStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fs := &faultyStore{Store: memstore.New(nil), check: eventstore.Unavailable(syscall.ENOSPC)}
+	fs := &faultyStore{check: eventstore.Unavailable(syscall.ENOSPC)}
 	w := eventstore.NewWriteHealth(fs, 0, nil)
 	if err := w.Probe(ctx); !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("Probe = %v", err)

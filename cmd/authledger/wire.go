@@ -55,6 +55,9 @@ type infraParts struct {
 	// the projections part starts it.
 	runner  *projections.Runner
 	closers []func() error
+
+	// writes is store seen as the outcome of its appends (readiness).
+	writes *eventstore.WriteHealth
 }
 
 func (in *infraParts) onClose(f func() error) { in.closers = append(in.closers, f) }
@@ -117,7 +120,9 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := in.store.Head(ctx)
 		return err
-	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
+	}}, api.ReadyCheck{Name: "ledger_writes", Check: in.writes.Check},
+		api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
+	a.ready = append(a.ready, redisCheck(in)...)
 	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server} {
 		a.add(c)
 	}
@@ -130,10 +135,16 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	in := &infraParts{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.supervisor = newSupervisor(log, in.metrics)
-	store, err := openStore(ctx, cfg.Store)
+	opened, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
+	// Every append goes through writes, so readiness follows their outcome.
+	in.writes = eventstore.NewWriteHealth(opened, 0, nil)
+	if err := in.writes.Probe(ctx); err != nil {
+		log.Warn("the ledger does not look writable; not ready until it does", "err", err)
+	}
+	store := eventstore.Store(in.writes)
 	in.store = store
 	in.onClose(store.Close)
 	fail := func(err error) (*infraParts, error) { return nil, errors.Join(err, in.close()) }

@@ -138,7 +138,7 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 				return cmds.ErrNoActiveKey
 			}
 			return nil
-		}}},
+		}}, signingKeysCheck(keyParts{secrets: sp, model: model})},
 		routes: []api.Routes{
 			api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
 			api.Metadata{Document: api.NewAuthServerMetadata(in.cfg.Issuer)},

@@ -89,6 +89,8 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return contributions{}, err
 	}
 	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
+	usedKeys := families.NewSealingKeys()
+	sealer.KnowLedgerKeys(func(kid string) bool { return usedKeys.Live(kid, time.Now()) })
 	tok, err := compose.NewTokens(compose.TokenDeps{
 		Store: in.store, Signer: keys.signer, Sealer: sealer, Live: live,
 		Verifier: compose.AccessVerifier(v), Revocations: revs.set, Publisher: revs.publisher,
@@ -98,7 +100,7 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return contributions{}, err
 	}
 	// Read models for operators and dashboards; decisions never read them.
-	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
+	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}, usedKeys} {
 		if err := in.runner.Register(p); err != nil {
 			return contributions{}, fmt.Errorf("tokens: %w", err)
 		}
@@ -107,6 +109,6 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return contributions{}, err
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
-	return contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+	return contributions{ready: []api.ReadyCheck{sealingKeysCheck(sealer, usedKeys)}, routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
 		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)}}, nil
 }

@@ -54,7 +54,7 @@ var graph = []node{
 	{pkg: "eventstore", ext: []string{"github.com/google/uuid", "github.com/gowebpki/jcs"}},
 	{pkg: "eventstore/internal/...", may: []string{"eventstore"}},
 	{pkg: "eventstore/memstore", may: []string{"eventstore", "eventstore/internal/..."}, testMay: []string{"eventstore/storetest"}},
-	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
+	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite", "golang.org/x/sys/unix"}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
 	{pkg: "eventstore/storetest", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/google/uuid"}},
 	{pkg: "eventstore/audit", may: append([]string{"eventstore"}, domain...), ext: []string{"github.com/go-jose/go-jose/v4", "github.com/google/uuid"},

@@ -110,6 +110,9 @@ type Options struct {
 	// StopTimeout bounds the wait after SIGTERM before the process is
 	// killed and the test fails (default 30s).
 	StopTimeout time.Duration
+	// LiveOnly makes Start wait for /healthz only: for a scenario whose
+	// server is expected not to be ready.
+	LiveOnly bool
 }
 
 // Server is one running `authledger serve`.
@@ -173,18 +176,28 @@ func Start(t testing.TB, bin string, opt Options) *Server {
 			t.Logf("authledger serve logs:\n%s", s.Logs())
 		}
 	})
-	if err := s.WaitReady(opt.ReadyTimeout); err != nil {
+	wait := s.WaitReady
+	if opt.LiveOnly {
+		wait = s.waitLive
+	}
+	if err := wait(opt.ReadyTimeout); err != nil {
 		t.Fatalf("e2eharness: %v\nlogs:\n%s", err, s.Logs())
 	}
 	return s
 }
 
+// waitLive polls /healthz until it answers 200, the process exits, or
+// timeout passes.
+func (s *Server) waitLive(timeout time.Duration) error { return s.waitFor(timeout, "/healthz") }
+
 // WaitReady polls /healthz, then /readyz, until both answer 200, the
 // process exits, or timeout passes.
-func (s *Server) WaitReady(timeout time.Duration) error {
+func (s *Server) WaitReady(timeout time.Duration) error { return s.waitFor(timeout, "/healthz", "/readyz") }
+
+func (s *Server) waitFor(timeout time.Duration, paths ...string) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range paths {
 		for {
 			resp, err := client.Get(s.BaseURL + path)
 			if err == nil {
