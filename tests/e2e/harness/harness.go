@@ -192,7 +192,9 @@ func (s *Server) waitLive(timeout time.Duration) error { return s.waitFor(timeou
 
 // WaitReady polls /healthz, then /readyz, until both answer 200, the
 // process exits, or timeout passes.
-func (s *Server) WaitReady(timeout time.Duration) error { return s.waitFor(timeout, "/healthz", "/readyz") }
+func (s *Server) WaitReady(timeout time.Duration) error {
+	return s.waitFor(timeout, "/healthz", "/readyz")
+}
 
 func (s *Server) waitFor(timeout time.Duration, paths ...string) error {
 	deadline := time.Now().Add(timeout)
