@@ -57,7 +57,7 @@ func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, 
 			// Another login service's session looks like no session at all.
 			return nil, session.ErrNotFound
 		}
-		return nil, s.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now)
+		return nil, s.ElevateWithToken(cmd.ACR, cmd.AMR, cmd.ClientID, hashToken(raw), now)
 	})
 	if err != nil {
 		return ElevatedSession{}, fmt.Errorf("elevate session: %w", err)

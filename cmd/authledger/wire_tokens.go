@@ -94,13 +94,13 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	tok, err := compose.NewTokens(compose.TokenDeps{
 		Store: in.store, Signer: keys.signer, Sealer: sealer, Live: live,
 		Verifier: compose.AccessVerifier(v), Revocations: revs.set, Publisher: revs.publisher,
-		Rules: rules, Grace: tc.RefreshGrace,
+		Rules: rules, Grace: tc.RefreshGrace, SessionIndex: sessions.TokenIndex{DB: in.runner.DB().DB},
 	})
 	if err != nil {
 		return contributions{}, err
 	}
 	// Read models for operators and dashboards; decisions never read them.
-	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}, usedKeys} {
+	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}, sessions.Tokens{}, usedKeys} {
 		if err := in.runner.Register(p); err != nil {
 			return contributions{}, fmt.Errorf("tokens: %w", err)
 		}
