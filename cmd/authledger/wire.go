@@ -58,6 +58,10 @@ type infraParts struct {
 
 	// writes is store seen as the outcome of its appends (readiness).
 	writes *eventstore.WriteHealth
+	// snapshots holds the memory read models' snapshots; snapshotted are
+	// the models saved to it (wire_snapshots.go).
+	snapshots   *projections.SnapshotStore
+	snapshotted []projections.Snapshotter
 }
 
 func (in *infraParts) onClose(f func() error) { in.closers = append(in.closers, f) }
@@ -123,6 +127,7 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	}}, api.ReadyCheck{Name: "ledger_writes", Check: in.writes.Check},
 		api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
 	a.ready = append(a.ready, redisCheck(in)...)
+	a.tasks = append(a.tasks, snapshotTask(in))
 	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens, projs, server} {
 		a.add(c)
 	}
@@ -164,6 +169,9 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	}
 	in.onClose(db.Close)
 	if in.runner, err = projections.New(projections.Config{Store: store, DB: db, Registerer: in.metrics, Logger: log}); err != nil {
+		return fail(err)
+	}
+	if in.snapshots, err = projections.NewSnapshotStore(ctx, db); err != nil {
 		return fail(err)
 	}
 	return in, nil

@@ -97,7 +97,9 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 		return keyParts{}, err
 	}
 	model := jwks.New()
-	if err := model.Reload(ctx, in.store); err != nil {
+	// From the keyring stream, not the ledger: the runner feeds it from the
+	// head taken before.
+	if err := model.LoadForRunner(ctx, in.store); err != nil {
 		return keyParts{}, fmt.Errorf("keys: %w", err)
 	}
 	if _, ok := model.ActiveKey(); !ok {

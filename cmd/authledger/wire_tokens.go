@@ -90,6 +90,10 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	}
 	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
 	usedKeys := families.NewSealingKeys()
+	in.restoreSnapshot(ctx, usedKeys)
+	if _, err := projections.CatchUp(ctx, in.store, usedKeys, usedKeys.ResumeAt()); err != nil {
+		return contributions{}, fmt.Errorf("tokens: %w", err)
+	}
 	sealer.KnowLedgerKeys(func(kid string) bool { return usedKeys.Live(kid, time.Now()) })
 	tok, err := compose.NewTokens(compose.TokenDeps{
 		Store: in.store, Signer: keys.signer, Sealer: sealer, Live: live,

@@ -2,6 +2,7 @@ package families
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -22,11 +23,17 @@ const SealingKeysName = "refresh_sealing_keys.v1"
 // whose prefix merely names an unknown key, which a client may be told to
 // throw away. It is a handful of entries whatever the ledger's length.
 type SealingKeys struct {
-	mu    sync.RWMutex
-	until map[string]time.Time
+	mu       sync.RWMutex
+	until    map[string]time.Time
+	position uint64
 }
 
-var _ projections.MemoryProjection = (*SealingKeys)(nil)
+var (
+	_ projections.MemoryProjection = (*SealingKeys)(nil)
+	_ projections.Snapshotter      = (*SealingKeys)(nil)
+	_ projections.Resumable        = (*SealingKeys)(nil)
+	_ projections.Advancer         = (*SealingKeys)(nil)
+)
 
 // NewSealingKeys returns an empty set.
 func NewSealingKeys() *SealingKeys { return &SealingKeys{until: map[string]time.Time{}} }
@@ -58,8 +65,45 @@ func (s *SealingKeys) Apply(_ context.Context, r eventstore.Record) error {
 	if exp.After(s.until[kid]) {
 		s.until[kid] = exp
 	}
+	s.position = max(s.position, r.Position)
 	s.mu.Unlock()
 	return nil
+}
+
+// Advance notes a position folded without an event for the set.
+func (s *SealingKeys) Advance(pos uint64) {
+	s.mu.Lock()
+	s.position = max(s.position, pos)
+	s.mu.Unlock()
+}
+
+// Snapshot returns the key ids with their last expiry and the position
+// they cover.
+func (s *SealingKeys) Snapshot() (uint64, []byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, err := json.Marshal(s.until)
+	return s.position, b, err
+}
+
+// Restore replaces the set with a snapshot covering the ledger up to
+// position.
+func (s *SealingKeys) Restore(position uint64, data []byte) error {
+	until := map[string]time.Time{}
+	if err := json.Unmarshal(data, &until); err != nil {
+		return fmt.Errorf("%s: snapshot: %w", SealingKeysName, err)
+	}
+	s.mu.Lock()
+	s.until, s.position = until, position
+	s.mu.Unlock()
+	return nil
+}
+
+// ResumeAt is where the runner feeds the set from.
+func (s *SealingKeys) ResumeAt() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.position
 }
 
 // Live reports whether the ledger sealed a token with kid that has not
