@@ -13,6 +13,7 @@ import (
 // A Redis restarted without persistence under live sessions loses none of
 // them: the ledger is the truth and the session store is its cache, so
 // every cookie works again once Redis answers, rebuilt from the ledger.
+// Before that, a frozen Redis makes /readyz degraded, not unavailable.
 func TestARedisRestartWithLiveSessions(t *testing.T) {
 	rs := redistest.Start(t)
 	srv := e2eharness.Start(t, bin, e2eharness.Options{Env: map[string]string{
@@ -37,6 +38,19 @@ func TestARedisRestartWithLiveSessions(t *testing.T) {
 		return nil
 	})
 	time.Sleep(500 * time.Millisecond)
+
+	// A frozen Redis degrades readiness: verification traffic stays, the
+	// session-traffic probe drains.
+	rs.Freeze()
+	eventually(t, "readiness degraded by a frozen Redis", func() error {
+		code, checks := readyz(t, srv, "")
+		scode, _ := readyz(t, srv, "?traffic=sessions")
+		if code == http.StatusOK && checks["redis"] == "degraded" && scode == http.StatusServiceUnavailable {
+			return nil
+		}
+		return fmt.Errorf("readyz %d %v, ?traffic=sessions %d", code, checks, scode)
+	})
+	rs.Resume()
 
 	rs.Restart()
 	back := time.Now()
