@@ -25,19 +25,25 @@ func startSession(t *testing.T, srv *e2eharness.Server, login client, subject st
 		m2m = out["access_token"].(string)
 		return nil
 	})
-	req, _ := http.NewRequest(http.MethodPost, srv.BaseURL+"/v1/sessions", strings.NewReader(`{"subject":"`+subject+`","amr":["pwd"],"acr":"aal1"}`))
-	req.Header.Set("Authorization", "Bearer "+m2m)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// The CLI's registration reaches the server's registry through the
+	// ledger feed; until then /v1/sessions does not know the caller is active.
 	var sess map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&sess)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("start session: %d %v", resp.StatusCode, sess)
-	}
+	eventually(t, "a session started", func() error {
+		req, _ := http.NewRequest(http.MethodPost, srv.BaseURL+"/v1/sessions", strings.NewReader(`{"subject":"`+subject+`","amr":["pwd"],"acr":"aal1"}`))
+		req.Header.Set("Authorization", "Bearer "+m2m)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		sess = nil
+		_ = json.NewDecoder(resp.Body).Decode(&sess)
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("start session: %d %v", resp.StatusCode, sess)
+		}
+		return nil
+	})
 	return sess["session_token"].(string), sess["refresh_token"].(string)
 }
 
