@@ -36,6 +36,27 @@ func TestReadyzAnswersShortReasonsAndLogsTheDetail(t *testing.T) {
 				return errors.Join(errors.New("families stopped at position 7"), errors.New(internal))
 			}}},
 			http.StatusServiceUnavailable, `{"checks":{"projections":"unavailable"},"ready":false,"status":"unavailable"}`, true},
+		{"a failing Degrades check keeps 200 and says degraded",
+			[]ReadyCheck{
+				{Name: "ledger", Check: func(context.Context) error { return nil }},
+				{Name: "redis", Degrades: true, Check: func(context.Context) error { return errors.New(internal) }},
+			},
+			http.StatusOK, `{"checks":{"ledger":"ok","redis":"degraded"},"ready":true,"status":"degraded"}`, true},
+		{"the session-traffic probe fails on a failing Degrades check",
+			[]ReadyCheck{
+				{Name: "ledger", Check: func(context.Context) error { return nil }},
+				{Name: "redis", Degrades: true, Check: func(context.Context) error { return errors.New(internal) }},
+			},
+			http.StatusServiceUnavailable, `{"checks":{"ledger":"ok","redis":"degraded"},"ready":false,"status":"unavailable"}`, true},
+		{"the session-traffic probe passes when every check does",
+			[]ReadyCheck{{Name: "redis", Degrades: true, Check: func(context.Context) error { return nil }}},
+			http.StatusOK, `{"checks":{"redis":"ok"},"ready":true,"status":"ok"}`, false},
+		{"a hard failure beside a degraded one is unavailable",
+			[]ReadyCheck{
+				{Name: "ledger", Check: func(context.Context) error { return errors.New(internal) }},
+				{Name: "redis", Degrades: true, Check: func(context.Context) error { return errors.New(internal) }},
+			},
+			http.StatusServiceUnavailable, `{"checks":{"ledger":"unavailable","redis":"degraded"},"ready":false,"status":"unavailable"}`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +64,11 @@ func TestReadyzAnswersShortReasonsAndLogsTheDetail(t *testing.T) {
 			var logs bytes.Buffer
 			e := New(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), ReadyChecks: tc.checks})
 			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			path := "/readyz"
+			if strings.HasPrefix(tc.name, "the session-traffic probe") {
+				path += "?traffic=sessions"
+			}
+			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.wantStatus, rec.Body)
 			}

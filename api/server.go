@@ -25,6 +25,12 @@ type Routes interface {
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Degrades marks a check whose failure leaves the instance useful for
+	// part of its traffic: a failing Degrades check answers "degraded"
+	// with 200 on /readyz (verification, client credentials and refresh
+	// still work), and 503 on /readyz?traffic=sessions, the probe of the
+	// load balancer's session-traffic pool, which it drains.
+	Degrades bool
 }
 
 // Config configures the server.
@@ -103,36 +109,53 @@ type Degraded struct{ Reason string }
 
 func (d *Degraded) Error() string { return d.Reason }
 
-// readyz answers a short reason per check (ok or unavailable) and logs
-// what failed, with the request id, for the operator.
+// trafficSessions is the /readyz?traffic= value of the session-traffic
+// pool: it fails on every failing check, Degrades ones included.
+const trafficSessions = "sessions"
+
+// readyz answers a short reason per check (ok, degraded or unavailable)
+// and logs what failed, with the request id, for the operator. A check is
+// degraded when it returns *Degraded (served from a cache, whatever the
+// traffic) or when it fails and is marked Degrades (200 here, 503 for the
+// session-traffic pool).
 func readyz(checks []ReadyCheck, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
-		status := http.StatusOK
+		strict := c.QueryParam("traffic") == trafficSessions
+		failed, degraded := false, false
 		out := map[string]string{}
 		reasons := map[string]string{}
 		for _, ch := range checks {
 			err := ch.Check(ctx)
 			var dg *Degraded
-			if errors.As(err, &dg) {
+			switch {
+			case err == nil:
+				out[ch.Name] = readyOK
+				continue
+			case errors.As(err, &dg):
+				degraded = true
 				out[ch.Name], reasons[ch.Name] = readyDegraded, dg.Reason
 				log.Warn("readiness check degraded", "check", ch.Name, "reason", dg.Reason)
 				continue
-			}
-			if err != nil {
-				status = http.StatusServiceUnavailable
+			case ch.Degrades && !strict:
+				degraded = true
+				out[ch.Name] = readyDegraded
+			case ch.Degrades:
+				failed = true
+				out[ch.Name] = readyDegraded
+			default:
+				failed = true
 				out[ch.Name] = readyUnavailable
-				log.Warn("readiness check failed", "check", ch.Name,
-					"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
-			} else {
-				out[ch.Name] = readyOK
 			}
+			log.Warn("readiness check failed", "check", ch.Name, "degrades", ch.Degrades,
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 		}
-		overall := readyOK
-		if status != http.StatusOK {
-			overall = readyUnavailable
-		} else if len(reasons) > 0 {
+		status, overall := http.StatusOK, readyOK
+		switch {
+		case failed:
+			status, overall = http.StatusServiceUnavailable, readyUnavailable
+		case degraded:
 			overall = readyDegraded
 		}
 		answer := map[string]any{"ready": status == http.StatusOK, "status": overall, "checks": out}

@@ -67,7 +67,7 @@ func (h *ElevateSessionHandler) Handle(ctx context.Context, cmd ElevateSession, 
 			// Another login service's session looks like no session at all.
 			return nil, session.ErrNotFound
 		}
-		if err := s.Elevate(cmd.ACR, cmd.AMR, cmd.ClientID, now); err != nil {
+		if err := s.ElevateWithToken(cmd.ACR, cmd.AMR, cmd.ClientID, hashToken(raw), now); err != nil {
 			return nil, err
 		}
 		fam := s.Info().Family

@@ -50,6 +50,15 @@ type SessionReader interface {
 	ListBySubject(ctx context.Context, subject string) ([]session.Record, error)
 }
 
+// SessionIndex finds a session by its current token's hash in the
+// ledger's view (the session-token projection), with the last use the
+// ledger knows of, for a session store that lost the session: a Redis
+// restarted without persistence, an embedded instance restarted. Unknown
+// hashes answer session.ErrNotFound.
+type SessionIndex interface {
+	SessionByTokenHash(ctx context.Context, tokenHash string) (id string, lastSeen time.Time, err error)
+}
+
 // SessionStore is both halves; sessionstore implements it for Redis and in
 // process, and its contract suite runs against this port.
 type SessionStore interface {

@@ -83,6 +83,9 @@ func (h *RefreshHandler) Handle(ctx context.Context, g RefreshGrant, meta Metada
 	meta = meta.as(ClientActor(g.ClientID))
 	now := h.rules.Now()
 	cl, err := h.sealer.Open(ctx, g.RefreshToken)
+	if errors.Is(err, ErrSealingKeyMissing) {
+		return TokenPair{}, err // a server fault: the client keeps its token
+	}
 	if err != nil {
 		return TokenPair{}, h.reject(ctx, "malformed", g.ClientID, nil, meta)
 	}

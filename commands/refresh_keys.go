@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,13 +26,26 @@ const maxSealingVersions = 16
 
 var plainVersion = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
-// sealingKeyID is the key id a secret version gets inside tokens.
-func sealingKeyID(version string) string {
+// legacySealingKeyID is the key id a secret version got inside tokens
+// before key ids carried a fingerprint; such tokens still open.
+func legacySealingKeyID(version string) string {
 	if plainVersion.MatchString(version) {
 		return "v" + version
 	}
 	h := sha256.Sum256([]byte(version))
 	return "h" + hex.EncodeToString(h[:6])
+}
+
+// sealingKeyID is the key id a secret version gets inside tokens: the
+// version and a fingerprint of the key (32 bits of a keyed hash, which
+// tell nothing of the key). With the fingerprint, an instance whose
+// provider holds other material under the same version (a fresh provider
+// that generated its own "1") lacks the key id instead of silently
+// failing to open the token, so the token answers 503, not invalid_grant.
+func sealingKeyID(version string, key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("authledger refresh sealing key id"))
+	return legacySealingKeyID(version) + "-" + hex.EncodeToString(m.Sum(nil)[:4])
 }
 
 // LoadRefreshCodec reads the sealing keys from the provider, generating the
@@ -59,7 +73,12 @@ func LoadRefreshCodec(ctx context.Context, p secrets.Provider, rnd io.Reader) (*
 	if err != nil {
 		return nil, fmt.Errorf("refresh sealing key: %w", err)
 	}
-	keys := map[string][]byte{sealingKeyID(newest.Version): newest.Value.Bytes()}
+	keys := map[string][]byte{}
+	add := func(sec secrets.Secret) {
+		keys[sealingKeyID(sec.Version, sec.Value.Bytes())] = sec.Value.Bytes()
+		keys[legacySealingKeyID(sec.Version)] = sec.Value.Bytes()
+	}
+	add(newest)
 	if n, err := strconv.ParseUint(newest.Version, 10, 64); err == nil {
 		for v := n - 1; v >= 1 && n-v < maxSealingVersions; v-- {
 			old, err := p.GetVersion(ctx, RefreshSealingSecret, strconv.FormatUint(v, 10))
@@ -69,8 +88,8 @@ func LoadRefreshCodec(ctx context.Context, p secrets.Provider, rnd io.Reader) (*
 			if err != nil {
 				return nil, fmt.Errorf("refresh sealing key v%d: %w", v, err)
 			}
-			keys[sealingKeyID(old.Version)] = old.Value.Bytes()
+			add(old)
 		}
 	}
-	return refreshtoken.NewCodec(sealingKeyID(newest.Version), keys)
+	return refreshtoken.NewCodec(sealingKeyID(newest.Version, newest.Value.Bytes()), keys)
 }

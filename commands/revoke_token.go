@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/authledger/authledger/domain/oauth"
@@ -55,6 +56,11 @@ func (h *RevokeHandler) Handle(ctx context.Context, r RevokeToken, meta Metadata
 
 func (h *RevokeHandler) revokeRefresh(ctx context.Context, r RevokeToken, meta Metadata) (bool, error) {
 	cl, err := h.sealer.Open(ctx, r.Token)
+	if errors.Is(err, ErrSealingKeyMissing) {
+		// RFC 7009 §2.2.1: the server could not revoke a token it may
+		// have issued; answering 200 would let the client believe it did.
+		return true, err
+	}
 	if err != nil {
 		return false, nil
 	}

@@ -265,17 +265,9 @@ func (s *JWTSigner) signer(ctx context.Context, key keyring.Key, typ string) (*c
 	if sg, ok := s.cache[cacheKey]; ok {
 		return sg, nil
 	}
-	sec, err := s.secrets.GetVersion(ctx, key.Secret.Name, key.Secret.Version)
+	priv, err := loadPrivateKey(ctx, s.secrets, key)
 	if err != nil {
-		return nil, fmt.Errorf("load signing key %s: %w", key.KID, err)
-	}
-	if sec.Value.Len() != ed25519.SeedSize {
-		return nil, fmt.Errorf("%w: %s", ErrKeyMismatch, key.KID)
-	}
-	priv := ed25519.NewKeyFromSeed(sec.Value.Bytes())
-	want, err := base64.RawURLEncoding.DecodeString(key.JWK.X)
-	if err != nil || subtle.ConstantTimeCompare(want, priv.Public().(ed25519.PublicKey)) != 1 {
-		return nil, fmt.Errorf("%w: %s", ErrKeyMismatch, key.KID)
+		return nil, err
 	}
 	sg, err = newCompactSigner(priv, key.KID, typ)
 	if err != nil {
@@ -336,4 +328,23 @@ func (s *JWTSigner) SignCheckpoint(ctx context.Context, head eventstore.Head) (s
 func validJKT(s string) bool {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil && len(b) == 32
+}
+
+// loadPrivateKey reads key's private half from the provider and checks it
+// is the one the ledger published (a provider holding other material under
+// the same name and version is ErrKeyMismatch, not a key).
+func loadPrivateKey(ctx context.Context, p secrets.Provider, key keyring.Key) (ed25519.PrivateKey, error) {
+	sec, err := p.GetVersion(ctx, key.Secret.Name, key.Secret.Version)
+	if err != nil {
+		return nil, fmt.Errorf("load signing key %s: %w", key.KID, err)
+	}
+	if sec.Value.Len() != ed25519.SeedSize {
+		return nil, fmt.Errorf("%w: %s", ErrKeyMismatch, key.KID)
+	}
+	priv := ed25519.NewKeyFromSeed(sec.Value.Bytes())
+	want, err := base64.RawURLEncoding.DecodeString(key.JWK.X)
+	if err != nil || subtle.ConstantTimeCompare(want, priv.Public().(ed25519.PublicKey)) != 1 {
+		return nil, fmt.Errorf("%w: %s", ErrKeyMismatch, key.KID)
+	}
+	return priv, nil
 }

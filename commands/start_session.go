@@ -74,7 +74,7 @@ func (h *StartSessionHandler) Handle(ctx context.Context, cmd StartSession, meta
 	}
 	authAt := now.Truncate(time.Second)
 	sessEv := session.Started{ID: sid, Subject: cmd.Subject, ClientID: cmd.ClientID, ACR: cmd.ACR, AMR: cmd.AMR,
-		AuthTime: authAt, Family: fam.String(), ExpiresAt: now.Add(h.rules.Class(token.Session).Lifetime), At: now}
+		AuthTime: authAt, Family: fam.String(), ExpiresAt: now.Add(h.rules.Class(token.Session).Lifetime), At: now, TokenHash: hashToken(raw)}
 	sess := session.Load(sid, nil)
 	if err := sess.Start(sessEv); err != nil {
 		return StartedSession{}, err

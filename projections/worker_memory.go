@@ -23,6 +23,9 @@ func (w *worker) runMemory(ctx context.Context) {
 	w.smu.Lock()
 	w.startHead = head.Position
 	w.smu.Unlock()
+	if rs, ok := w.p.(Resumable); ok && rs.ResumeAt() > w.checkpoint.Load() {
+		w.checkpoint.Store(rs.ResumeAt()) // loaded before the runner started (snapshot.go)
+	}
 	w.setState(StateRunning, "", 0)
 	// The first pass folds the ledger from position 1 into the empty model;
 	// a pass after the feed failed (a dropped database connection) resumes
@@ -50,6 +53,9 @@ func (w *worker) applyMemory(ctx context.Context, rec eventstore.Record, skip bo
 		return true, nil
 	}
 	if skip {
+		if adv, ok := w.p.(Advancer); ok {
+			adv.Advance(rec.Position) // so its snapshots name a recent position
+		}
 		return false, nil
 	}
 	return false, w.p.(MemoryProjection).Apply(ctx, rec)

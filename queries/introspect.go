@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +96,14 @@ func NewIntrospector(refresh RefreshOpener, families FamilyLoader, verifier Acce
 // (Caller.mayLearn).
 func (q *Introspector) Introspect(ctx context.Context, raw, hint string, caller Caller) (Introspection, error) {
 	now := q.now().UTC()
-	if cl, err := q.refresh.Open(ctx, raw); err == nil {
+	cl, err := q.refresh.Open(ctx, raw)
+	var fault interface{ ServerFault() bool }
+	if errors.As(err, &fault) && fault.ServerFault() {
+		// A token this instance cannot open for want of a key the ledger
+		// used may be active: answering inactive would be a lie.
+		return Introspection{}, err
+	}
+	if err == nil {
 		f, err := q.families.Load(ctx, cl.Family)
 		if err != nil {
 			return Introspection{}, err

@@ -58,6 +58,13 @@ type infraParts struct {
 	// the projections part starts it.
 	runner  *projections.Runner
 	closers []func() error
+
+	// writes is store seen as the outcome of its appends (readiness).
+	writes *eventstore.WriteHealth
+	// snapshots holds the memory read models' snapshots; snapshotted are
+	// the models saved to it (wire_snapshots.go).
+	snapshots   *projections.SnapshotStore
+	snapshotted []projections.Snapshotter
 }
 
 func (in *infraParts) onClose(f func() error) { in.closers = append(in.closers, f) }
@@ -128,7 +135,10 @@ func assemble(ctx context.Context, in *infraParts) (*app, error) {
 	a.ready = append(a.ready, api.ReadyCheck{Name: "ledger", Check: func(ctx context.Context) error {
 		_, err := in.store.Head(ctx)
 		return err
-	}}, api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
+	}}, api.ReadyCheck{Name: "ledger_writes", Check: in.writes.Check},
+		api.ReadyCheck{Name: "background", Check: in.supervisor.ready})
+	a.ready = append(a.ready, redisCheck(in)...)
+	a.tasks = append(a.tasks, snapshotTask(in))
 	for _, c := range []contributions{keys.contributions, revs.contributions, clients.contributions, tokens.contributions, audit, projs, server, hooks} {
 		a.add(c)
 	}
@@ -146,10 +156,16 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	in.ops = ops
-	store, err := openLedgerObserved(ctx, cfg.Store, false, ops.ledger.BatchSize)
+	opened, err := openLedgerObserved(ctx, cfg.Store, false, ops.ledger.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
+	// Every append goes through writes, so readiness follows their outcome.
+	in.writes = eventstore.NewWriteHealth(opened, 0, nil)
+	if err := in.writes.Probe(ctx); err != nil {
+		log.Warn("the ledger does not look writable; not ready until it does", "err", err)
+	}
+	store := eventstore.Store(in.writes)
 	in.onClose(store.Close)
 	fail := func(err error) (*infraParts, error) { return nil, errors.Join(err, in.close()) }
 	if in.store, err = ops.ledger.Wrap(store); err != nil {
@@ -175,6 +191,9 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 	}
 	in.onClose(db.Close)
 	if in.runner, err = projections.New(projections.Config{Store: store, DB: db, Registerer: in.metrics, Logger: log}); err != nil {
+		return fail(err)
+	}
+	if in.snapshots, err = projections.NewSnapshotStore(ctx, db); err != nil {
 		return fail(err)
 	}
 	return in, nil

@@ -114,7 +114,9 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 		return keyParts{}, err
 	}
 	model := jwks.New()
-	if err := model.Reload(ctx, in.store); err != nil {
+	// From the keyring stream, not the ledger: the runner feeds it from the
+	// head taken before.
+	if err := model.LoadForRunner(ctx, in.store); err != nil {
 		return keyParts{}, fmt.Errorf("keys: %w", err)
 	}
 	if _, ok := model.ActiveKey(); !ok {
@@ -158,7 +160,7 @@ func buildKeys(ctx context.Context, in *infraParts) (keyParts, error) {
 				return cmds.ErrNoActiveKey
 			}
 			return nil
-		}}},
+		}}, signingKeysCheck(keyParts{secrets: sp, model: model})},
 		routes: []api.Routes{
 			api.JWKS{Source: model, MaxAge: policy.JWKSMaxAge, StaleWhileRevalidate: policy.StaleWhileRevalidate},
 			api.Metadata{Document: in.cfg.LoginConfig.metadata(api.NewAuthServerMetadata(in.cfg.Issuer))},

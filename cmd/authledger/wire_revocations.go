@@ -34,6 +34,7 @@ type revocationParts struct {
 // guards.
 func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revocationParts, error) {
 	revs := revocations.New(nil)
+	in.restoreSnapshot(ctx, revs) // then CatchUp folds only what came after it
 	if err := revs.CatchUp(ctx, in.store); err != nil {
 		return revocationParts{}, fmt.Errorf("revocations: %w", err)
 	}

@@ -41,6 +41,7 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	// it does not know is looked up in its ledger stream (LedgerClients)
 	// before invalid_client is answered.
 	reg := services.New()
+	in.restoreSnapshot(ctx, reg) // then CatchUp folds only what came after it
 	if err := reg.CatchUp(ctx, in.store); err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
 	}

@@ -96,16 +96,22 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return tokenParts{}, err
 	}
 	sealer := cmds.NewRefreshSealer(codec, func(ctx context.Context) (*refreshtoken.Codec, error) { return cmds.LoadRefreshCodec(ctx, sp, nil) })
+	usedKeys := families.NewSealingKeys()
+	in.restoreSnapshot(ctx, usedKeys)
+	if _, err := projections.CatchUp(ctx, in.store, usedKeys, usedKeys.ResumeAt()); err != nil {
+		return tokenParts{}, fmt.Errorf("tokens: %w", err)
+	}
+	sealer.KnowLedgerKeys(func(kid string) bool { return usedKeys.Live(kid, time.Now()) })
 	tok, err := compose.NewTokens(compose.TokenDeps{
 		Store: in.store, Signer: keys.signer, Sealer: sealer, Live: live,
 		Verifier: compose.AccessVerifier(v), Revocations: revs.set, Publisher: revs.publisher,
-		Rules: rules, Grace: tc.RefreshGrace,
+		Rules: rules, Grace: tc.RefreshGrace, SessionIndex: sessions.TokenIndex{DB: in.runner.DB().DB},
 	})
 	if err != nil {
 		return tokenParts{}, err
 	}
 	// Read models for operators and dashboards; decisions never read them.
-	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}} {
+	for _, p := range []projections.Projection{families.Projection{}, sessions.Active{}, sessions.Tokens{}, usedKeys} {
 		if err := in.runner.Register(p); err != nil {
 			return tokenParts{}, fmt.Errorf("tokens: %w", err)
 		}
@@ -117,8 +123,9 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		return tokenParts{}, err
 	}
 	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
-	out := tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
-		api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
+	out := tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{ready: []api.ReadyCheck{sealingKeysCheck(sealer, usedKeys)},
+		routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
+			api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
 		tasks: []task{{"sealing key reload", sealingKeyReload(in.log, sealer)}}}}
 	loginParts, err := buildLogin(in, tok, rules, clients, absolute)
 	if err != nil {

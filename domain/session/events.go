@@ -31,6 +31,10 @@ type Started struct {
 	Family    string    `json:"family,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"` // absolute expiry
 	At        time.Time `json:"at"`
+	// TokenHash is the hex SHA-256 of the session token (never the token),
+	// so a session can be rebuilt from the ledger when the session store
+	// lost it. Absent in sessions started before it was recorded.
+	TokenHash string `json:"token_hash,omitempty"`
 }
 
 // Elevated records a step-up: the token was rotated and acr raised.
@@ -41,6 +45,8 @@ type Elevated struct {
 	AuthTime time.Time `json:"auth_time"`
 	ClientID string    `json:"client_id"`
 	At       time.Time `json:"at"`
+	// TokenHash is the hex SHA-256 of the rotated session token.
+	TokenHash string `json:"token_hash,omitempty"`
 }
 
 // Ended closes the session. Reason is "logout", "revoked", "expired",

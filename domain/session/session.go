@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -33,7 +34,9 @@ type Session struct {
 	amr     []string
 	authAt  time.Time
 	ended   bool
-	pending []Event
+	// tokenHash is the current token's hash, when the ledger recorded it.
+	tokenHash string
+	pending   []Event
 }
 
 // Load folds session id's stream events (in version order); with no events
@@ -74,9 +77,12 @@ func (s *Session) record(e Event) { s.apply(e); s.pending = append(s.pending, e)
 func (s *Session) apply(e Event) {
 	switch e := e.(type) {
 	case Started:
-		s.start, s.acr, s.amr, s.authAt = e, e.ACR, e.AMR, e.AuthTime
+		s.start, s.acr, s.amr, s.authAt, s.tokenHash = e, e.ACR, e.AMR, e.AuthTime, e.TokenHash
 	case Elevated:
 		s.acr, s.amr, s.authAt = e.ACR, e.AMR, e.AuthTime
+		// A step-up rotates the token: a hash recorded before it no longer
+		// names the session, whether or not this event recorded the new one.
+		s.tokenHash = e.TokenHash
 	case Ended:
 		s.ended = true
 	}
@@ -100,14 +106,37 @@ func (s *Session) Start(e Started) error {
 // Elevate records a step-up at now. The session must be live; absolute
 // expiry is checked here, idle expiry by the session store's record.
 func (s *Session) Elevate(acr string, amr []string, clientID string, now time.Time) error {
+	return s.ElevateWithToken(acr, amr, clientID, "", now)
+}
+
+// ElevateWithToken is Elevate recording the rotated token's hash, so the
+// session can be rebuilt from the ledger under its new token.
+func (s *Session) ElevateWithToken(acr string, amr []string, clientID, tokenHash string, now time.Time) error {
 	if err := s.live(now); err != nil {
 		return err
 	}
 	if acr == "" || len(acr) > 255 || len(amr) > 16 {
 		return ErrInvalid
 	}
-	s.record(Elevated{ID: s.start.ID, ACR: acr, AMR: amr, AuthTime: now.UTC(), ClientID: clientID, At: now.UTC()})
+	s.record(Elevated{ID: s.start.ID, ACR: acr, AMR: amr, AuthTime: now.UTC(), ClientID: clientID, At: now.UTC(), TokenHash: tokenHash})
 	return nil
+}
+
+// Rebuild is the live record of the session the ledger holds under
+// tokenHash, for a session store that lost it (Redis restarted without
+// persistence): the session must be live at now and its current token must
+// be the one presented. lastSeen is the last use the ledger knows of; the
+// caller applies the idle timeout to it as to any record.
+func (s *Session) Rebuild(tokenHash string, lastSeen, now time.Time) (Record, error) {
+	if err := s.live(now); err != nil {
+		return Record{}, err
+	}
+	if s.tokenHash == "" || subtle.ConstantTimeCompare([]byte(s.tokenHash), []byte(tokenHash)) != 1 {
+		return Record{}, ErrNotFound
+	}
+	i := s.Info()
+	return Record{ID: i.ID, Subject: i.Subject, ClientID: i.ClientID, ACR: i.ACR, AMR: i.AMR, AuthTime: i.AuthTime,
+		Family: i.Family, CreatedAt: i.At, LastSeen: lastSeen, TokenHash: s.tokenHash}, nil
 }
 
 // End closes the session; ending an ended session records nothing and

@@ -119,3 +119,37 @@ func TestStartRefusesSubjectsInTheClientIDNamespace(t *testing.T) {
 		}
 	}
 }
+
+func TestRebuild(t *testing.T) {
+	t.Parallel()
+	withHash := func(h string) session.Started { s := started(); s.TokenHash = h; return s }
+	seen := t0.Add(time.Minute)
+	cases := []struct {
+		name  string
+		given []session.Event
+		hash  string
+		now   time.Time
+		err   error
+	}{
+		{"a live session is rebuilt under its token's hash", []session.Event{withHash("aa")}, "aa", t0.Add(time.Hour), nil},
+		{"another hash finds nothing", []session.Event{withHash("aa")}, "bb", t0.Add(time.Hour), session.ErrNotFound},
+		{"a session started without a recorded hash cannot be rebuilt", []session.Event{started()}, "", t0.Add(time.Hour), session.ErrNotFound},
+		{"a step-up's new hash replaces the old one", []session.Event{withHash("aa"), session.Elevated{ID: "s1", ACR: "aal2", TokenHash: "cc"}}, "cc", t0.Add(time.Hour), nil},
+		{"the token before a step-up no longer works", []session.Event{withHash("aa"), session.Elevated{ID: "s1", ACR: "aal2", TokenHash: "cc"}}, "aa", t0.Add(time.Hour), session.ErrNotFound},
+		{"a step-up that recorded no hash leaves nothing to rebuild", []session.Event{withHash("aa"), session.Elevated{ID: "s1", ACR: "aal2"}}, "aa", t0.Add(time.Hour), session.ErrNotFound},
+		{"an ended session stays ended", []session.Event{withHash("aa"), session.Ended{ID: "s1", At: t0}}, "aa", t0.Add(time.Hour), session.ErrEnded},
+		{"a session past its absolute expiry stays expired", []session.Event{withHash("aa")}, "aa", t0.Add(12 * time.Hour), session.ErrExpired},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, err := session.Load("s1", tc.given).Rebuild(tc.hash, seen, tc.now)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err == nil && (rec.ID != "s1" || rec.Subject != "alice" || rec.TokenHash != tc.hash || !rec.LastSeen.Equal(seen) || !rec.CreatedAt.Equal(t0)) {
+				t.Fatalf("record %+v", rec)
+			}
+		})
+	}
+}

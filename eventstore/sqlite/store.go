@@ -65,6 +65,8 @@ type Store struct {
 	gc  *groupcommit.Writer
 	sig *eventstore.Signal
 	opt Options
+	// path is the ledger file, for CheckWritable.
+	path string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,7 +109,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, sig: eventstore.NewSignal(), opt: opt}
+	s := &Store{w: w, r: r, sig: eventstore.NewSignal(), opt: opt, path: path}
 	s.gc = groupcommit.New(backend{db: w}, groupcommit.Options{
 		MaxBatch: opt.MaxBatch, FlushWindow: opt.FlushWindow, Now: opt.Now, Committed: s.sig.Notify, Batched: opt.OnBatch,
 	})

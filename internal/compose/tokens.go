@@ -56,6 +56,9 @@ type TokenDeps struct {
 	Rules       commands.TokenRules
 	// Grace is the refresh retry window (0 to 30 s).
 	Grace time.Duration
+	// SessionIndex, optional, finds a session the Live store lost in the
+	// ledger's session-token index, so it is rebuilt from the ledger.
+	SessionIndex commands.SessionIndex
 }
 
 func (d TokenDeps) validate() error {
@@ -102,6 +105,9 @@ func NewTokens(d TokenDeps) (Tokens, error) {
 		return Tokens{}, err
 	}
 	resolver := commands.NewSessionResolver(d.Live, d.Revocations, d.Rules)
+	if d.SessionIndex != nil {
+		resolver.RebuildFromLedger(d.SessionIndex, sessions)
+	}
 	return Tokens{
 		Refresh:      refresh,
 		StartSession: commands.NewStartSessionHandler(d.Store, d.Live, d.Signer, d.Sealer, d.Rules),

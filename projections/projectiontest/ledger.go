@@ -74,7 +74,7 @@ func (g *generator) step(t testing.TB) {
 		g.issued(t)
 	case x < 5:
 		l := open[g.rng.IntN(len(open))]
-		must(t, l.s.Elevate("aal2", []string{"otp"}, "login", g.now))
+		must(t, l.s.ElevateWithToken("aal2", []string{"otp"}, "login", fmt.Sprintf("%x", g.id()), g.now))
 		g.commit(t, l)
 	case x < 8:
 		g.rotate(t, open[g.rng.IntN(len(open))], false)
@@ -114,7 +114,7 @@ func (g *generator) login(t testing.TB) {
 	subject := fmt.Sprintf("user-%d", g.rng.IntN(4))
 	l := &login{s: session.Load(sid, nil), f: refreshtoken.Load(fid, nil)}
 	must(t, l.s.Start(session.Started{ID: sid, Subject: subject, ClientID: "login", ACR: "aal1", AMR: []string{"pwd"},
-		AuthTime: g.now, Family: fid.String(), ExpiresAt: g.now.Add(12 * time.Hour), At: g.now}))
+		AuthTime: g.now, Family: fid.String(), ExpiresAt: g.now.Add(12 * time.Hour), At: g.now, TokenHash: fmt.Sprintf("%x", g.id())}))
 	exp := g.now.Add(24 * time.Hour).Truncate(time.Second)
 	must(t, l.f.Start(refreshtoken.Started{Family: fid, ClientID: "app", Subject: subject, SessionID: sid, Scope: []string{"openid"},
 		AuthTime: g.now, Token: tok, KeyID: "k1", ExpiresAt: exp, At: g.now, NotAfter: exp}))

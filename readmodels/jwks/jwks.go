@@ -34,6 +34,7 @@ type Model struct {
 	served, unready atomic.Int64
 	changed         chan struct{} // closed and replaced on every change
 	changedMu       sync.Mutex
+	resumePosition  // resume.go
 }
 
 type snapshot struct {

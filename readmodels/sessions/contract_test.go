@@ -12,3 +12,8 @@ func TestActiveSessionsPassTheSQLProjectionContract(t *testing.T) {
 	t.Parallel()
 	projectiontest.Run(t, projectiontest.Case{New: func() projections.SQLProjection { return sessions.Active{} }})
 }
+
+func TestSessionTokensPassTheSQLProjectionContract(t *testing.T) {
+	t.Parallel()
+	projectiontest.Run(t, projectiontest.Case{New: func() projections.SQLProjection { return sessions.Tokens{} }})
+}

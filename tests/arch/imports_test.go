@@ -59,7 +59,7 @@ var graph = []node{
 	{pkg: "eventstore", ext: []string{"github.com/google/uuid", "github.com/gowebpki/jcs"}},
 	{pkg: "eventstore/internal/...", may: []string{"eventstore"}, ext: otelAPI},
 	{pkg: "eventstore/memstore", may: []string{"eventstore", "eventstore/internal/..."}, testMay: []string{"eventstore/storetest"}},
-	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite"}, testMay: []string{"eventstore/storetest"}},
+	{pkg: "eventstore/sqlite", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"modernc.org/sqlite", "golang.org/x/sys/unix"}, testMay: []string{"eventstore/storetest"}},
 	{pkg: "eventstore/postgres", may: []string{"eventstore", "eventstore/internal/...", "internal/migrate"}, ext: []string{"github.com/jackc/pgx/v5"}, testMay: []string{"eventstore/storetest", "internal/pgtest"}},
 	// The EventStoreDB adapter: the v4 client only (linking KurrentDB's
 	// client too panics at start on duplicate protobuf registrations).

@@ -52,7 +52,7 @@ func infisicalServerEnv(f *infisicalfake.Server, extra map[string]string) map[st
 }
 
 // readyz is /readyz's status code and body.
-func readyz(t *testing.T, srv *e2eharness.Server) (int, string) {
+func readyzBody(t *testing.T, srv *e2eharness.Server) (int, string) {
 	t.Helper()
 	resp, err := srv.Get("/readyz")
 	if err != nil {
@@ -98,7 +98,7 @@ func TestInfisicalDownAtStartRefusesToStart(t *testing.T) {
 }
 
 // startSession makes a login client, its session and refresh token.
-func startSession(t *testing.T, srv *e2eharness.Server) (client, string) {
+func startInfisicalSession(t *testing.T, srv *e2eharness.Server) (client, string) {
 	t.Helper()
 	login := register(t, srv, "--name", "login", "--scopes", "sessions:create read")
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"sessions:create"}}
@@ -196,12 +196,12 @@ func checkNothingLost(t *testing.T, srv *e2eharness.Server, y *tally, jtis []str
 func TestInfisicalDownWhileServing(t *testing.T) {
 	f := startInfisicalFake(t)
 	srv := e2eharness.Start(t, bin, e2eharness.Options{Env: infisicalServerEnv(f, nil)})
-	c, rt := startSession(t, srv)
+	c, rt := startInfisicalSession(t, srv)
 	var y tally
 	f.Stop()
 	jtis, rt := traffic(t, srv, &y, c, rt, 60, nil)
 	eventually(t, "readyz degraded while Infisical is down", func() error {
-		code, body := readyz(t, srv)
+		code, body := readyzBody(t, srv)
 		if code != 200 || !strings.Contains(body, `"secrets":"degraded"`) || !strings.Contains(body, "serving cached secrets") {
 			return fmt.Errorf("%d %s", code, body)
 		}
@@ -211,7 +211,7 @@ func TestInfisicalDownWhileServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "readyz ok after recovery", func() error {
-		code, body := readyz(t, srv)
+		code, body := readyzBody(t, srv)
 		if code != 200 || !strings.Contains(body, `"secrets":"ok"`) {
 			return fmt.Errorf("%d %s", code, body)
 		}
@@ -226,11 +226,11 @@ func TestInfisicalDownWhileServing(t *testing.T) {
 func TestASlowInfisical(t *testing.T) {
 	f := startInfisicalFake(t)
 	srv := e2eharness.Start(t, bin, e2eharness.Options{Env: infisicalServerEnv(f, nil)})
-	c, rt := startSession(t, srv)
+	c, rt := startInfisicalSession(t, srv)
 	f.SetLatency(3 * time.Second)
 	var y tally
 	jtis, _ := traffic(t, srv, &y, c, rt, 40, func(int) {
-		if code, body := readyz(t, srv); code != 200 {
+		if code, body := readyzBody(t, srv); code != 200 {
 			y.fail(fmt.Sprintf("readyz %d %s", code, body))
 		}
 	})
@@ -247,7 +247,7 @@ func TestAFlappingInfisical(t *testing.T) {
 		"AUTHLEDGER_INFISICAL_SYNC_EVERY":       "100ms",
 		"AUTHLEDGER_INFISICAL_BREAKER_OPEN_FOR": "500ms",
 	})})
-	c, rt := startSession(t, srv)
+	c, rt := startInfisicalSession(t, srv)
 	var y tally
 	var jtis []string
 	up := true
@@ -290,7 +290,7 @@ func TestAFlappingInfisical(t *testing.T) {
 func TestAKeyRotationWhileInfisicalIsDown(t *testing.T) {
 	f := startInfisicalFake(t)
 	srv := e2eharness.Start(t, bin, e2eharness.Options{Env: infisicalServerEnv(f, nil)})
-	c, rt := startSession(t, srv)
+	c, rt := startInfisicalSession(t, srv)
 	before := srv.CLI("keys", "list", "--json")
 	f.Stop()
 	var y tally
@@ -353,7 +353,7 @@ func TestAScheduledRotationWhileInfisicalIsDown(t *testing.T) {
 		"AUTHLEDGER_KEY_ROTATION_INTERVAL": "2m5s",
 		"AUTHLEDGER_KEY_CHECK_EVERY":       "500ms",
 	})})
-	c, rt := startSession(t, srv)
+	c, rt := startInfisicalSession(t, srv)
 	f.Stop()
 	var y tally
 	var jtis []string

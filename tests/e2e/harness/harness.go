@@ -117,6 +117,9 @@ type Options struct {
 	// ReadyBaseURL is where Start asks /readyz (default BaseURL): the
 	// admin listener's URL when AUTHLEDGER_ADMIN_LISTEN moves it there.
 	ReadyBaseURL string
+	// LiveOnly makes Start wait for /healthz only: for a scenario whose
+	// server is expected not to be ready.
+	LiveOnly bool
 }
 
 // Server is one running `authledger serve`.
@@ -183,18 +186,30 @@ func Start(t testing.TB, bin string, opt Options) *Server {
 			t.Logf("authledger serve logs:\n%s", s.Logs())
 		}
 	})
-	if err := s.WaitReady(opt.ReadyTimeout); err != nil {
+	wait := s.WaitReady
+	if opt.LiveOnly {
+		wait = s.waitLive
+	}
+	if err := wait(opt.ReadyTimeout); err != nil {
 		t.Fatalf("e2eharness: %v\nlogs:\n%s", err, s.Logs())
 	}
 	return s
 }
 
+// waitLive polls /healthz until it answers 200, the process exits, or
+// timeout passes.
+func (s *Server) waitLive(timeout time.Duration) error { return s.waitFor(timeout, "/healthz") }
+
 // WaitReady polls /healthz, then /readyz, until both answer 200, the
 // process exits, or timeout passes.
 func (s *Server) WaitReady(timeout time.Duration) error {
+	return s.waitFor(timeout, "/healthz", "/readyz")
+}
+
+func (s *Server) waitFor(timeout time.Duration, paths ...string) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range paths {
 		base := s.BaseURL
 		if path == "/readyz" && s.opt.ReadyBaseURL != "" {
 			base = s.opt.ReadyBaseURL
