@@ -3,9 +3,17 @@ package verifier
 import (
 	"errors"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
+
+// Observer receives every verification's latency, result ("ok" or
+// "error") and Reason, for a latency histogram. The verifier imports no
+// metrics library, so importing it pulls in none: the server adapts
+// Prometheus to it (internal/opsmetrics), and client/README.md shows the
+// few lines a resource server needs for the same
+// authledger_jwt_verification_duration_seconds series.
+type Observer interface {
+	ObserveVerification(d time.Duration, result, reason string)
+}
 
 // reasons bound the reason label: one value per failure family, so a
 // flood of bad tokens cannot mint series.
@@ -27,7 +35,12 @@ var reasons = []struct {
 	{ErrNoToken, "no_token"},
 }
 
-func reasonOf(err error) string {
+// Reason is the bounded label for a verification error: "none" for nil,
+// one word per failure family otherwise ("malformed" for the rest).
+func Reason(err error) string {
+	if err == nil {
+		return "none"
+	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.reason
@@ -36,31 +49,13 @@ func reasonOf(err error) string {
 	return "malformed"
 }
 
-func registerMetrics(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "authledger_jwt_verification_duration_seconds",
-		Help: "JWT verification latency by result (ok, error) and reason of a refusal (none when ok).",
-		// Ed25519 verification costs about 100 µs; the buckets resolve it.
-		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25},
-	}, []string{"result", "reason"})
-	if err := reg.Register(h); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		existing, ok := are.ExistingCollector.(*prometheus.HistogramVec)
-		if !ok {
-			return nil, err
-		}
-		h = existing
-	}
-	return h, nil
-}
-
 func (v *Verifier) observe(d time.Duration, err error) {
-	if err == nil {
-		v.metrics.WithLabelValues("ok", "none").Observe(d.Seconds())
+	if v.cfg.Observer == nil {
 		return
 	}
-	v.metrics.WithLabelValues("error", reasonOf(err)).Observe(d.Seconds())
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	v.cfg.Observer.ObserveVerification(d, result, Reason(err))
 }

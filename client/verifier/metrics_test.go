@@ -2,49 +2,47 @@ package verifier_test
 
 import (
 	"context"
+	"sync"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"time"
 
 	"github.com/authledger/authledger/client/verifier"
 )
 
-func TestVerifiersSharingARegistererShareTheLatencySeries(t *testing.T) {
+type observations struct {
+	mu  sync.Mutex
+	got map[[2]string]int
+}
+
+func (o *observations) ObserveVerification(_ time.Duration, result, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got[[2]string{result, reason}]++
+}
+
+// Every verification reaches the Observer with a bounded reason, and
+// verifiers may share one.
+func TestVerifiersReportEachVerificationToTheirObserver(t *testing.T) {
 	t.Parallel()
-	reg := prometheus.NewRegistry()
-	var vs []*verifier.Verifier
+	obs := &observations{got: map[[2]string]int{}}
 	for range 2 {
-		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", AnyAudience: true, Keys: verifier.NewKeySet(nil), Registerer: reg})
+		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", AnyAudience: true, Keys: verifier.NewKeySet(nil), Observer: obs})
 		if err != nil {
-			t.Fatalf("second verifier on one registerer: %v", err)
+			t.Fatal(err)
 		}
-		vs = append(vs, v)
-	}
-	for _, v := range vs {
 		if _, err := v.Verify(context.Background(), "not-a-jwt"); err == nil {
 			t.Fatal("a malformed token verified")
 		}
 	}
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if n := obs.got[[2]string{"error", "malformed"}]; n != 2 {
+		t.Fatalf("malformed verifications observed: %d, want 2 (%v)", n, obs.got)
 	}
-	var got uint64
-	for _, f := range fams {
-		if f.GetName() != "authledger_jwt_verification_duration_seconds" {
-			continue
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{{nil, "none"}, {verifier.ErrExpired, "expired"}, {verifier.ErrKeyRevoked, "revoked"}, {verifier.ErrJWKSStale, "jwks_unavailable"}} {
+		if got := verifier.Reason(tt.err); got != tt.want {
+			t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.want)
 		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["result"] == "error" && labels["reason"] == "malformed" {
-				got += m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	if got != 2 {
-		t.Fatalf("malformed verifications observed: %d, want 2", got)
 	}
 }

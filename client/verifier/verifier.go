@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TokenType is the JOSE typ of access tokens (RFC 9068 §2.1).
@@ -66,10 +65,9 @@ type Config struct {
 	Revocation Revocation
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Registerer, if set, receives the verification latency histogram
-	// (authledger_jwt_verification_duration_seconds by result and reason);
-	// verifiers sharing a registerer share the series.
-	Registerer prometheus.Registerer
+	// Observer, if set, receives every verification's latency, result and
+	// reason (a histogram's input; see Observer).
+	Observer Observer
 	// DPoP, if set, lets VerifyRequest accept DPoP-bound tokens (RFC 9449
 	// §7) with their proofs. Without it a DPoP-bound token is refused
 	// whatever the scheme.
@@ -82,8 +80,7 @@ type Config struct {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	cfg     Config
-	metrics *prometheus.HistogramVec // nil without Config.Registerer
+	cfg Config
 }
 
 // New checks the configuration.
@@ -111,15 +108,7 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Audiences = slices.Clone(cfg.Audiences)
-	v := &Verifier{cfg: cfg}
-	if cfg.Registerer != nil {
-		h, err := registerMetrics(cfg.Registerer)
-		if err != nil {
-			return nil, err
-		}
-		v.metrics = h
-	}
-	return v, nil
+	return &Verifier{cfg: cfg}, nil
 }
 
 // Claims are a verified token's claims.
@@ -185,7 +174,7 @@ const ed25519SigB64Len = 86
 // structural checks first, then the key, the signature, the claims, and
 // revocation last, so nothing unauthenticated reaches the claim checks.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
-	if v.metrics == nil {
+	if v.cfg.Observer == nil {
 		return v.verify(ctx, raw)
 	}
 	start := time.Now()

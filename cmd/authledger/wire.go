@@ -46,14 +46,17 @@ func (c *contributions) add(o contributions) {
 
 // infraParts is what every other part is built on.
 type infraParts struct {
-	cfg        Config
-	log        *slog.Logger
-	store      eventstore.Store
-	redis      *redis.Client // nil without AUTHLEDGER_REDIS_URL
-	bus        *bus.Bus      // Redis streams with redis, in process without
-	metrics    *prometheus.Registry
-	supervisor *supervisor
-	ops        opsParts
+	cfg     Config
+	log     *slog.Logger
+	store   eventstore.Store
+	redis   *redis.Client // nil without AUTHLEDGER_REDIS_URL
+	bus     *bus.Bus      // Redis streams with redis, in process without
+	metrics *prometheus.Registry
+	// verifications is the verifiers' latency histogram (client/verifier's
+	// Observer on Prometheus).
+	verifications *opsmetrics.Verifications
+	supervisor    *supervisor
+	ops           opsParts
 	// runner feeds every projection; later parts register theirs on it and
 	// the projections part starts it.
 	runner  *projections.Runner
@@ -156,6 +159,9 @@ func buildInfra(ctx context.Context, cfg Config, log *slog.Logger) (*infraParts,
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	in.ops = ops
+	if in.verifications, err = opsmetrics.NewVerifications(in.metrics); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	opened, err := openLedgerObserved(ctx, cfg.Store, false, ops.ledger.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)

@@ -47,7 +47,7 @@ func buildRevocations(ctx context.Context, in *infraParts, keys keyParts) (revoc
 	in.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "authledger_revocation_long_polls",
 		Help: "GET /v1/revocations long polls waiting for news now."}, func() float64 { return float64(revs.Parked()) }))
 	fan := revocations.NewFanout(in.bus, in.bus, revs)
-	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs, Registerer: in.metrics})
+	own, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, Audiences: []string{in.cfg.Issuer}, Keys: keys.model, Leeway: 5 * time.Second, Revocation: revs, Observer: in.verifications})
 	if err != nil {
 		return revocationParts{}, err
 	}

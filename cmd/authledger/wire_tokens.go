@@ -87,7 +87,7 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	}
 	// Revocation and introspection verify with keys from the ledger in
 	// process (the keys part's JWKS model), any audience.
-	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second, Registerer: in.metrics})
+	v, err := verifier.New(verifier.Config{Issuer: in.cfg.Issuer, AnyAudience: true, Keys: keys.model, Leeway: 5 * time.Second, Observer: in.verifications})
 	if err != nil {
 		return tokenParts{}, err
 	}

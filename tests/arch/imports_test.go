@@ -120,9 +120,7 @@ var graph = []node{
 	// What other services import: nothing of the server, and no web
 	// framework either (client/ is a module of its own; client/echoverifier
 	// is one of its own again).
-	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/sony/gobreaker/v2", "golang.org/x/",
-		// an optional Registerer for the verification latency histogram
-		"github.com/prometheus/client_golang"},
+	{pkg: "client/...", may: []string{"client/..."}, ext: []string{"github.com/go-jose/go-jose/v4", "github.com/sony/gobreaker/v2", "golang.org/x/"},
 		testExt: []string{"golang.org/x/"}},
 	// The Echo middleware: its own module, so Echo reaches only who asks.
 	{pkg: "client/echoverifier", may: []string{"client/verifier"}, ext: []string{"github.com/labstack/echo/v4"}},
