@@ -85,6 +85,8 @@ PANELS = [
      [('histogram_quantile(0.95, sum by (le, route) (rate(authledger_http_request_duration_seconds_bucket{job=~"$job"}[$__rate_interval])))', "{{route}}")], "timeseries"),
     ("Dependencies", "Requests refused at the in-flight cap", "ops",
      [('sum(rate(authledger_http_overload_refusals_total{job=~"$job"}[$__rate_interval]))', "503 overloaded")], "timeseries"),
+    ("Dependencies", "Parked revocation long polls", "short",
+     [('sum(authledger_revocation_long_polls{job=~"$job"})', "parked")], "timeseries"),
     ("Dependencies", "Background task restarts", "short",
      [('sum by (task) (increase(authledger_background_task_restarts_total{job=~"$job"}[$__range]))', "{{task}}")], "timeseries"),
     ("Dependencies", "Builds running", "short",
