@@ -253,6 +253,8 @@ func runAuditVerify(ctx context.Context, f auditVerifyFlags, stdout, stderr io.W
 	}
 	var broken *audit.Error
 	switch {
+	case errors.Is(err, errEnvelopesVerified):
+		return nil
 	case errors.As(err, &broken):
 		fmt.Fprintln(stdout, broken.Error())
 		return exitError{1}
