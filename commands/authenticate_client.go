@@ -38,7 +38,11 @@ type ledgerClients struct {
 }
 
 func (l ledgerClients) Client(ctx context.Context, id client.ID) (client.View, bool, error) {
-	if v, ok, err := l.dir.Client(ctx, id); ok || err != nil {
+	// A client with neither a secret nor a key is a registration the
+	// registry has folded only in part (it applies the feed one record at
+	// a time): no registration leaves a client without a credential, so
+	// the ledger is asked rather than refusing the correct one.
+	if v, ok, err := l.dir.Client(ctx, id); err != nil || (ok && (len(v.Secrets) > 0 || len(v.Keys) > 0 || v.Disabled)) {
 		return v, ok, err
 	}
 	c, err := l.clients.Load(ctx, id)
