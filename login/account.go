@@ -20,14 +20,9 @@ type SessionLister interface {
 	List(ctx context.Context, subject string) ([]session.Record, error)
 }
 
-// ActivityFeed is the account page's "recent activity".
-//
-// SEAM(/v1/me/audit): the subject's audit trail read model is being built
-// beside this module (the audit-privacy issue). Until it is wired here,
-// LedgerActivity shows what the subject's passkey stream records (sign-ins
-// that passed or failed and why, registrations, renames, removals, clone
-// warnings). Wire the audit read model's query behind this interface, and
-// the page shows every event of the subject instead.
+// ActivityFeed is the account page's "recent activity", newest first:
+// LedgerActivity (the subject's passkey stream) by default, AuditActivity
+// (the audit read model merged with it) when the service wires one.
 type ActivityFeed interface {
 	Recent(ctx context.Context, subject string) ([]ActivityItem, error)
 }
@@ -39,7 +34,9 @@ type ActivityItem struct {
 	At     time.Time
 }
 
-// LedgerActivity reads recent activity from the subject's passkey stream.
+// LedgerActivity reads recent activity from the subject's passkey stream:
+// the steps audit.v1 does not tell, and the whole page when the audit
+// model is not wired.
 type LedgerActivity struct {
 	Manage *commands.ManagePasskeyHandler
 }

@@ -38,7 +38,8 @@ func (c AuditConfig) validate() []error {
 // buildAudit adds the audit read model (audit.v1), the auditors' query
 // and checkpoint endpoints, the periodic checkpoint signer, and the
 // privacy dashboard's /v1/me endpoints, which reuse the token part's
-// session use cases for the caller's own sessions.
+// session use cases for the caller's own sessions; the account page's
+// recent activity (login) reads the same model.
 func buildAudit(in *infraParts, keys keyParts, clients clientParts, tokens tokenParts) (contributions, error) {
 	if err := in.runner.Register(audit.Projection{}); err != nil {
 		return contributions{}, fmt.Errorf("audit: %w", err)
@@ -48,6 +49,9 @@ func buildAudit(in *infraParts, keys keyParts, clients clientParts, tokens token
 		return contributions{}, err
 	}
 	reader := audit.NewStore(in.runner.DB())
+	if tokens.activity != nil {
+		tokens.activity.UseAudit(reader) // the account page reads the same trail as /v1/me/audit
+	}
 	uc := tokens.sessions
 	guard := clients.requireScope(api.AuditReadScope)
 	return contributions{

@@ -101,11 +101,13 @@ func (c LoginConfig) upstreams() ([]login.Provider, error) {
 
 // buildLogin adds the passkey module when AUTHLEDGER_LOGIN=passkeys. It is
 // a client of the token use cases (tok), acting as cmds.LoginClientID.
-func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clients clientParts, sessionLifetime time.Duration) (contributions, error) {
+// The account page's activity feed is returned (nil with the module off)
+// for buildAudit, which runs later, to hand it the audit read model.
+func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clients clientParts, sessionLifetime time.Duration) (contributions, *login.AuditActivity, error) {
 	lc := in.cfg.LoginConfig
 	providers, err := lc.upstreams()
 	if err != nil {
-		return contributions{}, err
+		return contributions{}, nil, err
 	}
 	var ups *login.Upstreams
 	if len(providers) > 0 {
@@ -114,23 +116,23 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clien
 			guard = replayguard.NewRedis(in.redis, "authledger:idt:", nil)
 		}
 		if ups, err = login.NewUpstreams(providers, cmds.NewUpstreamSignInHandler(in.store, tok.StartSession, rules.Now), guard, nil, rules.Now); err != nil {
-			return contributions{}, err
+			return contributions{}, nil, err
 		}
 		if err := clients.tokenEndpoint.AddGrant(ups.Grant()); err != nil {
-			return contributions{}, err
+			return contributions{}, nil, err
 		}
 	}
 	if strings.TrimSpace(lc.Login) == "" {
-		return contributions{}, nil
+		return contributions{}, nil, nil
 	}
 	rp, err := lc.relyingParty(in.cfg.Issuer)
 	if err != nil {
-		return contributions{}, err
+		return contributions{}, nil, err
 	}
 	// The credentials read model, for operators and dashboards; sign-in
 	// and the account page decide on the ledger stream.
 	if err := in.runner.Register(passkeys.Credentials{}); err != nil {
-		return contributions{}, fmt.Errorf("login: %w", err)
+		return contributions{}, nil, fmt.Errorf("login: %w", err)
 	}
 	store, now := in.store, rules.Now
 	challenges := login.NewChallenges(now)
@@ -139,15 +141,16 @@ func buildLogin(in *infraParts, tok compose.Tokens, rules cmds.TokenRules, clien
 		challenges = login.NewRedisChallenges(in.redis, "authledger:ceremony:", now)
 	}
 	pk := cmds.NewPasskeyCommands(store, tok.StartSession, tok.Elevate, now)
+	activity := &login.AuditActivity{Passkeys: login.LedgerActivity{Manage: pk.Manage}, Log: in.log}
 	p, err := login.New(login.Config{
 		RP: rp, Issuer: in.cfg.Issuer, StepUpMaxAge: lc.StepUpMaxAge, SessionLifetime: sessionLifetime,
 		Register: pk.Register, SignIn: pk.SignIn, Failures: pk.Failures, Manage: pk.Manage,
 		Links: pk.Links, Sessions: tok.Resolver, End: tok.EndSession, SessionList: tok.Sessions,
-		Limits: clients.limiter, Challenges: challenges, Upstreams: ups, Log: in.log, Now: now,
+		Activity: activity, Limits: clients.limiter, Challenges: challenges, Upstreams: ups, Log: in.log, Now: now,
 	})
 	if err != nil {
-		return contributions{}, err
+		return contributions{}, nil, err
 	}
 	in.log.Info("passkey sign-in on", "rp_id", rp.ID, "origins", rp.Origins)
-	return contributions{routes: []api.Routes{p}}, nil
+	return contributions{routes: []api.Routes{p}}, activity, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/authledger/authledger/domain/refreshtoken"
 	"github.com/authledger/authledger/domain/token"
 	"github.com/authledger/authledger/internal/compose"
+	"github.com/authledger/authledger/login"
 	"github.com/authledger/authledger/projections"
 	"github.com/authledger/authledger/readmodels/families"
 	"github.com/authledger/authledger/readmodels/sessions"
@@ -64,11 +65,14 @@ func parseOrigin(o string) (*url.URL, bool) {
 	return u, true
 }
 
-// tokenParts is what the token part hands on: its contributions and the
-// session use cases the privacy dashboard reuses.
+// tokenParts is what the token part hands on: its contributions, the
+// session use cases the privacy dashboard reuses, and the account page's
+// activity feed (nil without the login module), which the audit part
+// hands its read model.
 type tokenParts struct {
 	contributions
 	sessions api.SessionUseCases
+	activity *login.AuditActivity
 }
 
 // buildTokens adds sessions, the refresh_token grant, revocation,
@@ -127,10 +131,11 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 		routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
 			api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
 		tasks: []task{{"sealing key reload", sealingKeyReload(in.log, sealer)}}}}
-	loginParts, err := buildLogin(in, tok, rules, clients, absolute)
+	loginParts, activity, err := buildLogin(in, tok, rules, clients, absolute)
 	if err != nil {
 		return tokenParts{}, err
 	}
 	out.add(loginParts)
+	out.activity = activity
 	return out, nil
 }

@@ -113,7 +113,7 @@ var graph = []node{
 
 	// The sign-in module (docs/login.md): the passkey ceremonies on
 	// go-webauthn, a client of the token commands; no ledger adapter.
-	{pkg: "login", may: append([]string{"api", "commands"}, domain...), ext: []string{"github.com/go-webauthn/webauthn", "github.com/labstack/echo/v4",
+	{pkg: "login", may: append([]string{"api", "commands", "queries"}, domain...), ext: []string{"github.com/go-webauthn/webauthn", "github.com/labstack/echo/v4",
 		"github.com/coreos/go-oidc/v3", "github.com/go-jose/go-jose/v4", "golang.org/x/oauth2", redis},
 		testMay: testSupport, testExt: append(testExt, "github.com/go-webauthn/webauthn", "github.com/coreos/go-oidc/v3", redis)},
 
