@@ -187,3 +187,26 @@ func executeSub(ctx context.Context, cmd *cobra.Command, args []string, stdout, 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return executeSub(ctx, newKeysCmd(), args, stdout, stderr)
 }
+
+// readOnlyRun is the RunE of a command that prints data read from the
+// configured ledger: it resolves the output format, then opens the ledger
+// read-only, so the command never creates one where none is.
+func readOnlyRun(out *output, fn func(ctx context.Context, cfg Config, store eventstore.Store, asJSON bool, stdout io.Writer) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		format, err := out.resolve()
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		store, err := openExistingStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		return fn(ctx, cfg, store, format == "json", cmd.OutOrStdout())
+	}
+}

@@ -37,25 +37,9 @@ func newKeysListCmd() *cobra.Command {
 		Example: "  authledger keys list\n  authledger keys list -o json",
 		Args:    exactArgs(),
 	}
-	out := addOutputFlags(cmd, "table")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		format, err := out.resolve()
-		if err != nil {
-			return err
-		}
-		ctx := cmd.Context()
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		// Read-only: never creates a ledger where none is.
-		store, err := openExistingStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		return keysList(ctx, store, format == "json", cmd.OutOrStdout())
-	}
+	cmd.RunE = readOnlyRun(addOutputFlags(cmd, "table"), func(ctx context.Context, _ Config, store eventstore.Store, asJSON bool, stdout io.Writer) error {
+		return keysList(ctx, store, asJSON, stdout)
+	})
 	return cmd
 }
 

@@ -45,30 +45,15 @@ database.`,
   authledger projections status -o json | jq '.projections[] | select(.state != "running")'`,
 		Args: exactArgs(),
 	}
-	out := addOutputFlags(cmd, "table")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		format, err := out.resolve()
-		if err != nil {
-			return err
-		}
-		ctx := cmd.Context()
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		// Read-only: never creates a ledger or read-model database.
-		store, err := openExistingStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
+	cmd.RunE = readOnlyRun(addOutputFlags(cmd, "table"), func(ctx context.Context, cfg Config, store eventstore.Store, asJSON bool, stdout io.Writer) error {
+		// Read-only too: never creates a read-model database.
 		db, err := openExistingReadModels(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		return projectionsStatus(ctx, store, db, format == "json", cmd.OutOrStdout())
-	}
+		return projectionsStatus(ctx, store, db, asJSON, stdout)
+	})
 	return cmd
 }
 
