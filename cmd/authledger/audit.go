@@ -67,11 +67,7 @@ stderr.`,
 
 func runAuditExport(ctx context.Context, f auditExportFlags, stdout, stderr io.Writer) error {
 	out := f.out
-	cfg, err := LoadConfig()
-	if err != nil {
-		return err
-	}
-	store, err := openExistingStore(ctx, cfg)
+	cfg, store, err := configuredLedger(ctx)
 	if err != nil {
 		return err
 	}

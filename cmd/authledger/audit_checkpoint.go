@@ -35,12 +35,8 @@ AUTHLEDGER_CHECKPOINT_EVERY (10 min) while the ledger grows.`,
 }
 
 func runAuditCheckpoint(ctx context.Context, stdout, stderr io.Writer) error {
-	cfg, err := LoadConfig()
-	if err != nil {
-		return err
-	}
 	// A checkpoint of a ledger that does not exist would sign nothing.
-	store, err := openExistingStore(ctx, cfg)
+	cfg, store, err := configuredLedger(ctx)
 	if err != nil {
 		return err
 	}

@@ -198,11 +198,7 @@ func readOnlyRun(out *output, fn func(ctx context.Context, cfg Config, store eve
 			return err
 		}
 		ctx := cmd.Context()
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		store, err := openExistingStore(ctx, cfg)
+		cfg, store, err := configuredLedger(ctx)
 		if err != nil {
 			return err
 		}

@@ -117,3 +117,18 @@ func mustExist(what, setting, raw string) error {
 	}
 	return nil
 }
+
+// configuredLedger loads the configuration and opens its ledger read-only
+// (openExistingStore), for the commands that report on a ledger and must
+// never create one. The caller closes the store.
+func configuredLedger(ctx context.Context) (Config, eventstore.Store, error) {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return Config{}, nil, err
+	}
+	store, err := openExistingStore(ctx, cfg)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, store, nil
+}
