@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -20,7 +21,12 @@ const Addr = "127.0.0.1:6379"
 // when Redis does not answer.
 func Client(t testing.TB) *redis.Client {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: Addr})
+	// A pool as wide as the tests' concurrency (100 requests at once in the
+	// rate-limit floods) and a patient pool wait: on a busy CI machine the
+	// default pool of 10 per core made a request wait past its 4 s pool
+	// timeout, the limiter fell back to its local buckets for that one,
+	// and an exact count came out 2 over (102 refusals for 100).
+	rdb := redis.NewClient(&redis.Options{Addr: Addr, PoolSize: 128, PoolTimeout: 30 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("redis at %s (run scripts/services.sh): %v", Addr, err)
