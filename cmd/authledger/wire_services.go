@@ -20,7 +20,10 @@ import (
 // admin groups use.
 type clientParts struct {
 	contributions
-	registry      *services.Registry
+	registry *services.Registry
+	// directory is the registry with the ledger behind it: a client the
+	// registry has not folded yet is read from its stream (LedgerClients).
+	directory     cmds.ClientDirectory
 	auth          *api.ClientAuthenticator
 	limiter       api.RateLimiter
 	tokenEndpoint *api.TokenEndpoint
@@ -64,7 +67,8 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 	if err != nil {
 		return clientParts{}, fmt.Errorf("services: %w", err)
 	}
-	acfg := cmds.ClientAuthConfig{Directory: cmds.LedgerClients(reg, cmds.Clients(in.store)), Pepper: pepper, Replay: guard, Issuer: in.cfg.Issuer}
+	directory := cmds.LedgerClients(reg, cmds.Clients(in.store))
+	acfg := cmds.ClientAuthConfig{Directory: directory, Pepper: pepper, Replay: guard, Issuer: in.cfg.Issuer}
 	if in.cfg.AssertionAcceptTokenEndpointAud { // RFC 7523bis compatibility switch, off by default
 		acfg.TokenEndpointAudience = strings.TrimRight(in.cfg.Issuer, "/") + "/oauth2/token"
 	}
@@ -98,6 +102,6 @@ func buildClients(ctx context.Context, in *infraParts, keys keyParts, revs revoc
 		return clientParts{}, err
 	}
 	requireScope := func(scope string) echo.MiddlewareFunc { return api.RequireScope(revs.bearer, scope) }
-	return clientParts{registry: reg, auth: clientAuth, limiter: limiter, tokenEndpoint: te, requireScope: requireScope, dpop: dpop,
+	return clientParts{registry: reg, directory: directory, auth: clientAuth, limiter: limiter, tokenEndpoint: te, requireScope: requireScope, dpop: dpop,
 		contributions: contributions{routes: []api.Routes{te, api.NewAdminServices(svcCmds, reg, requireScope(api.ServicesAdminScope))}}}, nil
 }

@@ -126,7 +126,7 @@ func buildTokens(ctx context.Context, in *infraParts, keys keyParts, revs revoca
 	if err := clients.tokenEndpoint.AddGrant(api.NewRefreshGrant(tok.Refresh)); err != nil {
 		return tokenParts{}, err
 	}
-	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.registry)
+	sessAPI := api.NewSessions(tok.SessionUseCases(), tc.AllowedOrigins, absolute).RequireActiveClients(clients.directory)
 	out := tokenParts{sessions: tok.SessionUseCases(), contributions: contributions{ready: []api.ReadyCheck{sealingKeysCheck(sealer, usedKeys)},
 		routes: []api.Routes{sessAPI, api.NewRevocations(revs.set),
 			api.NewRevoke(clients.auth, tok.Revoke), api.NewIntrospect(clients.auth, tok.Introspector)},
