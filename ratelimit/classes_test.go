@@ -80,7 +80,8 @@ func TestLocalFirstRequestBudgets(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Unix(6000, 0)
 	// SyncEvery is long so that only the explicit Sync calls reconcile
-	// (and the one background sync the first request starts).
+	// (and, unless a Sync came first, the one background sync a limiter's
+	// first request starts).
 	limits := ratelimit.Limits{PerClient: 10, PerClientBurst: 4, SyncEvery: time.Hour}
 	t.Run("each instance enforces the limit on its own without Redis on the request path", func(t *testing.T) {
 		t.Parallel()
@@ -98,6 +99,15 @@ func TestLocalFirstRequestBudgets(t *testing.T) {
 		rdb := ratelimittest.Redis(t)
 		prefix := ratelimittest.Prefix(t, rdb)
 		a, b := ratelimit.NewRedis(limits, rdb, prefix), ratelimit.NewRedis(limits, rdb, prefix)
+		// A sync now marks both as just synced, so their first requests
+		// start no background sync (SyncEvery is an hour) and only the
+		// explicit syncs below reconcile: otherwise whether b's first
+		// request reached Redis before a's sync decided what a admits.
+		for _, r := range []*ratelimit.Limiter{a, b} {
+			if err := ratelimit.Sync(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if admitted(a, "svc-a", "", 1, t0) != 1 || admitted(b, "svc-a", "", 1, t0) != 1 {
 			t.Fatal("first requests refused")
 		}
