@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -83,6 +84,10 @@ type Store struct {
 	byStream map[string][]uint64 // positions of each aggregate stream's events
 	// catchMu serialises catch-up reads so two never apply the same page.
 	catchMu sync.Mutex
+	// stale says another writer may have moved the head since the index
+	// last read it: set when an append loses the expected-revision race,
+	// cleared by the catch-up the next flush does first.
+	stale atomic.Bool
 
 	stopFollow context.CancelFunc
 	followDone chan struct{}
@@ -365,11 +370,16 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 
 type backend struct{ s *Store }
 
-// Begin brings the index to the server's head, then answers from it; the
-// expected revision of the commit makes that answer binding.
+// Begin answers from the index; the expected revision of the commit makes
+// that answer binding. Only after a lost race (another instance appended)
+// does it read the ledger stream first: the subscription keeps the index
+// current otherwise, so a flush costs one round trip, not two.
 func (b backend) Begin(ctx context.Context, streams []string) (groupcommit.Tx, eventstore.Head, map[string]uint64, error) {
-	if err := b.s.catchUp(ctx); err != nil {
-		return nil, eventstore.Head{}, nil, err
+	if b.s.stale.Swap(false) {
+		if err := b.s.catchUp(ctx); err != nil {
+			b.s.stale.Store(true)
+			return nil, eventstore.Head{}, nil, err
+		}
 	}
 	b.s.mu.RLock()
 	defer b.s.mu.RUnlock()
@@ -405,8 +415,11 @@ func (t tx) Commit(ctx context.Context, recs []eventstore.Record) error {
 	_, err := t.s.c.AppendToStream(cctx, t.s.opt.LedgerStream, esdb.AppendToStreamOptions{ExpectedRevision: expected}, events...)
 	switch {
 	case isCode(err, esdb.ErrorCodeWrongExpectedVersion):
+		t.s.stale.Store(true)
 		return errHeadMoved
 	case err != nil:
+		// The append may or may not have been written: read before the next.
+		t.s.stale.Store(true)
 		return t.s.wrap(ctx, "append", err)
 	}
 	if err := t.s.apply(recs); err != nil {
