@@ -211,10 +211,13 @@ func allowed(pkg, imp string, test bool) (bool, string) {
 	return false, "third-party module not allowed here"
 }
 
-func TestImportsFollowTheAllowedGraph(t *testing.T) {
+// walkImports calls fn for every import of every Go file of the module
+// (test files included), by the file's path and package folder relative
+// to the module root.
+func walkImports(t *testing.T, fn func(rel, pkg, imp string, test bool)) (files, tests int) {
+	t.Helper()
 	root := moduleRoot(t)
 	fset := token.NewFileSet()
-	checked, tests := 0, 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -236,21 +239,27 @@ func TestImportsFollowTheAllowedGraph(t *testing.T) {
 		}
 		pkg := filepath.ToSlash(filepath.Dir(rel))
 		test := strings.HasSuffix(path, "_test.go")
-		checked++
+		files++
 		if test {
 			tests++
 		}
 		for _, is := range f.Imports {
-			imp := strings.Trim(is.Path.Value, `"`)
-			if ok, why := allowed(pkg, imp, test); !ok {
-				t.Errorf("%s imports %s: %s", rel, imp, why)
-			}
+			fn(rel, pkg, strings.Trim(is.Path.Value, `"`), test)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return files, tests
+}
+
+func TestImportsFollowTheAllowedGraph(t *testing.T) {
+	checked, tests := walkImports(t, func(rel, pkg, imp string, test bool) {
+		if ok, why := allowed(pkg, imp, test); !ok {
+			t.Errorf("%s imports %s: %s", rel, imp, why)
+		}
+	})
 	if checked < 100 || tests < 50 {
 		t.Fatalf("only %d files (%d tests) checked: the walk is not seeing the module", checked, tests)
 	}

@@ -1,10 +1,6 @@
 package arch
 
 import (
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,45 +18,17 @@ func TestOnlyTheInfisicalProviderImportsTheSDK(t *testing.T) {
 			t.Fatalf("the rule lets %s import the SDK", pkg)
 		}
 	}
-	root := moduleRoot(t)
-	fset := token.NewFileSet()
 	seen := false
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	walkImports(t, func(rel, pkg, imp string, _ bool) {
+		if imp != infisicalSDK && !strings.HasPrefix(imp, infisicalSDK+"/") {
+			return
 		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "data" || d.Name() == "testdata" || d.Name() == "bin" || d.Name() == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
+		if mayImportInfisicalSDK(pkg) {
+			seen = true
+			return
 		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		pkg := filepath.ToSlash(filepath.Dir(rel))
-		for _, is := range f.Imports {
-			imp := strings.Trim(is.Path.Value, `"`)
-			if imp != infisicalSDK && !strings.HasPrefix(imp, infisicalSDK+"/") {
-				continue
-			}
-			if mayImportInfisicalSDK(pkg) {
-				seen = true
-				continue
-			}
-			t.Errorf("%s imports %s: only secrets/infisical may (the SDK stays behind the secrets port)", rel, imp)
-		}
-		return nil
+		t.Errorf("%s imports %s: only secrets/infisical may (the SDK stays behind the secrets port)", rel, imp)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !seen {
 		t.Fatal("secrets/infisical does not import the SDK: the walk is not seeing it")
 	}
