@@ -102,11 +102,11 @@ func TestAFullDataDir(t *testing.T) {
 						noRetryAfter.Add(1)
 					}
 				}
-				jti := ""
+				id := ""
 				if jwt != "" {
-					jti = jtiOf(t, jwt)
+					id = jti(t, jwt)
 				}
-				[]*codeTally{&healthy, &full, &freed}[p].add(key, jti)
+				[]*codeTally{&healthy, &full, &freed}[p].add(key, id)
 				time.Sleep(50 * time.Millisecond) // under the client's request budget
 			}
 		})

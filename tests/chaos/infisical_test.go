@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,22 +60,6 @@ func readyzBody(t *testing.T, srv *e2eharness.Server) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func metric(t *testing.T, srv *e2eharness.Server, pattern string) float64 {
-	t.Helper()
-	resp, err := srv.Get("/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(regexp.QuoteMeta(pattern) + ` ([0-9.e+]+)`).FindSubmatch(b)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
 }
 
 func TestInfisicalDownAtStartRefusesToStart(t *testing.T) {
@@ -272,8 +255,8 @@ func TestAFlappingInfisical(t *testing.T) {
 		}
 	}
 	eventually(t, "the breaker opened and closed again", func() error {
-		opened := metric(t, srv, `authledger_infisical_breaker_transitions_total{to="open"}`)
-		closed := metric(t, srv, `authledger_infisical_breaker_transitions_total{to="closed"}`)
+		opened := scrapeMetric(t, srv.BaseURL, `authledger_infisical_breaker_transitions_total{to="open"}`)
+		closed := scrapeMetric(t, srv.BaseURL, `authledger_infisical_breaker_transitions_total{to="closed"}`)
 		if opened < 1 || closed < 1 {
 			return fmt.Errorf("transitions: open %v, closed %v", opened, closed)
 		}
@@ -358,7 +341,7 @@ func TestAScheduledRotationWhileInfisicalIsDown(t *testing.T) {
 	var y tally
 	var jtis []string
 	deadline := time.Now().Add(4 * time.Minute)
-	for metric(t, srv, "authledger_key_rotation_failures_total") < 2 {
+	for scrapeMetric(t, srv.BaseURL, "authledger_key_rotation_failures_total") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("no failed rotation was counted while Infisical was down")
 		}

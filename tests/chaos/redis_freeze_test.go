@@ -118,21 +118,5 @@ func TestAFrozenRedisLeavesTokenAndRefreshTrafficAlone(t *testing.T) {
 		}
 		return nil
 	})
-	if exit, err := srv.Stop(); err != nil || exit != 0 {
-		t.Errorf("stop: exit %d %v", exit, err)
-	}
-	streams := ledgerStreams(t, srv)
-	lost := 0
-	for _, j := range jtis {
-		if !streams["token-"+j] {
-			lost++
-		}
-	}
-	y.report(t, lost)
-	if lost > 0 {
-		t.Errorf("%d acknowledged tokens are not in the ledger", lost)
-	}
-	if len(y.errors) > 0 {
-		t.Errorf("token traffic failed while Redis was frozen: %v", y.errors)
-	}
+	checkNothingLost(t, srv, &y, jtis)
 }

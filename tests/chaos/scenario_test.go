@@ -118,6 +118,7 @@ func (l *tokenLoad) count(worker int, key, jti string) {
 
 // jtiClaim is the jti of a JWT, or "" (not verified: the ledger check is
 // the test).
+// jtiClaim is the jti of a JWT, "" when it has none.
 func jtiClaim(jwt string) string {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {

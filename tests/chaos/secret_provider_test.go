@@ -15,6 +15,8 @@ import (
 
 // metric reads one sample of /metrics by its exact series text (name and
 // labels as exposed), or -1 when absent.
+// scrapeMetric is the value of one series (name and labels as /metrics
+// prints them), -1 when it is absent or /metrics does not answer.
 func scrapeMetric(t *testing.T, base, series string) float64 {
 	t.Helper()
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/metrics")
